@@ -1,0 +1,70 @@
+//! Reading one archive back out of `data`, trusting nothing the index says.
+
+use std::io::{Read, Seek, SeekFrom};
+
+use crate::{
+    error::{Error, Result},
+    ids::ArchiveId,
+    message::Archive,
+    torrent_index::TorrentIndex,
+};
+
+/// Limits for [`extract_archive`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExtractOptions {
+    /// The most bytes one archive may occupy in memory. An entry claiming more
+    /// is rejected before anything is read.
+    pub max_archive_bytes: u64,
+}
+
+impl Default for ExtractOptions {
+    fn default() -> ExtractOptions {
+        ExtractOptions {
+            max_archive_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Reads archive `id` from `data`, a stream of `data_len` bytes.
+///
+/// The index was validated when it was decoded (alignment, `padding < size`, no
+/// overlaps); here the entry is also checked against the real length of `data`
+/// and the memory cap before a buffer is allocated, and the decoded archive's
+/// metadata must equal the entry's.
+pub fn extract_archive<R: Read + Seek>(
+    data: &mut R,
+    data_len: u64,
+    index: &TorrentIndex,
+    id: &ArchiveId,
+    options: ExtractOptions,
+) -> Result<Archive> {
+    let entry = index.get(id).ok_or(Error::UnknownArchive(*id))?;
+    let bad = |reason: String| Error::BadEntry { id: *id, reason };
+    if entry.end() > data_len {
+        return Err(bad(format!(
+            "ends at byte {} but data has only {data_len} bytes",
+            entry.end()
+        )));
+    }
+    let raw_len = entry.raw_len();
+    if raw_len > options.max_archive_bytes {
+        return Err(bad(format!(
+            "archive of {raw_len} bytes exceeds the {} byte limit",
+            options.max_archive_bytes
+        )));
+    }
+    data.seek(SeekFrom::Start(entry.offset))?;
+    let mut bytes = Vec::with_capacity(raw_len as usize);
+    data.take(raw_len).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 != raw_len {
+        return Err(bad(format!(
+            "data ended after {} of {raw_len} archive bytes",
+            bytes.len()
+        )));
+    }
+    let archive = Archive::decode(&bytes)?;
+    if archive.metadata != entry.metadata {
+        return Err(bad("the archive's metadata differs from its index entry".into()));
+    }
+    Ok(archive)
+}
