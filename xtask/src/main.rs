@@ -2,7 +2,11 @@
 //!
 //! Kept dependency-light on purpose: it is built before anything else runs.
 
-#![allow(clippy::print_stdout, clippy::print_stderr, reason = "a CLI reports on stdout/stderr")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a CLI reports on stdout/stderr"
+)]
 
 mod codegen;
 mod test_suite;

@@ -22,7 +22,10 @@ fn messages(n: u64) -> Vec<Message> {
 fn encode(c: &mut Criterion) {
     let messages = messages(100_000);
     let payload: u64 = messages.iter().map(|m| m.payload.len() as u64).sum();
-    let range = TimeRange { from: 1_600_000_000, to: 1_700_000_000 };
+    let range = TimeRange {
+        from: 1_600_000_000,
+        to: 1_700_000_000,
+    };
     let mut group = c.benchmark_group("archive");
     group.throughput(Throughput::Bytes(payload));
     group.sample_size(20);

@@ -97,13 +97,13 @@ impl Chunker {
                 topic: message.topic.to_string(),
             });
         }
-        if let Some((ts, hash)) = &self.last {
-            if (*ts, hash.as_slice()) >= message.order_key() {
-                return Err(Error::OutOfOrder {
-                    hash: message.hash_hex(),
-                    timestamp: message.timestamp,
-                });
-            }
+        if let Some((ts, hash)) = &self.last
+            && (*ts, hash.as_slice()) >= message.order_key()
+        {
+            return Err(Error::OutOfOrder {
+                hash: message.hash_hex(),
+                timestamp: message.timestamp,
+            });
         }
         self.last = Some((message.timestamp, message.hash.clone()));
 

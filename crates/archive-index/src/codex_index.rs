@@ -146,7 +146,13 @@ mod tests {
     fn entry(from: u64, cid: &str) -> CodexEntry {
         CodexEntry {
             version: 0,
-            metadata: ArchiveMetadata::new(TimeRange { from, to: from + 10 }, vec![Topic([1, 2, 3, 4])]),
+            metadata: ArchiveMetadata::new(
+                TimeRange {
+                    from,
+                    to: from + 10,
+                },
+                vec![Topic([1, 2, 3, 4])],
+            ),
             cid: cid.into(),
         }
     }
@@ -169,7 +175,8 @@ mod tests {
     #[test]
     fn rejects_a_key_that_is_not_the_entry_hash() {
         let mut wire = pb::CodexWakuMessageArchiveIndex::default();
-        wire.archives.insert(format!("0x{}", "00".repeat(32)), entry(1, "zDv").to_proto());
+        wire.archives
+            .insert(format!("0x{}", "00".repeat(32)), entry(1, "zDv").to_proto());
         let err = CodexIndex::decode(&wire.encode_to_vec()).unwrap_err();
         assert!(matches!(err, Error::IdMismatch { .. }), "{err}");
     }

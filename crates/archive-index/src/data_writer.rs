@@ -5,7 +5,9 @@ use std::io::Write;
 
 use crate::{
     chunking::{Chunker, DroppedMessage, Placement},
-    encode::{MAX_ARCHIVE_SIZE, encode_message_field, encode_metadata_field, padded_size, write_zeros},
+    encode::{
+        MAX_ARCHIVE_SIZE, encode_message_field, encode_metadata_field, padded_size, write_zeros,
+    },
     error::Result,
     ids::{ArchiveId, Topic},
     message::{ArchiveMetadata, Message, TimeRange},
@@ -112,7 +114,10 @@ impl<W: Write> DataWriter<W> {
         self.scratch.clear();
         encode_message_field(message, &mut self.scratch);
         self.out.write_all(&self.scratch)?;
-        let open = self.open.as_mut().expect("an archive is open after placement");
+        let open = self
+            .open
+            .as_mut()
+            .expect("an archive is open after placement");
         open.raw_len += self.scratch.len() as u64;
         open.message_count += 1;
         Ok(())
@@ -136,7 +141,10 @@ impl<W: Write> DataWriter<W> {
     }
 
     fn metadata(&self) -> ArchiveMetadata {
-        let range = self.chunker.partition().expect("called with a partition open");
+        let range = self
+            .chunker
+            .partition()
+            .expect("called with a partition open");
         ArchiveMetadata::new(range, self.topics.clone())
     }
 

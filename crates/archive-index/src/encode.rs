@@ -90,15 +90,17 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 0..33),
             "[a-z0-9]{0,5}",
         )
-            .prop_map(|(sig, timestamp, topic, payload, padding, hash, third_party_id)| Message {
-                sig,
-                timestamp,
-                topic: Topic(topic),
-                payload,
-                padding,
-                hash,
-                third_party_id,
-            })
+            .prop_map(
+                |(sig, timestamp, topic, payload, padding, hash, third_party_id)| Message {
+                    sig,
+                    timestamp,
+                    topic: Topic(topic),
+                    payload,
+                    padding,
+                    hash,
+                    third_party_id,
+                },
+            )
     }
 
     proptest! {

@@ -54,7 +54,8 @@ pub fn extract_archive<R: Read + Seek>(
         )));
     }
     data.seek(SeekFrom::Start(entry.offset))?;
-    let mut bytes = Vec::with_capacity(raw_len as usize);
+    // Grow with the bytes that really arrive rather than trusting `data_len`.
+    let mut bytes = Vec::with_capacity(raw_len.min(1 << 20) as usize);
     data.take(raw_len).read_to_end(&mut bytes)?;
     if bytes.len() as u64 != raw_len {
         return Err(bad(format!(
@@ -64,7 +65,9 @@ pub fn extract_archive<R: Read + Seek>(
     }
     let archive = Archive::decode(&bytes)?;
     if archive.metadata != entry.metadata {
-        return Err(bad("the archive's metadata differs from its index entry".into()));
+        return Err(bad(
+            "the archive's metadata differs from its index entry".into()
+        ));
     }
     Ok(archive)
 }

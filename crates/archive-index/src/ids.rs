@@ -125,7 +125,10 @@ mod tests {
         assert!("0xdeadbeeg".parse::<Topic>().is_err());
 
         let community = format!("0x02{}", "ab".repeat(32));
-        assert_eq!(community.parse::<CommunityId>().unwrap().to_string(), community);
+        assert_eq!(
+            community.parse::<CommunityId>().unwrap().to_string(),
+            community
+        );
         let not_compressed = format!("0x04{}", "ab".repeat(32));
         let err = not_compressed.parse::<CommunityId>().unwrap_err();
         assert!(err.to_string().contains("compressed public key"), "{err}");

@@ -15,6 +15,37 @@
 //!   archives are missing" by set difference.
 //! - [`extract_archive`] reads one archive back from `data`, validating the
 //!   entry against the file and a memory cap first.
+//!
+//! ```
+//! use archive_index::{ArchiveRun, Message, TimeRange, Topic, TorrentIndex, write_archives};
+//!
+//! # fn main() -> archive_index::Result<()> {
+//! let topic: Topic = "0xdeadbeef".parse()?;
+//! let messages = vec![Message {
+//!     sig: vec![1],
+//!     timestamp: 1_577_840_400,
+//!     topic,
+//!     payload: b"hello".to_vec(),
+//!     padding: vec![],
+//!     hash: vec![0xab],
+//!     third_party_id: String::new(),
+//! }];
+//! let run = ArchiveRun {
+//!     range: TimeRange { from: 1_577_836_800, to: 1_578_441_600 },
+//!     interval: 7 * 86_400,
+//!     topics: vec![topic],
+//! };
+//! let mut data = Vec::new();
+//! let (_, report) = write_archives(&mut data, 0, &run, messages)?;
+//! let mut index = TorrentIndex::new();
+//! for archive in &report.archives {
+//!     index.insert(archive.entry.clone())?;
+//! }
+//! assert_eq!(data.len() as u64, index.data_len());
+//! assert_eq!(data.len(), 102_400); // one archive, padded to a whole piece
+//! # Ok(())
+//! # }
+//! ```
 
 mod chunking;
 mod codex_index;
@@ -24,6 +55,7 @@ mod error;
 mod extract;
 mod ids;
 mod in_memory;
+mod link_kind;
 mod message;
 mod missing;
 mod partition;
@@ -37,6 +69,7 @@ pub use error::{Error, Result};
 pub use extract::{ExtractOptions, extract_archive};
 pub use ids::{ArchiveId, CommunityId, Topic, keccak256};
 pub use in_memory::{ArchiveRun, write_archives};
+pub use link_kind::LinkKind;
 pub use message::{Archive, ArchiveMetadata, Message, TimeRange};
 pub use partition::{Partitions, partitions};
 pub use torrent_index::{IndexEntry, TorrentIndex};

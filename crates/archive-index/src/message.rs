@@ -124,7 +124,10 @@ impl ArchiveMetadata {
     }
 
     /// Reads metadata from the wire, requiring 4-byte topics and `from <= to`.
-    pub fn from_proto(what: &'static str, m: Option<pb::WakuMessageArchiveMetadata>) -> Result<Self> {
+    pub fn from_proto(
+        what: &'static str,
+        m: Option<pb::WakuMessageArchiveMetadata>,
+    ) -> Result<Self> {
         let m = m.unwrap_or_default();
         let topics = m
             .content_topic
@@ -144,7 +147,10 @@ impl ArchiveMetadata {
         }
         Ok(ArchiveMetadata {
             version: m.version,
-            range: TimeRange { from: m.from, to: m.to },
+            range: TimeRange {
+                from: m.from,
+                to: m.to,
+            },
             topics,
         })
     }

@@ -53,19 +53,40 @@ mod tests {
     #[test]
     fn last_partition_is_clipped() {
         let d1 = 1_577_836_800; // 2020-01-01
-        let parts: Vec<_> = partitions(TimeRange { from: d1, to: d1 + 20 * DAY }, 7 * DAY)
-            .unwrap()
-            .collect();
+        let parts: Vec<_> = partitions(
+            TimeRange {
+                from: d1,
+                to: d1 + 20 * DAY,
+            },
+            7 * DAY,
+        )
+        .unwrap()
+        .collect();
         assert_eq!(
             parts,
             vec![
-                TimeRange { from: d1, to: d1 + 7 * DAY },
-                TimeRange { from: d1 + 7 * DAY, to: d1 + 14 * DAY },
-                TimeRange { from: d1 + 14 * DAY, to: d1 + 20 * DAY },
+                TimeRange {
+                    from: d1,
+                    to: d1 + 7 * DAY
+                },
+                TimeRange {
+                    from: d1 + 7 * DAY,
+                    to: d1 + 14 * DAY
+                },
+                TimeRange {
+                    from: d1 + 14 * DAY,
+                    to: d1 + 20 * DAY
+                },
             ]
         );
-        assert!(matches!(partitions(TimeRange { from: 0, to: 1 }, 0), Err(Error::ZeroInterval)));
-        assert_eq!(partitions(TimeRange { from: 5, to: 5 }, 1).unwrap().count(), 0);
+        assert!(matches!(
+            partitions(TimeRange { from: 0, to: 1 }, 0),
+            Err(Error::ZeroInterval)
+        ));
+        assert_eq!(
+            partitions(TimeRange { from: 5, to: 5 }, 1).unwrap().count(),
+            0
+        );
     }
 
     proptest! {

@@ -60,13 +60,13 @@ impl IndexEntry {
     /// `padding < size`, and no arithmetic overflow.
     fn check_shape(&self, id: ArchiveId) -> Result<()> {
         let bad = |reason: String| Error::BadEntry { id, reason };
-        if self.offset % PIECE_LENGTH != 0 {
+        if !self.offset.is_multiple_of(PIECE_LENGTH) {
             return Err(bad(format!(
                 "offset {} is not a multiple of the piece length {PIECE_LENGTH}",
                 self.offset
             )));
         }
-        if self.size == 0 || self.size % PIECE_LENGTH != 0 {
+        if self.size == 0 || !self.size.is_multiple_of(PIECE_LENGTH) {
             return Err(bad(format!(
                 "size {} is not a positive multiple of the piece length {PIECE_LENGTH}",
                 self.size
@@ -190,7 +190,10 @@ impl TorrentIndex {
         match self.entries.iter().find(|(_, e)| e.end() > data_len) {
             Some((id, e)) => Err(Error::BadEntry {
                 id: *id,
-                reason: format!("ends at byte {} but data has only {data_len} bytes", e.end()),
+                reason: format!(
+                    "ends at byte {} but data has only {data_len} bytes",
+                    e.end()
+                ),
             }),
             None => Ok(()),
         }

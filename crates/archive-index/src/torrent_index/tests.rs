@@ -9,8 +9,8 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::{
-    ArchiveRun, DataWriter, ExtractOptions, Message, TimeRange, Topic, encode::MAX_ARCHIVE_SIZE,
-    extract_archive, write_archives,
+    ArchiveRun, DataWriter, ExtractOptions, Message, TimeRange, Topic, WriteReport,
+    encode::MAX_ARCHIVE_SIZE, extract_archive, write_archives,
 };
 
 const DAY: u64 = 86_400;
@@ -46,7 +46,12 @@ fn run(from: u64, to: u64) -> ArchiveRun {
 
 /// Runs `write_archives` against an in-memory `data`/`index` pair the way the
 /// torrent backend does: append at the index's end, then merge the entries.
-fn append(data: &mut Vec<u8>, index: &mut TorrentIndex, run: &ArchiveRun, messages: Vec<Message>) -> WriteReport {
+fn append(
+    data: &mut Vec<u8>,
+    index: &mut TorrentIndex,
+    run: &ArchiveRun,
+    messages: Vec<Message>,
+) -> WriteReport {
     let start = index.data_len();
     assert_eq!(start, data.len() as u64);
     let (_, report) = write_archives(&mut *data, start, run, messages).unwrap();
@@ -60,9 +65,14 @@ fn decode_all(data: &[u8], index: &TorrentIndex) -> HashMap<ArchiveId, crate::Ar
     index
         .iter()
         .map(|(id, _)| {
-            let archive =
-                extract_archive(&mut Cursor::new(data), data.len() as u64, index, id, ExtractOptions::default())
-                    .unwrap();
+            let archive = extract_archive(
+                &mut Cursor::new(data),
+                data.len() as u64,
+                index,
+                id,
+                ExtractOptions::default(),
+            )
+            .unwrap();
             (*id, archive)
         })
         .collect()
@@ -72,7 +82,11 @@ fn decode_all(data: &[u8], index: &TorrentIndex) -> HashMap<ArchiveId, crate::Ar
 #[test]
 fn status_go_10_creates_one_archive() {
     let (mut data, mut index) = (Vec::new(), TorrentIndex::new());
-    let messages = vec![msg(d(1) + HOUR, b"m1"), msg(d(1) + 2 * HOUR, b"m2"), msg(d(7) + 2 * HOUR, b"m3")];
+    let messages = vec![
+        msg(d(1) + HOUR, b"m1"),
+        msg(d(1) + 2 * HOUR, b"m2"),
+        msg(d(7) + 2 * HOUR, b"m3"),
+    ];
     let report = append(&mut data, &mut index, &run(d(1), d(7)), messages);
     assert_eq!(index.len(), 1);
     let entry = &report.archives[0].entry;
@@ -102,7 +116,10 @@ fn status_go_11_creates_multiple_archives() {
         .map(|a| (a.metadata.range.from, a.metadata.range.to, a.messages.len()))
         .collect();
     by_from.sort();
-    assert_eq!(by_from, vec![(d(1), d(8), 2), (d(8), d(15), 1), (d(15), d(21), 1)]);
+    assert_eq!(
+        by_from,
+        vec![(d(1), d(8), 2), (d(8), d(15), 1), (d(15), d(21), 1)]
+    );
     let offsets: Vec<_> = index.by_offset().map(|(_, e)| e.offset).collect();
     assert_eq!(offsets, vec![0, PIECE_LENGTH, 2 * PIECE_LENGTH]);
 }
@@ -116,7 +133,12 @@ fn status_go_12_appends_archives() {
     append(&mut data, &mut index, &run(d(1), d(7)), first.clone());
     assert_eq!(index.len(), 1);
     let prefix = data.clone();
-    let report = append(&mut data, &mut index, &run(d(7), d(14)), vec![msg(d(7) + 2 * HOUR, b"m2")]);
+    let report = append(
+        &mut data,
+        &mut index,
+        &run(d(7), d(14)),
+        vec![msg(d(7) + 2 * HOUR, b"m2")],
+    );
     assert_eq!(index.len(), 2);
     assert_eq!(report.archives[0].entry.offset, PIECE_LENGTH);
     assert_eq!(data.len() as u64, 2 * PIECE_LENGTH);
@@ -137,7 +159,10 @@ fn oversized_messages_are_dropped_and_reported_never_an_empty_archive() {
     huge.payload = vec![7; MAX_ARCHIVE_SIZE as usize];
     let (mut data, mut index) = (Vec::new(), TorrentIndex::new());
     let report = append(&mut data, &mut index, &run(d(1), d(7)), vec![huge]);
-    assert!(report.archives.is_empty(), "no empty archive for a partition of dropped messages");
+    assert!(
+        report.archives.is_empty(),
+        "no empty archive for a partition of dropped messages"
+    );
     assert_eq!(report.dropped.len(), 1);
     assert_eq!(report.dropped[0].size, MAX_ARCHIVE_SIZE + 1);
     assert!(data.is_empty());
@@ -146,9 +171,14 @@ fn oversized_messages_are_dropped_and_reported_never_an_empty_archive() {
 #[test]
 fn chunks_split_at_the_size_limit() {
     // A 100-byte chunk limit: three 40-byte messages make chunks of 2 and 1.
-    let big = |ts, h: &[u8]| Message { payload: vec![0; 39], ..msg(ts, h) };
+    let big = |ts, h: &[u8]| Message {
+        payload: vec![0; 39],
+        ..msg(ts, h)
+    };
     let mut writer = DataWriter::with_max_archive_size(Vec::new(), 0, vec![TOPIC], 100);
-    writer.begin_partition(TimeRange { from: 0, to: 10 }).unwrap();
+    writer
+        .begin_partition(TimeRange { from: 0, to: 10 })
+        .unwrap();
     for (ts, h) in [(1, b"a"), (2, b"b"), (3, b"c")] {
         writer.push(&big(ts, h)).unwrap();
     }
@@ -156,27 +186,59 @@ fn chunks_split_at_the_size_limit() {
     let counts: Vec<_> = report.archives.iter().map(|a| a.message_count).collect();
     assert_eq!(counts, vec![2, 1]);
     // Both chunks carry the partition's metadata, at consecutive offsets.
-    assert_eq!(report.archives[1].entry.offset, report.archives[0].entry.size);
-    assert_eq!(report.archives[0].entry.metadata, report.archives[1].entry.metadata);
+    assert_eq!(
+        report.archives[1].entry.offset,
+        report.archives[0].entry.size
+    );
+    assert_eq!(
+        report.archives[0].entry.metadata,
+        report.archives[1].entry.metadata
+    );
 }
 
 #[test]
 fn writer_rejects_misuse_with_typed_errors() {
     let mut writer = DataWriter::new(Vec::new(), 0, vec![TOPIC]);
-    assert!(matches!(writer.push(&msg(1, b"a")), Err(Error::PartitionState(_))));
-    writer.begin_partition(TimeRange { from: 0, to: 10 }).unwrap();
-    assert!(matches!(writer.push(&msg(10, b"a")), Err(Error::OutsidePartition { .. })));
-    let other_topic = Message { topic: Topic([0; 4]), ..msg(1, b"a") };
-    assert!(matches!(writer.push(&other_topic), Err(Error::TopicNotAllowed { .. })));
+    assert!(matches!(
+        writer.push(&msg(1, b"a")),
+        Err(Error::PartitionState(_))
+    ));
+    writer
+        .begin_partition(TimeRange { from: 0, to: 10 })
+        .unwrap();
+    assert!(matches!(
+        writer.push(&msg(10, b"a")),
+        Err(Error::OutsidePartition { .. })
+    ));
+    let other_topic = Message {
+        topic: Topic([0; 4]),
+        ..msg(1, b"a")
+    };
+    assert!(matches!(
+        writer.push(&other_topic),
+        Err(Error::TopicNotAllowed { .. })
+    ));
     writer.push(&msg(2, b"b")).unwrap();
-    assert!(matches!(writer.push(&msg(2, b"a")), Err(Error::OutOfOrder { .. })));
-    assert!(matches!(writer.push(&msg(2, b"b")), Err(Error::OutOfOrder { .. })));
+    assert!(matches!(
+        writer.push(&msg(2, b"a")),
+        Err(Error::OutOfOrder { .. })
+    ));
+    assert!(matches!(
+        writer.push(&msg(2, b"b")),
+        Err(Error::OutOfOrder { .. })
+    ));
 }
 
 fn entry(offset: u64, size: u64, padding: u64) -> IndexEntry {
     IndexEntry {
         version: 0,
-        metadata: ArchiveMetadata::new(TimeRange { from: offset, to: offset + 1 }, vec![TOPIC]),
+        metadata: ArchiveMetadata::new(
+            TimeRange {
+                from: offset,
+                to: offset + 1,
+            },
+            vec![TOPIC],
+        ),
         offset,
         size,
         padding,
@@ -185,7 +247,10 @@ fn entry(offset: u64, size: u64, padding: u64) -> IndexEntry {
 
 fn hostile_index(entries: &[IndexEntry]) -> Vec<u8> {
     pb::WakuMessageArchiveIndex {
-        archives: entries.iter().map(|e| (e.id().to_string(), e.to_proto())).collect(),
+        archives: entries
+            .iter()
+            .map(|e| (e.id().to_string(), e.to_proto()))
+            .collect(),
     }
     .encode_to_vec()
 }
@@ -198,33 +263,54 @@ fn hostile_indexes_are_rejected_with_the_reason() {
         (&[entry(0, p + 1, 0)], "not a positive multiple"),
         (&[entry(0, p, p)], "padding 102400 is not less than size"),
         (&[entry(0, 2 * p, 0), entry(p, p, 0)], "overlap"),
-        (&[entry(u64::MAX - p + 1 - (u64::MAX - p + 1) % p, 2 * p, 0)], "overflows"),
+        (
+            &[entry(u64::MAX - p + 1 - (u64::MAX - p + 1) % p, 2 * p, 0)],
+            "overflows",
+        ),
     ];
     for (entries, reason) in cases {
         let err = TorrentIndex::decode(&hostile_index(entries)).unwrap_err();
-        assert!(err.to_string().contains(reason), "expected {reason:?}, got {err}");
+        assert!(
+            err.to_string().contains(reason),
+            "expected {reason:?}, got {err}"
+        );
     }
     let wrong_key = pb::WakuMessageArchiveIndex {
         archives: [(format!("0x{}", "11".repeat(32)), entry(0, p, 0).to_proto())].into(),
     };
-    assert!(matches!(TorrentIndex::decode(&wrong_key.encode_to_vec()), Err(Error::IdMismatch { .. })));
-    assert!(matches!(TorrentIndex::decode(b"\xff\xff"), Err(Error::Decode { .. })));
+    assert!(matches!(
+        TorrentIndex::decode(&wrong_key.encode_to_vec()),
+        Err(Error::IdMismatch { .. })
+    ));
+    assert!(matches!(
+        TorrentIndex::decode(b"\xff\xff"),
+        Err(Error::Decode { .. })
+    ));
 }
 
 #[test]
 fn extraction_checks_the_real_file_and_the_memory_cap() {
-    let huge = entry(0, 1 << 40, 0);
+    let huge = entry(0, PIECE_LENGTH << 24, 0);
     let mut index = TorrentIndex::new();
     let id = index.insert(huge).unwrap();
     let mut data = Cursor::new(vec![0u8; 10]);
     let err = extract_archive(&mut data, 10, &index, &id, ExtractOptions::default()).unwrap_err();
     assert!(err.to_string().contains("data has only 10 bytes"), "{err}");
     // Claimed length within the file but over the cap: rejected before reading.
-    let err = extract_archive(&mut data, 1 << 41, &index, &id, ExtractOptions::default()).unwrap_err();
+    let err = extract_archive(
+        &mut data,
+        PIECE_LENGTH << 25,
+        &index,
+        &id,
+        ExtractOptions::default(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("exceeds"), "{err}");
     // A stream shorter than the length it was said to have.
-    let small = ExtractOptions { max_archive_bytes: u64::MAX };
-    let err = extract_archive(&mut data, 1 << 41, &index, &id, small).unwrap_err();
+    let small = ExtractOptions {
+        max_archive_bytes: u64::MAX,
+    };
+    let err = extract_archive(&mut data, PIECE_LENGTH << 25, &index, &id, small).unwrap_err();
     assert!(err.to_string().contains("data ended"), "{err}");
     let unknown = ArchiveId([9; 32]);
     assert!(matches!(
@@ -236,11 +322,16 @@ fn extraction_checks_the_real_file_and_the_memory_cap() {
 #[test]
 fn missing_is_a_set_difference_oldest_first() {
     let (mut data, mut index) = (Vec::new(), TorrentIndex::new());
-    let messages = (0..3).map(|w| msg(d(1) + w * 7 * DAY + HOUR, &[w as u8])).collect();
+    let messages = (0..3)
+        .map(|w| msg(d(1) + w * 7 * DAY + HOUR, &[w as u8]))
+        .collect();
     append(&mut data, &mut index, &run(d(1), d(22)), messages);
     let all = index.missing(&HashSet::new());
     assert_eq!(all.len(), 3);
-    let froms: Vec<_> = all.iter().map(|id| index.get(id).unwrap().metadata.range.from).collect();
+    let froms: Vec<_> = all
+        .iter()
+        .map(|id| index.get(id).unwrap().metadata.range.from)
+        .collect();
     assert!(froms.windows(2).all(|w| w[0] < w[1]));
     // Same count as the index, different IDs: still everything but the known one.
     let downloaded = HashSet::from([all[0], ArchiveId([1; 32]), ArchiveId([2; 32])]);
@@ -250,7 +341,12 @@ fn missing_is_a_set_difference_oldest_first() {
 fn arb_messages() -> impl Strategy<Value = Vec<Message>> {
     let topics = [TOPIC, Topic([1, 1, 1, 1]), Topic([2, 2, 2, 2])];
     proptest::collection::vec(
-        (0u64..40 * DAY, 0usize..3, proptest::collection::vec(any::<u8>(), 1..4), 0usize..2000),
+        (
+            0u64..40 * DAY,
+            0usize..3,
+            proptest::collection::vec(any::<u8>(), 1..4),
+            0usize..2000,
+        ),
         0..60,
     )
     .prop_map(move |v| {

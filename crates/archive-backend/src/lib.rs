@@ -1,0 +1,24 @@
+//! The storage-backend trait for history archives.
+//!
+//! A backend publishes a community's archives on a storage network and fetches
+//! them back: [`Backend`] is the contract, shaped for implementors — required
+//! methods only, an options struct per call, [`Capabilities`] for what is
+//! optional, and one [`Error`] whose [`ErrorKind`] says whether retrying can
+//! help. A [`Link`] is what an owner announces: a magnet link or a Codex
+//! index CID.
+//!
+//! Backends never see the message store: an owner's messages arrive through
+//! [`MessageSource`]. The conformance kit every backend runs from its own
+//! tests lives behind the `conformance` feature.
+
+mod backend;
+mod error;
+mod link;
+
+pub use backend::{
+    Backend, Capabilities, DynBackend, FetchEvent, FetchOptions, FetchOrder, FetchOutcome,
+    MessageSource, PublishOptions, PublishOutcome, PublishRequest, PublishedArchive, RemoteIndex,
+    ResolveOptions,
+};
+pub use error::{Error, ErrorKind, Result};
+pub use link::{Link, LinkKind};

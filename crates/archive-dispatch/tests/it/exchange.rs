@@ -1,0 +1,340 @@
+//! Two nodes on the in-memory hub: an owner announces, a member listens,
+//! verifies, debounces and accepts, and reports every rejection.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use archive_dispatch::{
+    Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, DispatchConfig, Dispatcher,
+    Error, Event, LinkKind, Listener, MemoryHub, Rejection, Transport, sign_announcement,
+};
+use archive_proto::{Message, protobuf::ApplicationMetadataMessage};
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::time::{Instant, timeout};
+
+const QUIET: Duration = Duration::from_secs(20);
+
+/// The member's state: which communities it joined and what it last accepted.
+#[derive(Default)]
+struct Member {
+    views: Mutex<HashMap<(CommunityId, LinkKind), CommunityView>>,
+}
+
+impl Member {
+    fn join(&self, community: CommunityId, kind: LinkKind) {
+        let view = CommunityView {
+            joined: true,
+            ..CommunityView::default()
+        };
+        self.views.lock().unwrap().insert((community, kind), view);
+    }
+
+    fn record(&self, community: CommunityId, kind: LinkKind, clock: u64, link: &str) {
+        let mut views = self.views.lock().unwrap();
+        let view = views.get_mut(&(community, kind)).unwrap();
+        view.last_clock = clock;
+        view.last_link = Some(link.to_owned());
+    }
+}
+
+#[async_trait]
+impl CommunityLookup for Member {
+    async fn view(&self, community: CommunityId, kind: LinkKind) -> Option<CommunityView> {
+        self.views.lock().unwrap().get(&(community, kind)).cloned()
+    }
+}
+
+struct Setup {
+    owner_key: CommunityKey,
+    owner: Dispatcher,
+    raw: Arc<dyn Transport>,
+    member: Arc<Member>,
+    listener: Listener,
+}
+
+async fn setup() -> Setup {
+    let hub = MemoryHub::new(64);
+    let config = DispatchConfig {
+        quiet_period: QUIET,
+        ..DispatchConfig::default()
+    };
+    let owner_key = CommunityKey::generate();
+    let community = owner_key.community_id();
+    let owner = Dispatcher::new(Arc::new(hub.attach()), config.clone());
+    let member_node = Dispatcher::new(Arc::new(hub.attach()), config);
+    let member = Arc::new(Member::default());
+    member.join(community, LinkKind::Magnet);
+    member.join(community, LinkKind::IndexCid);
+    let listener = member_node
+        .listen(&[community], member.clone())
+        .await
+        .unwrap();
+    Setup {
+        owner_key,
+        owner,
+        raw: Arc::new(hub.attach()),
+        member,
+        listener,
+    }
+}
+
+async fn next_event(listener: &mut Listener) -> Event {
+    timeout(Duration::from_secs(3600), listener.next())
+        .await
+        .expect("an event within the hour")
+        .expect("listener still running")
+}
+
+fn rejection(event: Event) -> Rejection {
+    match event {
+        Event::Rejected { rejection, .. } => rejection,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn member_accepts_owner_announcement_after_the_quiet_period() {
+    let mut s = setup().await;
+    let start = Instant::now();
+    let sent = s
+        .owner
+        .announce(
+            &s.owner_key,
+            LinkKind::Magnet,
+            1_000,
+            "magnet:?xt=urn:btih:aa",
+        )
+        .await
+        .unwrap();
+
+    let Event::Accepted(got) = next_event(&mut s.listener).await else {
+        panic!("expected acceptance");
+    };
+    assert_eq!(got, sent);
+    assert!(
+        start.elapsed() >= QUIET,
+        "accepted after {:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn both_link_kinds_travel_on_their_own_channels() {
+    let mut s = setup().await;
+    s.owner
+        .announce(&s.owner_key, LinkKind::Magnet, 1, "magnet:?a")
+        .await
+        .unwrap();
+    s.owner
+        .announce(&s.owner_key, LinkKind::IndexCid, 1, "zDvCid")
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        match next_event(&mut s.listener).await {
+            Event::Accepted(a) => kinds.push(a.kind),
+            other => panic!("{other:?}"),
+        }
+    }
+    kinds.sort();
+    assert_eq!(kinds, [LinkKind::Magnet, LinkKind::IndexCid]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_the_newest_of_a_burst_is_accepted() {
+    let mut s = setup().await;
+    s.owner
+        .announce(&s.owner_key, LinkKind::Magnet, 1, "magnet:?one")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    s.owner
+        .announce(&s.owner_key, LinkKind::Magnet, 2, "magnet:?two")
+        .await
+        .unwrap();
+
+    let first = rejection(next_event(&mut s.listener).await);
+    assert!(
+        matches!(first, Rejection::Superseded { clock: 1, by: 2 }),
+        "{first}"
+    );
+    let start = Instant::now();
+    let Event::Accepted(got) = next_event(&mut s.listener).await else {
+        panic!("expected acceptance");
+    };
+    assert_eq!(got.link, "magnet:?two");
+    assert!(start.elapsed() >= QUIET - Duration::from_millis(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn forged_and_foreign_announcements_are_rejected_with_reasons() {
+    let mut s = setup().await;
+    let topic = Channel::magnetlinks(&s.owner_key.community_id()).content_topic;
+
+    // Flip a byte of R in a genuine announcement.
+    let wire = sign_announcement(&s.owner_key, LinkKind::Magnet, 5, "magnet:?forged").unwrap();
+    let mut outer = ApplicationMetadataMessage::decode(wire.as_slice()).unwrap();
+    outer.signature[3] ^= 0x40;
+    s.raw
+        .publish(&topic, Bytes::from(outer.encode_to_vec()))
+        .await
+        .unwrap();
+    let event = next_event(&mut s.listener).await;
+    match event {
+        Event::Rejected {
+            announcement: Some(a),
+            rejection: Rejection::UnknownCommunity { community },
+        } => {
+            assert_eq!(a.community, community);
+            assert_ne!(community, s.owner_key.community_id());
+        }
+        Event::Rejected {
+            announcement: None,
+            rejection: Rejection::Invalid(Error::BadSignature(_)),
+        } => {}
+        other => panic!("{other:?}"),
+    }
+
+    // A well-signed announcement from a stranger on the community's channel.
+    let stranger = CommunityKey::generate();
+    let wire = sign_announcement(&stranger, LinkKind::Magnet, 6, "magnet:?stranger").unwrap();
+    s.raw.publish(&topic, Bytes::from(wire)).await.unwrap();
+    let r = rejection(next_event(&mut s.listener).await);
+    assert!(
+        matches!(r, Rejection::UnknownCommunity { community } if community == stranger.community_id())
+    );
+
+    // Garbage and oversized payloads.
+    s.raw
+        .publish(&topic, Bytes::from_static(b"\xff\xff\xff"))
+        .await
+        .unwrap();
+    let r = rejection(next_event(&mut s.listener).await);
+    assert!(
+        matches!(r, Rejection::Invalid(Error::Malformed { .. })),
+        "{r}"
+    );
+    s.raw
+        .publish(&topic, Bytes::from(vec![0u8; 70_000]))
+        .await
+        .unwrap();
+    let r = rejection(next_event(&mut s.listener).await);
+    assert!(
+        matches!(r, Rejection::Invalid(Error::Oversized { len: 70_000, .. })),
+        "{r}"
+    );
+    assert_eq!(r.code(), "invalid");
+
+    // None of that got in the way of the genuine one.
+    s.owner
+        .announce(&s.owner_key, LinkKind::Magnet, 7, "magnet:?real")
+        .await
+        .unwrap();
+    assert!(
+        matches!(next_event(&mut s.listener).await, Event::Accepted(a) if a.link == "magnet:?real")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn replays_and_repeats_are_rejected_against_member_state() {
+    let mut s = setup().await;
+    let community = s.owner_key.community_id();
+    s.member
+        .record(community, LinkKind::Magnet, 500, "magnet:?seen");
+
+    s.owner
+        .announce(&s.owner_key, LinkKind::Magnet, 400, "magnet:?old")
+        .await
+        .unwrap();
+    let r = rejection(next_event(&mut s.listener).await);
+    assert!(
+        matches!(
+            r,
+            Rejection::StaleClock {
+                clock: 400,
+                last: 500
+            }
+        ),
+        "{r}"
+    );
+
+    s.owner
+        .announce(&s.owner_key, LinkKind::Magnet, 600, "magnet:?seen")
+        .await
+        .unwrap();
+    let r = rejection(next_event(&mut s.listener).await);
+    assert!(matches!(r, Rejection::AlreadySeen { .. }), "{r}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn state_that_changes_during_the_quiet_period_is_respected() {
+    let mut s = setup().await;
+    let community = s.owner_key.community_id();
+    s.owner
+        .announce(&s.owner_key, LinkKind::Magnet, 10, "magnet:?x")
+        .await
+        .unwrap();
+    // Let the listener take the message in, then have a CommunityDescription
+    // raise the clock before the quiet period ends.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    s.member
+        .record(community, LinkKind::Magnet, 11, "magnet:?y");
+    let r = rejection(next_event(&mut s.listener).await);
+    assert!(
+        matches!(
+            r,
+            Rejection::StaleClock {
+                clock: 10,
+                last: 11
+            }
+        ),
+        "{r}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn owner_node_and_unjoined_member_do_not_act() {
+    let hub = MemoryHub::new(16);
+    let key = CommunityKey::generate();
+    let community = key.community_id();
+    let owner = Dispatcher::new(Arc::new(hub.attach()), DispatchConfig::default());
+
+    let owner_state = Arc::new(Member::default());
+    owner_state.views.lock().unwrap().insert(
+        (community, LinkKind::Magnet),
+        CommunityView {
+            joined: true,
+            is_owner: true,
+            ..CommunityView::default()
+        },
+    );
+    let spectator = Arc::new(Member::default());
+    spectator
+        .views
+        .lock()
+        .unwrap()
+        .insert((community, LinkKind::Magnet), CommunityView::default());
+
+    // A second node holding the owner's key (e.g. a restarted control node) and a spectator.
+    let mut owner_listener = Dispatcher::new(Arc::new(hub.attach()), DispatchConfig::default())
+        .listen(&[community], owner_state)
+        .await
+        .unwrap();
+    let mut spectator_listener = Dispatcher::new(Arc::new(hub.attach()), DispatchConfig::default())
+        .listen(&[community], spectator)
+        .await
+        .unwrap();
+
+    owner
+        .announce(&key, LinkKind::Magnet, 1, "magnet:?o")
+        .await
+        .unwrap();
+    let r = rejection(next_event(&mut owner_listener).await);
+    assert!(matches!(r, Rejection::OwnNode { .. }), "{r}");
+    let r = rejection(next_event(&mut spectator_listener).await);
+    assert!(matches!(r, Rejection::NotJoined { .. }), "{r}");
+}

@@ -1,0 +1,9 @@
+//! Integration tests of archive-store, one binary with a module per concern.
+
+mod crash;
+mod import;
+mod model;
+mod open;
+mod sample;
+mod state;
+mod store;

@@ -1,0 +1,173 @@
+//! Archive state: "update only if newer" announcements, independent fields
+//! (status-go's f.3 must not reproduce), downloaded and imported archives.
+
+use std::collections::BTreeSet;
+
+use archive_store::{Announcement, Database, DownloadedArchive, LinkKind};
+
+use crate::sample::{archive_id, community, range};
+
+fn announcement(clock: u64, link: &str) -> Option<Announcement> {
+    Some(Announcement {
+        clock,
+        link: link.to_owned(),
+    })
+}
+
+#[test]
+fn announcements_update_only_if_not_older() {
+    let mut db = Database::open_in_memory().unwrap();
+    let c = community(1);
+    assert_eq!(db.announcement(&c, LinkKind::Magnet).unwrap(), None);
+
+    assert!(
+        db.record_announcement(&c, LinkKind::Magnet, 100, "magnet:?a")
+            .unwrap()
+    );
+    assert!(
+        !db.record_announcement(&c, LinkKind::Magnet, 99, "magnet:?old")
+            .unwrap()
+    );
+    assert_eq!(
+        db.announcement(&c, LinkKind::Magnet).unwrap(),
+        announcement(100, "magnet:?a")
+    );
+
+    // An equal clock is the same announcement seen again: accepted.
+    assert!(
+        db.record_announcement(&c, LinkKind::Magnet, 100, "magnet:?b")
+            .unwrap()
+    );
+    assert_eq!(
+        db.announcement(&c, LinkKind::Magnet).unwrap(),
+        announcement(100, "magnet:?b")
+    );
+    assert!(
+        db.record_announcement(&c, LinkKind::Magnet, 101, "magnet:?c")
+            .unwrap()
+    );
+    assert_eq!(
+        db.announcement(&c, LinkKind::Magnet).unwrap(),
+        announcement(101, "magnet:?c")
+    );
+
+    // Link kinds and communities are independent.
+    assert_eq!(db.announcement(&c, LinkKind::IndexCid).unwrap(), None);
+    assert!(
+        db.record_announcement(&c, LinkKind::IndexCid, 5, "zDvZ")
+            .unwrap()
+    );
+    assert_eq!(
+        db.announcement(&c, LinkKind::Magnet).unwrap(),
+        announcement(101, "magnet:?c")
+    );
+    assert_eq!(
+        db.announcement(&community(2), LinkKind::Magnet).unwrap(),
+        None
+    );
+}
+
+/// status-go's `SaveLastMessageArchiveEndDate` replaced the whole
+/// `communities_archive_info` row and reset the magnet clock and link (f.3).
+#[test]
+fn updating_one_field_never_resets_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let c = community(7);
+    let a = archive_id(1);
+    {
+        let mut db = Database::open(&path).unwrap();
+        // The archive end first, as when a row exists from a CommunityDescription.
+        db.set_last_archive_end(&c, 0).unwrap();
+        db.record_announcement(&c, LinkKind::Magnet, 1_000, "magnet:?xt=1")
+            .unwrap();
+        db.record_announcement(&c, LinkKind::IndexCid, 2_000, "zDvZcid")
+            .unwrap();
+        db.record_downloaded(&c, &a, range(0, 10)).unwrap();
+        db.set_imported(&c, &a, true).unwrap();
+
+        db.set_last_archive_end(&c, 604_800).unwrap();
+        assert_eq!(
+            db.announcement(&c, LinkKind::Magnet).unwrap(),
+            announcement(1_000, "magnet:?xt=1")
+        );
+        assert_eq!(
+            db.announcement(&c, LinkKind::IndexCid).unwrap(),
+            announcement(2_000, "zDvZcid")
+        );
+        assert!(db.downloaded_archive(&c, &a).unwrap().unwrap().imported);
+
+        db.record_announcement(&c, LinkKind::Magnet, 1_001, "magnet:?xt=2")
+            .unwrap();
+        db.record_downloaded(&c, &archive_id(2), range(10, 20))
+            .unwrap();
+        assert_eq!(db.last_archive_end(&c).unwrap(), Some(604_800));
+        assert_eq!(
+            db.announcement(&c, LinkKind::IndexCid).unwrap(),
+            announcement(2_000, "zDvZcid")
+        );
+    }
+    // And all of it survives a reopen.
+    let db = Database::open(&path).unwrap();
+    assert_eq!(db.last_archive_end(&c).unwrap(), Some(604_800));
+    assert_eq!(
+        db.announcement(&c, LinkKind::Magnet).unwrap(),
+        announcement(1_001, "magnet:?xt=2")
+    );
+    assert_eq!(
+        db.announcement(&c, LinkKind::IndexCid).unwrap(),
+        announcement(2_000, "zDvZcid")
+    );
+    assert_eq!(db.last_archive_end(&community(8)).unwrap(), None);
+}
+
+#[test]
+fn downloaded_archives_and_import_queue() {
+    let mut db = Database::open_in_memory().unwrap();
+    let c = community(3);
+    let (a, b, d) = (archive_id(10), archive_id(11), archive_id(12));
+    // Recorded newest first; the queue still comes out oldest first.
+    assert!(db.record_downloaded(&c, &d, range(200, 300)).unwrap());
+    assert!(db.record_downloaded(&c, &b, range(100, 200)).unwrap());
+    assert!(db.record_downloaded(&c, &a, range(0, 100)).unwrap());
+    assert!(
+        db.record_downloaded(&community(4), &archive_id(99), range(0, 1))
+            .unwrap()
+    );
+
+    assert_eq!(
+        db.downloaded_archive_ids(&c).unwrap(),
+        BTreeSet::from([a, b, d])
+    );
+    let queue: Vec<_> = db
+        .archives_to_import(&c)
+        .unwrap()
+        .iter()
+        .map(|x| x.id)
+        .collect();
+    assert_eq!(queue, vec![a, b, d]);
+
+    assert!(db.set_imported(&c, &b, true).unwrap());
+    // Downloading an imported archive again must not clear its flag.
+    assert!(!db.record_downloaded(&c, &b, range(100, 200)).unwrap());
+    assert_eq!(
+        db.downloaded_archive(&c, &b).unwrap(),
+        Some(DownloadedArchive {
+            id: b,
+            range: range(100, 200),
+            imported: true
+        })
+    );
+    let queue: Vec<_> = db
+        .archives_to_import(&c)
+        .unwrap()
+        .iter()
+        .map(|x| x.id)
+        .collect();
+    assert_eq!(queue, vec![a, d]);
+    assert_eq!(db.downloaded_archive_ids(&c).unwrap().len(), 3);
+
+    assert!(!db.set_imported(&c, &archive_id(1234), true).unwrap());
+    assert!(db.set_imported(&c, &b, false).unwrap());
+    assert_eq!(db.archives_to_import(&c).unwrap().len(), 3);
+}

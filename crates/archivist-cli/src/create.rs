@@ -1,0 +1,197 @@
+//! `archivist create`: append a community's archives for `[from, to)` to its
+//! `data` and `index` files, as status-go's archive run does.
+
+use std::{
+    fs::File,
+    io::BufReader,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, bail, ensure};
+use archive_index::{
+    ArchiveRun, CommunityId, DataWriter, TimeRange, Topic, WriteReport, partitions, write_archives,
+};
+use archive_store::Database;
+use backend_torrent::{AppendOutcome, ArchiveDir};
+use serde_json::json;
+
+use crate::jsonl;
+
+/// Arguments of `archivist create`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    archivist create --messages week.jsonl --community 0x02…(66 hex) --topics 0xdeadbeef \\\n      \
+    --from 1577836800 --to 1578441600 --out ./archivedata\n  \
+    archivist create --db messages.sqlite --community 0x02… --topics 0xdeadbeef \\\n      \
+    --from 1577836800 --to 1578441600 --out ./archivedata\n\n\
+    Prints {\"archives\":[{\"id\",\"from\",\"to\",\"offset\",\"size\",\"padding\",\"messages\"}…],\"dropped\":[…]}.")]
+pub(crate) struct CreateArgs {
+    /// Messages to archive, one JSON object per line.
+    #[arg(
+        long,
+        value_name = "FILE.jsonl",
+        required_unless_present = "db",
+        conflicts_with = "db"
+    )]
+    messages: Option<PathBuf>,
+    /// Archive from a message store instead, and record the archive end there.
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// The community ID: its compressed public key, 0x + 66 hex.
+    #[arg(long)]
+    community: CommunityId,
+    /// The community's chat topics, 0x + 8 hex each, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    topics: Vec<Topic>,
+    /// Start of the range, Unix seconds (inclusive).
+    #[arg(long)]
+    from: u64,
+    /// End of the range, Unix seconds (exclusive).
+    #[arg(long)]
+    to: u64,
+    /// Partition length: a number with s, m, h, d or w (7d, 12h, 3600s).
+    #[arg(long, default_value = "7d", value_parser = parse_interval)]
+    interval: u64,
+    /// Data directory; files go to DIR/<community>/{data,index}.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+pub(crate) fn run(args: CreateArgs) -> anyhow::Result<serde_json::Value> {
+    ensure!(
+        args.from < args.to,
+        "--from ({}) must be before --to ({})",
+        args.from,
+        args.to
+    );
+    let run = ArchiveRun {
+        range: TimeRange {
+            from: args.from,
+            to: args.to,
+        },
+        interval: args.interval,
+        topics: args.topics,
+    };
+    let dir = ArchiveDir::new(&args.out, &args.community);
+    let outcome = match (&args.messages, &args.db) {
+        (Some(path), _) => from_jsonl(path, &run, &dir)?,
+        (None, Some(db)) => from_store(db, &args.community, &run, &dir)?,
+        (None, None) => bail!("give --messages FILE.jsonl or --db FILE"),
+    };
+    Ok(report_json(&outcome))
+}
+
+fn from_jsonl(path: &Path, run: &ArchiveRun, dir: &ArchiveDir) -> anyhow::Result<AppendOutcome> {
+    // Read and validate all input before touching any file.
+    let source = path.display().to_string();
+    let file = File::open(path).with_context(|| format!("opening {source}"))?;
+    let messages = jsonl::read_messages(BufReader::new(file), &source)?;
+    dir.append(|out, start| -> anyhow::Result<WriteReport> {
+        Ok(write_archives(out, start, run, messages)?.1)
+    })
+}
+
+/// Streams each partition out of the store into `data`, one message in memory
+/// at a time, then records the archive end so the next run starts there.
+fn from_store(
+    path: &Path,
+    community: &CommunityId,
+    run: &ArchiveRun,
+    dir: &ArchiveDir,
+) -> anyhow::Result<AppendOutcome> {
+    let mut db = Database::open(path).with_context(|| format!("opening {}", path.display()))?;
+    if let Some(end) = db.last_archive_end(community)? {
+        ensure!(
+            run.range.from >= end,
+            "{community} is archived up to {end}; --from {} would archive messages twice",
+            run.range.from
+        );
+    }
+    let parts = partitions(run.range, run.interval)?;
+    let outcome = dir.append(|out, start| -> anyhow::Result<WriteReport> {
+        let mut writer = DataWriter::new(out, start, run.topics.clone());
+        for part in parts {
+            let mut open = false;
+            db.for_each_message(&run.topics, part, |message| -> anyhow::Result<()> {
+                if !open {
+                    writer.begin_partition(part)?;
+                    open = true;
+                }
+                Ok(writer.push(&message)?)
+            })?;
+            if open {
+                writer.finish_partition()?;
+            }
+        }
+        Ok(writer.finish()?.1)
+    })?;
+    db.set_last_archive_end(community, run.range.to)?;
+    Ok(outcome)
+}
+
+/// The `create` report: the new archives and the dropped messages.
+pub(crate) fn report_json(outcome: &AppendOutcome) -> serde_json::Value {
+    let WriteReport {
+        archives, dropped, ..
+    } = &outcome.report;
+    json!({
+        "archives": archives.iter().map(|a| json!({
+            "id": a.id.to_string(),
+            "from": a.entry.metadata.range.from,
+            "to": a.entry.metadata.range.to,
+            "offset": a.entry.offset,
+            "size": a.entry.size,
+            "padding": a.entry.padding,
+            "messages": a.message_count,
+        })).collect::<Vec<_>>(),
+        "dropped": dropped.iter().map(|d| json!({
+            "hash": format!("0x{}", hex::encode(&d.hash)),
+            "timestamp": d.timestamp,
+            "topic": d.topic.to_string(),
+            "size": d.size,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Parses `7d`, `12h`, `90m`, `3600s`, `2w` or a bare number of seconds.
+pub(crate) fn parse_interval(text: &str) -> Result<u64, String> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 7d, 12h or 3600s"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}: use s, m, h, d or w"
+            ));
+        }
+    };
+    match n.checked_mul(scale) {
+        Some(0) => Err("the interval must be at least one second".into()),
+        Some(seconds) => Ok(seconds),
+        None => Err(format!("{text:?} is too long")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_interval;
+
+    #[test]
+    fn intervals_parse() {
+        assert_eq!(parse_interval("7d"), Ok(604_800));
+        assert_eq!(parse_interval("90m"), Ok(5_400));
+        assert_eq!(parse_interval("3600"), Ok(3_600));
+        assert!(parse_interval("0d").is_err());
+        assert!(parse_interval("7y").is_err());
+        assert!(parse_interval("d").is_err());
+    }
+}

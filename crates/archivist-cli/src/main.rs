@@ -1,0 +1,57 @@
+//! The `archivist` command-line tool: create, inspect, seed and fetch community
+//! history archives.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a CLI talks on stdout and stderr"
+)]
+
+mod create;
+mod inspect;
+mod jsonl;
+mod keygen;
+mod messages;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Keeps a chat community's message history alive as status-go history archives.
+#[derive(Debug, Parser)]
+#[command(name = "archivist", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Append archives for a time range to a community's data and index files.
+    Create(create::CreateArgs),
+    /// Show what an index or an archive holds.
+    #[command(subcommand)]
+    Inspect(inspect::InspectCommand),
+    /// Create a community key and print the community ID.
+    Keygen(keygen::KeygenArgs),
+    /// Import messages into a store or export them as JSONL.
+    #[command(subcommand)]
+    Messages(messages::MessagesCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Create(args) => create::run(args).map(|report| println!("{report}")),
+        Command::Inspect(command) => inspect::run(command),
+        Command::Messages(command) => messages::run(command),
+        Command::Keygen(args) => keygen::run(args).map(|report| println!("{report}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("archivist: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! A community's `data` and `index` files, appended to without ever leaving the
+//! index pointing past `data`.
+//!
+//! Order of an append: truncate `data` back to the length the index describes
+//! (a crash may have left bytes behind), append the new archives, fsync `data`,
+//! then replace `index` atomically (temporary file, fsync, rename, fsync of the
+//! directory). A crash at any point leaves either the old index or the new one,
+//! each describing bytes that are on disk. status-go writes the index first,
+//! which a crash can leave pointing at archives that were never written.
+
+use std::{
+    fs::{self, File, OpenOptions},
+    io::{BufWriter, Read, Write},
+    path::{Path, PathBuf},
+};
+
+use archive_index::{CommunityId, TorrentIndex, WriteReport};
+
+use crate::error::{Error, IoContext, Result};
+
+/// The files of one community under a data directory.
+#[derive(Clone, Debug)]
+pub struct ArchiveDir {
+    dir: PathBuf,
+}
+
+/// What an append did.
+#[derive(Debug)]
+pub struct AppendOutcome {
+    /// What the writer produced.
+    pub report: WriteReport,
+    /// The index after the append.
+    pub index: TorrentIndex,
+    /// Bytes of a crashed earlier append that were cut off `data` first.
+    pub truncated: u64,
+}
+
+impl ArchiveDir {
+    /// The directory `<root>/<community ID>`.
+    pub fn new(root: &Path, community: &CommunityId) -> ArchiveDir {
+        ArchiveDir {
+            dir: root.join(community.to_string()),
+        }
+    }
+
+    /// Opens an existing community directory by path.
+    pub fn at(dir: PathBuf) -> ArchiveDir {
+        ArchiveDir { dir }
+    }
+
+    /// The community directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `<dir>/data`.
+    pub fn data_path(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// `<dir>/index`.
+    pub fn index_path(&self) -> PathBuf {
+        self.dir.join("index")
+    }
+
+    /// The current index; empty when there is no index file yet.
+    pub fn load_index(&self) -> Result<TorrentIndex> {
+        let path = self.index_path();
+        match fs::read(&path) {
+            Ok(bytes) => Ok(TorrentIndex::decode(&bytes)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TorrentIndex::new()),
+            Err(source) => Err(Error::Io { path, source }),
+        }
+    }
+
+    /// Current length of `data`, 0 when it does not exist.
+    pub fn data_len(&self) -> Result<u64> {
+        let path = self.data_path();
+        match fs::metadata(&path) {
+            Ok(m) => Ok(m.len()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(source) => Err(Error::Io { path, source }),
+        }
+    }
+
+    /// Opens `data` for reading, with the loaded index checked against its length.
+    pub fn open_data(&self) -> Result<(File, u64, TorrentIndex)> {
+        let index = self.load_index()?;
+        let path = self.data_path();
+        let file = File::open(&path).at(&path)?;
+        let len = file.metadata().at(&path)?.len();
+        index.check_data_len(len)?;
+        Ok((file, len, index))
+    }
+
+    /// Appends new archives. `write` receives the `data` stream and the offset
+    /// it starts at (the index's end) and returns what it wrote, typically via
+    /// [`archive_index::write_archives`] or a [`archive_index::DataWriter`].
+    ///
+    /// Nothing is created when `write` produces no archive. When `write` fails,
+    /// `data` is cut back to its old length and the index is untouched.
+    /// The writer's error type is the caller's, so a writer that reads from a
+    /// database can fail with the database's error.
+    pub fn append<F, E>(&self, write: F) -> Result<AppendOutcome, E>
+    where
+        F: FnOnce(&mut dyn Write, u64) -> Result<WriteReport, E>,
+        E: From<Error>,
+    {
+        let mut index = self.load_index()?;
+        let start = index.data_len();
+        let data_path = self.data_path();
+        let truncated = self.truncate_to(start)?;
+
+        let mut out = BufWriter::with_capacity(1 << 20, LazyAppend::new(&self.dir, &data_path));
+        let written = write(&mut out, start).and_then(|report| {
+            out.flush().at(&data_path)?;
+            Ok::<_, E>(report)
+        });
+        let lazy = out.into_inner().map_err(|e| Error::Io {
+            path: data_path.clone(),
+            source: e.into_error(),
+        })?;
+        let report = match written {
+            Ok(report) => report,
+            Err(e) => {
+                // Leave `data` as the index describes it; a failure here is
+                // repaired by the truncation at the next append.
+                let _ = self.truncate_to(start);
+                return Err(e);
+            }
+        };
+        if report.archives.is_empty() {
+            return Ok(AppendOutcome {
+                report,
+                index,
+                truncated,
+            });
+        }
+        lazy.sync()?;
+        for archive in &report.archives {
+            index.insert(archive.entry.clone()).map_err(Error::from)?;
+        }
+        write_atomically(&self.index_path(), &index.encode())?;
+        Ok(AppendOutcome {
+            report,
+            index,
+            truncated,
+        })
+    }
+
+    /// Cuts `data` back to `len` bytes if it is longer; fails if it is shorter.
+    fn truncate_to(&self, len: u64) -> Result<u64> {
+        let path = self.data_path();
+        let actual = self.data_len()?;
+        if actual < len {
+            return Err(Error::DataTruncated {
+                path,
+                expected: len,
+                actual,
+            });
+        }
+        if actual > len {
+            let file = OpenOptions::new().write(true).open(&path).at(&path)?;
+            file.set_len(len).at(&path)?;
+            file.sync_all().at(&path)?;
+        }
+        Ok(actual - len)
+    }
+
+    /// Reads `len` bytes of `data` at `offset` (used to hash new pieces).
+    pub fn read_data(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+        use std::io::{Seek, SeekFrom};
+        let path = self.data_path();
+        let mut file = File::open(&path).at(&path)?;
+        file.seek(SeekFrom::Start(offset)).at(&path)?;
+        let mut buf = Vec::with_capacity(len);
+        file.take(len as u64).read_to_end(&mut buf).at(&path)?;
+        Ok(buf)
+    }
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old file or the
+/// new one: temporary file in the same directory, fsync, rename, fsync the
+/// directory.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().expect("archive files live in a directory");
+    let tmp = path.with_extension("tmp");
+    {
+        let mut file = File::create(&tmp).at(&tmp)?;
+        file.write_all(bytes).at(&tmp)?;
+        file.sync_all().at(&tmp)?;
+    }
+    fs::rename(&tmp, path).at(path)?;
+    File::open(dir).and_then(|d| d.sync_all()).at(dir)?;
+    Ok(())
+}
+
+/// An append-only `data` handle that creates the directory and file on the first
+/// write, so a run without archives leaves nothing on disk (status-go test 6).
+struct LazyAppend<'a> {
+    dir: &'a Path,
+    path: &'a Path,
+    file: Option<File>,
+}
+
+impl<'a> LazyAppend<'a> {
+    fn new(dir: &'a Path, path: &'a Path) -> LazyAppend<'a> {
+        LazyAppend {
+            dir,
+            path,
+            file: None,
+        }
+    }
+
+    fn file(&mut self) -> std::io::Result<&mut File> {
+        if self.file.is_none() {
+            create_private_dir(self.dir)?;
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.path)?;
+            self.file = Some(file);
+        }
+        Ok(self.file.as_mut().expect("opened above"))
+    }
+
+    fn sync(self) -> Result<()> {
+        if let Some(file) = self.file {
+            file.sync_all().at(self.path)?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for LazyAppend<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file()?.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Creates `dir` (and parents) readable by the owner only, as status-go (0700).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,132 @@
+//! Tests of the crash-safe append.
+
+use std::io::Write;
+
+use archive_index::{ArchiveRun, Message, PIECE_LENGTH, TimeRange, Topic, write_archives};
+
+use super::*;
+
+const TOPIC: Topic = Topic([1, 2, 3, 4]);
+const DAY: u64 = 86_400;
+
+fn community() -> CommunityId {
+    format!("0x02{}", "11".repeat(32)).parse().unwrap()
+}
+
+fn msg(timestamp: u64, hash: u8) -> Message {
+    Message {
+        sig: vec![1],
+        timestamp,
+        topic: TOPIC,
+        payload: vec![1],
+        padding: vec![1],
+        hash: vec![hash],
+        third_party_id: String::new(),
+    }
+}
+
+fn week(
+    from: u64,
+    messages: Vec<Message>,
+) -> impl FnOnce(&mut dyn Write, u64) -> Result<WriteReport> {
+    move |out, start| {
+        let run = ArchiveRun {
+            range: TimeRange {
+                from,
+                to: from + 7 * DAY,
+            },
+            interval: 7 * DAY,
+            topics: vec![TOPIC],
+        };
+        Ok(write_archives(out, start, &run, messages)?.1)
+    }
+}
+
+#[test]
+fn a_run_without_archives_creates_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = ArchiveDir::new(root.path(), &community());
+    let outcome = dir.append(week(0, vec![])).unwrap();
+    assert!(outcome.report.archives.is_empty());
+    assert!(!dir.path().exists());
+}
+
+#[test]
+fn appends_extend_data_and_index() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = ArchiveDir::new(root.path(), &community());
+    dir.append(week(0, vec![msg(10, 1)])).unwrap();
+    let first = fs::read(dir.data_path()).unwrap();
+    let outcome = dir
+        .append(week(7 * DAY, vec![msg(7 * DAY + 5, 2)]))
+        .unwrap();
+    assert_eq!(outcome.report.archives[0].entry.offset, PIECE_LENGTH);
+    let data = fs::read(dir.data_path()).unwrap();
+    assert_eq!(&data[..first.len()], &first[..]);
+    assert_eq!(dir.load_index().unwrap().len(), 2);
+    assert_eq!(dir.load_index().unwrap(), outcome.index);
+}
+
+#[test]
+fn leftovers_of_a_crashed_append_are_cut_off() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = ArchiveDir::new(root.path(), &community());
+    dir.append(week(0, vec![msg(10, 1)])).unwrap();
+    // A crash after writing data but before replacing the index.
+    OpenOptions::new()
+        .append(true)
+        .open(dir.data_path())
+        .unwrap()
+        .write_all(&[7; 5000])
+        .unwrap();
+    let outcome = dir
+        .append(week(7 * DAY, vec![msg(7 * DAY + 5, 2)]))
+        .unwrap();
+    assert_eq!(outcome.truncated, 5000);
+    assert_eq!(dir.data_len().unwrap(), 2 * PIECE_LENGTH);
+    assert_eq!(outcome.report.archives[0].entry.offset, PIECE_LENGTH);
+}
+
+#[test]
+fn a_data_file_shorter_than_the_index_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = ArchiveDir::new(root.path(), &community());
+    dir.append(week(0, vec![msg(10, 1)])).unwrap();
+    let index_before = fs::read(dir.index_path()).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(dir.data_path())
+        .unwrap()
+        .set_len(10)
+        .unwrap();
+    let err = dir
+        .append(week(7 * DAY, vec![msg(7 * DAY + 5, 2)]))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::DataTruncated { expected, actual: 10, .. } if expected == PIECE_LENGTH)
+    );
+    assert_eq!(fs::read(dir.index_path()).unwrap(), index_before);
+}
+
+#[test]
+fn a_failing_writer_leaves_the_files_as_they_were() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = ArchiveDir::new(root.path(), &community());
+    dir.append(week(0, vec![msg(10, 1)])).unwrap();
+    let (data, index) = (
+        fs::read(dir.data_path()).unwrap(),
+        fs::read(dir.index_path()).unwrap(),
+    );
+    let err = dir
+        .append(|out, _| {
+            out.write_all(&[9; 300_000]).map_err(|e| Error::Io {
+                path: "data".into(),
+                source: e,
+            })?;
+            Err(archive_index::Error::ZeroInterval.into())
+        })
+        .unwrap_err();
+    assert!(matches!(err, Error::Format(_)));
+    assert_eq!(fs::read(dir.data_path()).unwrap(), data);
+    assert_eq!(fs::read(dir.index_path()).unwrap(), index);
+}
