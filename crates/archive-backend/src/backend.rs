@@ -110,7 +110,21 @@ impl RemoteIndex {
 /// Per-call resolving options.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
-pub struct ResolveOptions {}
+pub struct ResolveOptions {
+    /// How long to wait for the index before failing with
+    /// [`Timeout`](crate::ErrorKind::Timeout); the backend's default when `None`
+    /// (status-go waits 20 s for torrent metadata).
+    pub timeout: Option<std::time::Duration>,
+}
+
+impl ResolveOptions {
+    /// Options with a timeout.
+    pub fn with_timeout(timeout: std::time::Duration) -> ResolveOptions {
+        ResolveOptions {
+            timeout: Some(timeout),
+        }
+    }
+}
 
 /// In which order to fetch archives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -124,7 +138,6 @@ pub enum FetchOrder {
 
 /// Per-call fetching options.
 #[derive(Clone, Debug, Default)]
-#[non_exhaustive]
 pub struct FetchOptions {
     /// The order archives are fetched and reported in.
     pub order: FetchOrder,
@@ -167,8 +180,10 @@ pub struct Capabilities {
 /// # Behavior
 ///
 /// - `publish` with no message in range creates nothing and returns the
-///   previous link; publishing the same messages again yields the same archive
-///   IDs.
+///   previous link. Otherwise the returned link covers every archive of the
+///   previous link plus the new ones, is seeded, and the previous link is
+///   unseeded. Publishing the same messages on a fresh node yields the same
+///   archive IDs.
 /// - `resolve` reads the index behind a link through the network.
 /// - `fetch` fetches exactly the archives asked for (already present ones
 ///   complete at once), reports each with [`FetchEvent::ArchiveFetched`] only

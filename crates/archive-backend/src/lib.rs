@@ -9,11 +9,15 @@
 //!
 //! Backends never see the message store: an owner's messages arrive through
 //! [`MessageSource`]. The conformance kit every backend runs from its own
-//! tests lives behind the `conformance` feature.
+//! tests is [`conformance`]; [`memory::MemoryBackend`] is a complete in-memory
+//! backend that passes it. Neither adds a dependency.
 
 mod backend;
+pub mod conformance;
 mod error;
 mod link;
+pub mod memory;
+mod message_list;
 
 pub use backend::{
     Backend, Capabilities, DynBackend, FetchEvent, FetchOptions, FetchOrder, FetchOutcome,
@@ -22,3 +26,4 @@ pub use backend::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use link::{Link, LinkKind};
+pub use message_list::MessageList;

@@ -7,7 +7,6 @@
 //! compressed, it *is* the community ID (spec c.9: only the community key maps
 //! to a community, there is no separate sender field).
 
-
 use archive_index::{CommunityId, keccak256};
 use archive_proto::{
     Message,

@@ -1,0 +1,374 @@
+//! A complete backend that keeps everything in memory: the reference
+//! implementation of [`Backend`], the conformance kit's first subject, and a
+//! real backend for testing the layers above without a network.
+//!
+//! It stores archives in status-go's torrent layout (one `data` buffer and a
+//! `TorrentIndex`, built by `archive-index`), and its links are magnet links
+//! whose infohash is a content hash of the index: they resolve only among
+//! [`MemoryBackend`]s attached to the same [`MemoryNetwork`].
+
+use std::{
+    collections::{HashMap, HashSet},
+    io::Cursor,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use archive_index::{
+    Archive, ArchiveId, CommunityId, DataWriter, ExtractOptions, TorrentIndex, extract_archive,
+    keccak256, partitions,
+};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    backend::{
+        Backend, Capabilities, FetchEvent, FetchOptions, FetchOrder, FetchOutcome, PublishOptions,
+        PublishOutcome, PublishRequest, PublishedArchive, RemoteIndex, ResolveOptions,
+    },
+    error::{Error, ErrorKind, Result},
+    link::{Link, LinkKind},
+};
+
+const NAME: &str = "memory";
+
+/// One community's archives on one node.
+#[derive(Clone, Debug, Default)]
+struct Holding {
+    /// `data`, with the bytes of archives this node lacks left zero.
+    data: Vec<u8>,
+    index: TorrentIndex,
+    /// Archives whose bytes this node holds.
+    complete: HashSet<ArchiveId>,
+}
+
+type SharedHolding = Arc<Mutex<Holding>>;
+
+/// What connects [`MemoryBackend`]s: which node serves which link.
+#[derive(Debug, Default)]
+pub struct MemoryNetwork {
+    served: Mutex<HashMap<String, Vec<(u64, SharedHolding)>>>,
+    next_node: Mutex<u64>,
+}
+
+impl MemoryNetwork {
+    /// A network with no node.
+    pub fn new() -> Arc<MemoryNetwork> {
+        Arc::default()
+    }
+
+    fn servers(&self, link: &Link) -> Vec<SharedHolding> {
+        let served = self.served.lock().expect("network lock");
+        served
+            .get(link.announced())
+            .map(|nodes| nodes.iter().map(|(_, h)| h.clone()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A node of a [`MemoryNetwork`].
+#[derive(Debug)]
+pub struct MemoryBackend {
+    network: Arc<MemoryNetwork>,
+    node: u64,
+    holdings: Mutex<HashMap<CommunityId, SharedHolding>>,
+    fetch_delay: Duration,
+}
+
+impl MemoryBackend {
+    /// A new node on `network`.
+    pub fn new(network: &Arc<MemoryNetwork>) -> MemoryBackend {
+        let mut next = network.next_node.lock().expect("network lock");
+        *next += 1;
+        MemoryBackend {
+            network: network.clone(),
+            node: *next,
+            holdings: Mutex::default(),
+            fetch_delay: Duration::ZERO,
+        }
+    }
+
+    /// Makes every archive transfer take `delay` (tokio time), so that
+    /// cancellation can be tested mid-fetch.
+    pub fn with_fetch_delay(mut self, delay: Duration) -> MemoryBackend {
+        self.fetch_delay = delay;
+        self
+    }
+
+    fn holding(&self, community: &CommunityId) -> SharedHolding {
+        self.holdings
+            .lock()
+            .expect("node lock")
+            .entry(*community)
+            .or_default()
+            .clone()
+    }
+
+    fn link_of(community: &CommunityId, index: &TorrentIndex) -> Link {
+        let digest = keccak256(&index.encode());
+        let uri = format!(
+            "magnet:?xt=urn:btih:{}&dn={community}",
+            digest[..20]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        Link::Magnet(uri)
+    }
+
+    fn serve(&self, link: &Link, holding: SharedHolding) {
+        let mut served = self.network.served.lock().expect("network lock");
+        let nodes = served.entry(link.announced().to_string()).or_default();
+        nodes.retain(|(node, _)| *node != self.node);
+        nodes.push((self.node, holding));
+    }
+
+    fn stop_serving(&self, link: &Link) {
+        let mut served = self.network.served.lock().expect("network lock");
+        if let Some(nodes) = served.get_mut(link.announced()) {
+            nodes.retain(|(node, _)| *node != self.node);
+        }
+    }
+
+    fn check_kind(link: &Link) -> Result<()> {
+        match link.kind() {
+            LinkKind::Magnet => Ok(()),
+            other => Err(Error::new(
+                ErrorKind::InvalidInput,
+                NAME,
+                format!("cannot resolve a {other}"),
+            )),
+        }
+    }
+}
+
+fn not_found(what: String) -> Error {
+    Error::new(ErrorKind::NotFound, NAME, what)
+}
+
+#[async_trait::async_trait]
+impl Backend for MemoryBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn link_kind(&self) -> LinkKind {
+        LinkKind::Magnet
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            partial_fetch: true,
+            member_seeding: true,
+        }
+    }
+
+    async fn publish(
+        &self,
+        request: PublishRequest<'_>,
+        _options: &PublishOptions,
+    ) -> Result<PublishOutcome> {
+        let holding = self.holding(&request.community);
+        let (start, previous_index) = {
+            let h = holding.lock().expect("holding lock");
+            (h.index.data_len(), h.index.clone())
+        };
+        // Archives are built into a scratch buffer and committed at the end, so
+        // a failing message source leaves the node as it was.
+        let mut writer = DataWriter::new(Vec::new(), start, request.topics.clone());
+        let format = |e: archive_index::Error| {
+            Error::new(ErrorKind::InvalidInput, NAME, "archive format").with_source(e)
+        };
+        for part in partitions(request.range, request.interval).map_err(format)? {
+            let mut messages = request.messages.messages(&request.topics, part);
+            let mut open = false;
+            while let Some(message) = messages.next().await {
+                let message = message?;
+                if !open {
+                    writer.begin_partition(part).map_err(format)?;
+                    open = true;
+                }
+                writer.push(&message).map_err(format)?;
+            }
+            if open {
+                writer.finish_partition().map_err(format)?;
+            }
+        }
+        let (bytes, report) = writer.finish().map_err(format)?;
+        if report.archives.is_empty() {
+            return Ok(PublishOutcome {
+                link: request.previous,
+                archives: Vec::new(),
+                dropped: report.dropped,
+            });
+        }
+        let link = {
+            let mut h = holding.lock().expect("holding lock");
+            let mut index = previous_index;
+            for a in &report.archives {
+                index.insert(a.entry.clone()).map_err(format)?;
+                h.complete.insert(a.id);
+            }
+            h.data.truncate(start as usize);
+            h.data.extend_from_slice(&bytes);
+            h.index = index;
+            Self::link_of(&request.community, &h.index)
+        };
+        if let Some(previous) = &request.previous {
+            self.stop_serving(previous);
+        }
+        self.serve(&link, holding);
+        Ok(PublishOutcome {
+            link: Some(link),
+            archives: report
+                .archives
+                .iter()
+                .map(|a| PublishedArchive {
+                    id: a.id,
+                    range: a.entry.metadata.range,
+                    message_count: a.message_count,
+                })
+                .collect(),
+            dropped: report.dropped,
+        })
+    }
+
+    async fn resolve(
+        &self,
+        _community: &CommunityId,
+        link: &Link,
+        _options: &ResolveOptions,
+    ) -> Result<RemoteIndex> {
+        Self::check_kind(link)?;
+        let server = self
+            .network
+            .servers(link)
+            .into_iter()
+            .next()
+            .ok_or_else(|| not_found(format!("no node serves {link}")))?;
+        let h = server.lock().expect("holding lock");
+        Ok(RemoteIndex {
+            archives: h
+                .index
+                .iter()
+                .map(|(id, e)| (*id, e.metadata.clone()))
+                .collect(),
+        })
+    }
+
+    async fn fetch(
+        &self,
+        community: &CommunityId,
+        link: &Link,
+        archives: &[ArchiveId],
+        options: &FetchOptions,
+        events: mpsc::Sender<FetchEvent>,
+        cancel: CancellationToken,
+    ) -> Result<FetchOutcome> {
+        Self::check_kind(link)?;
+        let servers = self.network.servers(link);
+        let Some(first) = servers.first() else {
+            return Err(not_found(format!("no node serves {link}")));
+        };
+        let index = first.lock().expect("holding lock").index.clone();
+        let mut wanted: Vec<_> = archives
+            .iter()
+            .map(|id| {
+                index
+                    .get(id)
+                    .map(|e| (e.metadata.range, *id))
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::InvalidInput,
+                            NAME,
+                            format!("archive {id} is not behind {link}"),
+                        )
+                    })
+            })
+            .collect::<Result<_>>()?;
+        wanted.sort();
+        if options.order == FetchOrder::NewestFirst {
+            wanted.reverse();
+        }
+        let local = self.holding(community);
+        {
+            let mut h = local.lock().expect("holding lock");
+            h.data.resize(index.data_len() as usize, 0);
+            h.index = index.clone();
+        }
+        let mut outcome = FetchOutcome::default();
+        for (range, id) in wanted {
+            let entry = index.get(&id).expect("looked up above");
+            let already = local.lock().expect("holding lock").complete.contains(&id);
+            if !already {
+                tokio::select! {
+                    () = cancel.cancelled() => {
+                        return Err(Error::new(ErrorKind::Cancelled, NAME, "fetch cancelled"));
+                    }
+                    () = tokio::time::sleep(self.fetch_delay) => {}
+                }
+                let (start, end) = (entry.offset as usize, entry.end() as usize);
+                let bytes = servers
+                    .iter()
+                    .find_map(|s| {
+                        let h = s.lock().expect("holding lock");
+                        h.complete
+                            .contains(&id)
+                            .then(|| h.data[start..end].to_vec())
+                    })
+                    .ok_or_else(|| {
+                        not_found(format!("no node serving {link} holds archive {id}"))
+                    })?;
+                let mut h = local.lock().expect("holding lock");
+                h.data[start..end].copy_from_slice(&bytes);
+                h.complete.insert(id);
+                outcome.bytes_fetched += bytes.len() as u64;
+            }
+            outcome.fetched.push(id);
+            // A member that stopped listening still gets its archives.
+            let _ = events.send(FetchEvent::ArchiveFetched { id, range }).await;
+        }
+        Ok(outcome)
+    }
+
+    async fn read_archive(
+        &self,
+        community: &CommunityId,
+        _link: &Link,
+        id: &ArchiveId,
+    ) -> Result<Archive> {
+        let holding = self.holding(community);
+        let h = holding.lock().expect("holding lock");
+        if !h.complete.contains(id) {
+            return Err(not_found(format!("archive {id} is not on this node")));
+        }
+        extract_archive(
+            &mut Cursor::new(&h.data),
+            h.data.len() as u64,
+            &h.index,
+            id,
+            ExtractOptions::default(),
+        )
+        .map_err(|e| Error::new(ErrorKind::Corrupt, NAME, format!("archive {id}")).with_source(e))
+    }
+
+    async fn seed(&self, community: &CommunityId, link: &Link) -> Result<()> {
+        Self::check_kind(link)?;
+        let holding = self.holding(community);
+        let matches = {
+            let h = holding.lock().expect("holding lock");
+            !h.index.is_empty() && Self::link_of(community, &h.index) == *link
+        };
+        if !matches {
+            return Err(not_found(format!("this node holds no archives of {link}")));
+        }
+        self.serve(link, holding);
+        Ok(())
+    }
+
+    async fn unseed(&self, _community: &CommunityId, link: &Link) -> Result<()> {
+        self.stop_serving(link);
+        Ok(())
+    }
+}
