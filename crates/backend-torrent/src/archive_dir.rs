@@ -246,7 +246,7 @@ impl Write for LazyAppend<'_> {
 }
 
 /// Creates `dir` (and parents) readable by the owner only, as status-go (0700).
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -29,6 +29,59 @@ pub enum Error {
         /// Bytes the file has.
         actual: u64,
     },
+    /// The bytes are not bencode.
+    #[error("malformed bencode at byte {offset}: {reason}")]
+    Bencode {
+        /// Where in the input the problem was found.
+        offset: usize,
+        /// What is wrong there.
+        reason: &'static str,
+    },
+    /// Valid bencode, but not a torrent this crate can use.
+    #[error("invalid torrent: `{field}` {reason}")]
+    InvalidTorrent {
+        /// The metainfo key at fault.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The number of piece hashes does not cover the files exactly.
+    #[error(
+        "invalid torrent: {actual} piece hashes for {total_length} bytes in pieces of \
+         {piece_length} bytes; expected {expected}"
+    )]
+    PieceCountMismatch {
+        /// `ceil(total_length / piece_length)`.
+        expected: u64,
+        /// Hashes present.
+        actual: u64,
+        /// Sum of the file lengths.
+        total_length: u64,
+        /// The torrent's piece length.
+        piece_length: u64,
+    },
+    /// A `.torrent` larger than any community torrent could be.
+    #[error("a .torrent of {len} bytes exceeds the limit of {max} bytes")]
+    TorrentTooLarge {
+        /// Its size.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The community directory's name cannot be a torrent name.
+    #[error("{path}: a community directory needs a UTF-8 name")]
+    DirName {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A magnet link that cannot be used.
+    #[error("invalid magnet link: `{part}` {reason}")]
+    InvalidMagnet {
+        /// The parameter at fault (`xt`, `dn`, `tr`, `x.pe`) or `link`.
+        part: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

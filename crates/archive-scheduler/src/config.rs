@@ -1,0 +1,200 @@
+//! What the scheduler is told: its settings, its retry policy, and what to
+//! archive for each community.
+
+use std::time::Duration;
+
+use archive_backend::Link;
+use archive_index::{CommunityId, Topic};
+
+use crate::error::{Error, Result};
+
+/// status-go's `messageArchiveInterval`: one week.
+const WEEK: Duration = Duration::from_secs(7 * 86_400);
+
+/// Settings shared by every community of one [`Scheduler`](crate::Scheduler).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SchedulerConfig {
+    /// How often a community is archived, and the length of each archive's
+    /// partition. Whole seconds; 7 days by default.
+    pub interval: Duration,
+    /// How failed publishes are retried.
+    pub retry: RetryPolicy,
+    /// Events a listener may fall behind by before it misses some.
+    pub event_capacity: usize,
+    /// Whether stopping a community unseeds its current link, as status-go
+    /// does when its interval task ends.
+    pub unseed_on_stop: bool,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> SchedulerConfig {
+        SchedulerConfig {
+            interval: WEEK,
+            retry: RetryPolicy::default(),
+            event_capacity: 256,
+            unseed_on_stop: true,
+        }
+    }
+}
+
+impl SchedulerConfig {
+    /// Sets the archive interval.
+    pub fn with_interval(mut self, interval: Duration) -> SchedulerConfig {
+        self.interval = interval;
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> SchedulerConfig {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the event channel's capacity.
+    pub fn with_event_capacity(mut self, capacity: usize) -> SchedulerConfig {
+        self.event_capacity = capacity;
+        self
+    }
+
+    /// Sets whether stopping a community unseeds its link.
+    pub fn with_unseed_on_stop(mut self, unseed: bool) -> SchedulerConfig {
+        self.unseed_on_stop = unseed;
+        self
+    }
+
+    /// The interval in whole seconds, as the backend and the store count.
+    pub(crate) fn interval_secs(&self) -> u64 {
+        self.interval.as_secs()
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.interval.as_secs() == 0 {
+            return Err(Error::InvalidConfig(
+                "the archive interval must be at least one second",
+            ));
+        }
+        if self.retry.max_attempts == 0 {
+            return Err(Error::InvalidConfig(
+                "a publish needs at least one attempt (max_attempts >= 1)",
+            ));
+        }
+        if self.event_capacity == 0 {
+            return Err(Error::InvalidConfig("the event capacity must be positive"));
+        }
+        Ok(())
+    }
+}
+
+/// Bounded exponential backoff for publishes that failed with an error a
+/// retry can help with ([`archive_backend::Error::is_temporary`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// The wait before the second attempt; each later wait doubles.
+    pub initial_delay: Duration,
+    /// No wait is longer than this.
+    pub max_delay: Duration,
+    /// Attempts in all, the first included; 1 means no retry.
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    /// 30 s, 1 min, 2 min, 4 min: a storage node that restarts or a network
+    /// that drops briefly is ridden out well inside one interval.
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            initial_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(3600),
+            max_attempts: 5,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy of `max_attempts` attempts, waiting `initial_delay` before
+    /// the second and doubling each time, up to an hour.
+    pub fn new(initial_delay: Duration, max_attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            initial_delay,
+            max_attempts,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// Caps every wait at `max_delay`.
+    pub fn with_max_delay(mut self, max_delay: Duration) -> RetryPolicy {
+        self.max_delay = max_delay;
+        self
+    }
+
+    /// The wait after failed attempt number `attempt` (1-based).
+    pub fn delay_after(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(31);
+        self.initial_delay
+            .saturating_mul(1 << doublings)
+            .min(self.max_delay)
+    }
+}
+
+/// One community to archive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CommunityArchive {
+    /// The community.
+    pub community: CommunityId,
+    /// Its chat topics (status-go: every chat's topic plus the universal
+    /// channel's); recorded in every archive.
+    pub topics: Vec<Topic>,
+    /// The link announced last, if any. When `None` the scheduler looks for
+    /// the last announcement of its backend's link kind in the store.
+    pub previous: Option<Link>,
+}
+
+impl CommunityArchive {
+    /// `community` with `topics`, the previous link to be read from the store.
+    pub fn new(community: CommunityId, topics: Vec<Topic>) -> CommunityArchive {
+        CommunityArchive {
+            community,
+            topics,
+            previous: None,
+        }
+    }
+
+    /// Sets the link announced last.
+    pub fn with_previous(mut self, link: Link) -> CommunityArchive {
+        self.previous = Some(link);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let policy = RetryPolicy::new(Duration::from_secs(10), 8)
+            .with_max_delay(Duration::from_secs(60));
+        let delays: Vec<_> = (1..=6).map(|a| policy.delay_after(a).as_secs()).collect();
+        assert_eq!(delays, [10, 20, 40, 60, 60, 60]);
+        assert_eq!(policy.delay_after(u32::MAX), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn invalid_settings_are_refused() {
+        let bad = [
+            SchedulerConfig::default().with_interval(Duration::from_millis(500)),
+            SchedulerConfig::default().with_retry(RetryPolicy::new(Duration::ZERO, 0)),
+            SchedulerConfig::default().with_event_capacity(0),
+        ];
+        for config in bad {
+            assert!(
+                matches!(config.validate(), Err(Error::InvalidConfig(_))),
+                "{config:?}"
+            );
+        }
+        assert!(SchedulerConfig::default().validate().is_ok());
+        assert_eq!(SchedulerConfig::default().interval_secs(), 604_800);
+    }
+}

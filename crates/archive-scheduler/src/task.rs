@@ -1,0 +1,278 @@
+//! One community's archive task: the start case, the periodic runs, and the
+//! publish-then-record step with its retries.
+
+use std::{sync::Arc, time::Duration};
+
+use archive_backend::{Link, PublishOptions, PublishOutcome, PublishRequest};
+use archive_index::{CommunityId, TimeRange, Topic};
+use archive_store::Store;
+use tokio::time::{Instant, sleep, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use crate::{event::Event, scheduler::Shared, scheduler::StartCase, source::StoreSource};
+
+/// Where the next run starts (spec c.2): the recorded last archive end, else
+/// the oldest stored message on `topics`; `None` when there is nothing.
+pub(crate) async fn partition_start(
+    store: &Store,
+    community: CommunityId,
+    topics: &[Topic],
+) -> archive_store::Result<Option<u64>> {
+    match store.last_archive_end(community).await? {
+        Some(end) => Ok(Some(end)),
+        None => store.oldest_timestamp(topics.to_vec()).await,
+    }
+}
+
+/// The state of one community's task.
+pub(crate) struct Task {
+    shared: Arc<Shared>,
+    community: CommunityId,
+    topics: Vec<Topic>,
+    /// The link covering every archive so far.
+    link: Option<Link>,
+    /// Whether `link` is being served by this task's doing.
+    seeded: bool,
+    /// The end of the last successful publish. Normally also in the store;
+    /// kept here so that a failed store write cannot make the next run
+    /// archive the same range again.
+    published_end: Option<u64>,
+    cancel: CancellationToken,
+}
+
+impl Task {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        community: CommunityId,
+        topics: Vec<Topic>,
+        previous: Option<Link>,
+        cancel: CancellationToken,
+    ) -> Task {
+        Task {
+            shared,
+            community,
+            topics,
+            link: previous,
+            seeded: false,
+            published_end: None,
+            cancel,
+        }
+    }
+
+    /// Runs until cancelled, then unseeds (if configured).
+    pub(crate) async fn run(mut self, case: StartCase) {
+        let interval = Duration::from_secs(self.shared.config.interval_secs());
+        let started = Instant::now();
+        let mut deadline = match case {
+            StartCase::NothingYet => started + interval,
+            StartCase::Recent { first_run, .. } => {
+                // From the clock again: time may have passed since the case
+                // was decided.
+                let wait = first_run.saturating_sub(self.shared.clock.now());
+                started + Duration::from_secs(wait)
+            }
+            StartCase::CatchUp { .. } => {
+                self.archive_once().await;
+                started + interval
+            }
+        };
+        // status-go seeds the existing torrent at start-up whatever the case;
+        // after a catch-up that made a new link there is nothing left to do.
+        if !self.seeded
+            && !self.cancel.is_cancelled()
+            && let Some(link) = self.link.clone()
+        {
+            self.seed(link).await;
+        }
+
+        loop {
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => break,
+                () = sleep_until(deadline) => {}
+            }
+            self.archive_once().await;
+            // A run longer than an interval (retries) skips the ticks it
+            // missed: the next run covers everything since the last end.
+            let now = Instant::now();
+            while deadline <= now {
+                deadline += interval;
+            }
+        }
+
+        if self.shared.config.unseed_on_stop && self.seeded {
+            self.unseed().await;
+        }
+    }
+
+    /// One archive run over `[start, now)`.
+    async fn archive_once(&mut self) {
+        let stored = match partition_start(&self.shared.store, self.community, &self.topics).await
+        {
+            Ok(start) => start,
+            Err(e) => return self.store_failed(&e),
+        };
+        // `None < Some`, so the larger of two known ends wins.
+        let Some(from) = stored.max(self.published_end) else {
+            // Nothing was ever stored: no run (status-go skips the tick).
+            return;
+        };
+        if self.published_end > stored {
+            self.write_end(from).await;
+        }
+        let to = self.shared.clock.now();
+        self.shared.emit(Event::CreatingHistoryArchives {
+            community: self.community,
+        });
+        if from >= to {
+            return self.shared.emit(Event::NoHistoryArchivesCreated {
+                community: self.community,
+                from,
+                to,
+            });
+        }
+        let range = TimeRange { from, to };
+        if let Some(outcome) = self.publish(range).await {
+            self.record(range, outcome).await;
+        }
+    }
+
+    /// Publishes `range`, retrying temporary failures; `None` when it gave
+    /// up. An attempt in progress is never abandoned: its archives must be
+    /// recorded, or the next run would publish them a second time.
+    async fn publish(&self, range: TimeRange) -> Option<PublishOutcome> {
+        let policy = self.shared.config.retry;
+        let source = StoreSource::new(self.shared.store.clone());
+        let mut attempt = 1;
+        loop {
+            let request = PublishRequest {
+                community: self.community,
+                topics: self.topics.clone(),
+                range,
+                interval: self.shared.config.interval_secs(),
+                previous: self.link.clone(),
+                messages: &source,
+            };
+            let error = match self
+                .shared
+                .backend
+                .publish(request, &PublishOptions::default())
+                .await
+            {
+                Ok(outcome) => return Some(outcome),
+                Err(e) => e,
+            };
+            let will_retry = error.is_temporary()
+                && attempt < policy.max_attempts
+                && !self.cancel.is_cancelled();
+            self.shared.emit(Event::PublishFailed {
+                community: self.community,
+                range,
+                error: error.to_string(),
+                kind: error.kind(),
+                attempt,
+                will_retry,
+            });
+            if !will_retry {
+                return None;
+            }
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => return None,
+                () = sleep(policy.delay_after(attempt)) => {}
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Records a successful publish: the end first, then the events.
+    async fn record(&mut self, range: TimeRange, outcome: PublishOutcome) {
+        self.published_end = Some(range.to);
+        self.write_end(range.to).await;
+        if !outcome.dropped.is_empty() {
+            self.shared.emit(Event::MessagesDropped {
+                community: self.community,
+                dropped: outcome.dropped,
+            });
+        }
+        if outcome.archives.is_empty() {
+            return self.shared.emit(Event::NoHistoryArchivesCreated {
+                community: self.community,
+                from: range.from,
+                to: range.to,
+            });
+        }
+        self.shared.emit(Event::HistoryArchivesCreated {
+            community: self.community,
+            from: range.from,
+            to: range.to,
+            archives: outcome.archives,
+        });
+        // The backend seeds the new link and unseeds the previous one.
+        if let Some(link) = outcome.link
+            && self.link.as_ref() != Some(&link)
+        {
+            self.link = Some(link.clone());
+            self.seeded = true;
+            self.shared.emit(Event::HistoryArchivesSeeding {
+                community: self.community,
+                link,
+            });
+        }
+    }
+
+    async fn write_end(&self, end: u64) {
+        if let Err(e) = self
+            .shared
+            .store
+            .set_last_archive_end(self.community, end)
+            .await
+        {
+            self.store_failed(&e);
+        }
+    }
+
+    fn store_failed(&self, error: &archive_store::Error) {
+        self.shared.emit(Event::StoreFailed {
+            community: self.community,
+            error: error.to_string(),
+        });
+    }
+
+    async fn seed(&mut self, link: Link) {
+        match self.shared.backend.seed(&self.community, &link).await {
+            Ok(()) => {
+                self.seeded = true;
+                self.shared.emit(Event::HistoryArchivesSeeding {
+                    community: self.community,
+                    link,
+                });
+            }
+            Err(e) => self.shared.emit(Event::SeedingFailed {
+                community: self.community,
+                link,
+                error: e.to_string(),
+            }),
+        }
+    }
+
+    async fn unseed(&mut self) {
+        let Some(link) = self.link.clone() else {
+            return;
+        };
+        match self.shared.backend.unseed(&self.community, &link).await {
+            Ok(()) => {
+                self.seeded = false;
+                self.shared.emit(Event::HistoryArchivesUnseeded {
+                    community: self.community,
+                    link,
+                });
+            }
+            Err(e) => self.shared.emit(Event::SeedingFailed {
+                community: self.community,
+                link,
+                error: e.to_string(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Codex / Logos Storage REST client and archive backend.

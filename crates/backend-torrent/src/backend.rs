@@ -1,0 +1,487 @@
+//! [`TorrentBackend`]: the `archive_backend::Backend` of status-go's BitTorrent
+//! design, on the files of [`ArchiveDir`], our own `.torrent` writer and a
+//! librqbit session.
+
+use std::{
+    collections::HashSet,
+    io::SeekFrom,
+    net::SocketAddr,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use archive_backend::{
+    Backend, Capabilities, Error, ErrorKind, FetchEvent, FetchOptions, FetchOrder, FetchOutcome,
+    Link, LinkKind, PublishOptions, PublishOutcome, PublishRequest, PublishedArchive, RemoteIndex,
+    ResolveOptions, Result,
+};
+use archive_index::{
+    Archive, ArchiveId, CommunityId, DataWriter, ExtractOptions, Message, TimeRange, TorrentIndex,
+    WriteReport, extract_archive, partitions,
+};
+use futures::StreamExt;
+use tokio::{
+    io::{AsyncReadExt, AsyncSeekExt},
+    sync::mpsc,
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    ArchiveDir,
+    config::Config,
+    engine::{Active, Engine, NAME, engine_error},
+    metainfo::{Metainfo, TorrentOptions},
+};
+
+/// status-go's BitTorrent backend: archives appended to `data`, an `index`, a
+/// `.torrent` over both, seeded and fetched with librqbit.
+#[derive(Debug)]
+pub struct TorrentBackend {
+    config: Config,
+    engine: Engine,
+}
+
+impl From<crate::Error> for Error {
+    fn from(e: crate::Error) -> Error {
+        let kind = match &e {
+            crate::Error::Io { .. } => ErrorKind::Io,
+            _ => ErrorKind::Corrupt,
+        };
+        Error::new(kind, NAME, "local archive files").with_source(e)
+    }
+}
+
+fn local(e: crate::Error) -> Error {
+    e.into()
+}
+
+fn format(e: archive_index::Error) -> Error {
+    Error::new(ErrorKind::InvalidInput, NAME, "archive format").with_source(e)
+}
+
+/// What the async side sends the blocking writer.
+enum WriterInput {
+    Begin(TimeRange),
+    Message(Message),
+    End,
+}
+
+impl TorrentBackend {
+    /// Starts a node: its librqbit session listens on `config.listen`.
+    pub async fn start(config: Config) -> Result<TorrentBackend> {
+        let engine = Engine::start(&config).await?;
+        Ok(TorrentBackend { config, engine })
+    }
+
+    /// The address peers reach this node on.
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.engine.listen_addr()
+    }
+
+    /// The community's archive files on this node.
+    pub fn archive_dir(&self, community: &CommunityId) -> ArchiveDir {
+        ArchiveDir::new(&self.config.data_dir, community)
+    }
+
+    /// Bytes this node downloaded for the community's current torrent.
+    pub fn fetched_bytes(&self, community: &CommunityId) -> u64 {
+        self.engine
+            .active(community)
+            .and_then(|a| a.handle.stats().live.map(|l| l.snapshot.fetched_bytes))
+            .unwrap_or(0)
+    }
+
+    /// Stops the session.
+    pub async fn stop(&self) {
+        self.engine.stop().await;
+    }
+
+    fn torrent_options(&self) -> TorrentOptions {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        TorrentOptions {
+            announce_list: self
+                .config
+                .trackers
+                .iter()
+                .map(|t| vec![t.clone()])
+                .collect(),
+            created_by: self.config.created_by.clone(),
+            creation_date: now,
+        }
+    }
+
+    /// Appends the archives of `request` to `data` on a blocking thread fed by
+    /// the message stream, one message in memory at a time.
+    async fn append(&self, request: &PublishRequest<'_>) -> Result<WriteReport> {
+        let dir = self.archive_dir(&request.community);
+        let topics = request.topics.clone();
+        let (tx, mut rx) = mpsc::channel::<WriterInput>(1024);
+        let writer = tokio::task::spawn_blocking(move || {
+            dir.append(|out, start| -> Result<WriteReport> {
+                let mut writer = DataWriter::new(out, start, topics);
+                while let Some(input) = rx.blocking_recv() {
+                    match input {
+                        WriterInput::Begin(range) => {
+                            writer.begin_partition(range).map_err(format)?
+                        }
+                        WriterInput::Message(m) => writer.push(&m).map_err(format)?,
+                        WriterInput::End => writer.finish_partition().map_err(format)?,
+                    }
+                }
+                Ok(writer.finish().map_err(format)?.1)
+            })
+        });
+        let fed = async {
+            for part in partitions(request.range, request.interval).map_err(format)? {
+                let mut messages = request.messages.messages(&request.topics, part);
+                let mut open = false;
+                while let Some(message) = messages.next().await {
+                    let message = message?;
+                    if !open {
+                        open = true;
+                        if tx.send(WriterInput::Begin(part)).await.is_err() {
+                            break;
+                        }
+                    }
+                    if tx.send(WriterInput::Message(message)).await.is_err() {
+                        break;
+                    }
+                }
+                if open && tx.send(WriterInput::End).await.is_err() {
+                    break;
+                }
+            }
+            Ok::<_, Error>(())
+        }
+        .await;
+        drop(tx);
+        let written = writer.await.map_err(|e| {
+            Error::new(
+                ErrorKind::Other,
+                NAME,
+                format!("archive writer failed: {e}"),
+            )
+        })?;
+        match (fed, written) {
+            // A source that failed mid-way must not leave half a partition:
+            // the writer's archives are discarded with the outcome.
+            (Err(e), _) => Err(e),
+            (Ok(()), Err(e)) => Err(e),
+            (Ok(()), Ok(outcome)) => Ok(outcome.report),
+        }
+    }
+
+    /// The metainfo of the community's `.torrent`, if any.
+    fn current_metainfo(&self, community: &CommunityId) -> Result<Option<Metainfo>> {
+        Metainfo::load(&self.config.torrent_dir, community).map_err(local)
+    }
+
+    /// Builds and writes the `.torrent` (reusing the previous piece hashes) and
+    /// seeds it.
+    async fn rebuild_and_seed(&self, community: &CommunityId) -> Result<Link> {
+        let dir = self.archive_dir(community);
+        let previous = self.current_metainfo(community)?;
+        let options = self.torrent_options();
+        let torrent_dir = self.config.torrent_dir.clone();
+        let build_dir = dir.clone();
+        let metainfo = tokio::task::spawn_blocking(move || {
+            let metainfo = Metainfo::build(&build_dir, &options, previous.as_ref())?;
+            metainfo.write(&torrent_dir)?;
+            Ok::<_, crate::Error>(metainfo)
+        })
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Other,
+                NAME,
+                format!("torrent builder failed: {e}"),
+            )
+        })?
+        .map_err(local)?;
+        self.engine
+            .seed(community, metainfo.to_bytes(), dir.path())
+            .await?;
+        Link::from_announced(LinkKind::Magnet, &metainfo.magnet().to_string())
+    }
+
+    /// The torrent for `link`, joining it if this node does not run it yet.
+    async fn torrent_for(
+        &self,
+        community: &CommunityId,
+        link: &Link,
+        timeout: Option<Duration>,
+    ) -> Result<Active> {
+        let infohash = link.infohash().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                NAME,
+                format!("{link} is not a magnet link"),
+            )
+        })?;
+        if let Some(active) = self
+            .engine
+            .active(community)
+            .filter(|a| a.infohash == infohash)
+        {
+            return Ok(active);
+        }
+        let dir = self.archive_dir(community);
+        let timeout = timeout.unwrap_or(self.config.metadata_timeout);
+        // status-go retries the metadata wait exactly once.
+        match self
+            .engine
+            .join(community, link.announced(), dir.path(), timeout)
+            .await
+        {
+            Err(e) if e.kind() == ErrorKind::Timeout => {
+                self.engine
+                    .join(community, link.announced(), dir.path(), timeout)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// Waits until the `index` file of `active` is complete and reads it.
+    async fn read_index(
+        &self,
+        community: &CommunityId,
+        active: &Active,
+        timeout: Duration,
+    ) -> Result<TorrentIndex> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let index_len = active
+            .handle
+            .with_metadata(|m| m.file_infos.get(1).map(|f| f.len))
+            .map_err(|e| engine_error(ErrorKind::Corrupt, "torrent metadata", e))?
+            .ok_or_else(|| Error::new(ErrorKind::Corrupt, NAME, "the torrent has no index file"))?;
+        loop {
+            let stats = active.handle.stats();
+            if stats.file_progress.get(1).copied() == Some(index_len) {
+                break;
+            }
+            if let Some(error) = stats.error {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    NAME,
+                    format!("downloading the index: {error}"),
+                ));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    NAME,
+                    "the index did not arrive in time",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let path = self.archive_dir(community).index_path();
+        let bytes = tokio::fs::read(&path).await.map_err(|e| {
+            Error::new(ErrorKind::Io, NAME, format!("reading {}", path.display())).with_source(e)
+        })?;
+        TorrentIndex::decode(&bytes)
+            .map_err(|e| Error::new(ErrorKind::Corrupt, NAME, "the fetched index").with_source(e))
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for TorrentBackend {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn link_kind(&self) -> LinkKind {
+        LinkKind::Magnet
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        let mut capabilities = Capabilities::default();
+        // librqbit selects whole files, and its stream reads ahead: fetching
+        // some archives may move bytes of later ones too.
+        capabilities.partial_fetch = false;
+        capabilities.member_seeding = true;
+        capabilities
+    }
+
+    async fn publish(
+        &self,
+        request: PublishRequest<'_>,
+        _options: &PublishOptions,
+    ) -> Result<PublishOutcome> {
+        let report = self.append(&request).await?;
+        if report.archives.is_empty() {
+            return Ok(PublishOutcome {
+                link: request.previous,
+                archives: Vec::new(),
+                dropped: report.dropped,
+            });
+        }
+        let link = self.rebuild_and_seed(&request.community).await?;
+        Ok(PublishOutcome {
+            link: Some(link),
+            archives: report
+                .archives
+                .iter()
+                .map(|a| PublishedArchive {
+                    id: a.id,
+                    range: a.entry.metadata.range,
+                    message_count: a.message_count,
+                })
+                .collect(),
+            dropped: report.dropped,
+        })
+    }
+
+    async fn resolve(
+        &self,
+        community: &CommunityId,
+        link: &Link,
+        options: &ResolveOptions,
+    ) -> Result<RemoteIndex> {
+        let active = self.torrent_for(community, link, options.timeout).await?;
+        let timeout = options.timeout.unwrap_or(self.config.metadata_timeout);
+        let index = self.read_index(community, &active, timeout).await?;
+        Ok(RemoteIndex {
+            archives: index
+                .iter()
+                .map(|(id, e)| (*id, e.metadata.clone()))
+                .collect(),
+        })
+    }
+
+    async fn fetch(
+        &self,
+        community: &CommunityId,
+        link: &Link,
+        archives: &[ArchiveId],
+        options: &FetchOptions,
+        events: mpsc::Sender<FetchEvent>,
+        cancel: CancellationToken,
+    ) -> Result<FetchOutcome> {
+        let active = self.torrent_for(community, link, None).await?;
+        let index = self
+            .read_index(community, &active, self.config.metadata_timeout)
+            .await?;
+        let mut wanted = Vec::with_capacity(archives.len());
+        for id in archives.iter().collect::<HashSet<_>>() {
+            let entry = index.get(id).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    NAME,
+                    format!("archive {id} is not behind {link}"),
+                )
+            })?;
+            wanted.push((entry.metadata.range, *id, entry.clone()));
+        }
+        wanted.sort_by_key(|(range, id, _)| (*range, *id));
+        if options.order == FetchOrder::NewestFirst {
+            wanted.reverse();
+        }
+        let fetched_before = self.fetched_bytes(community);
+        // Reading through librqbit's stream makes it fetch those pieces first
+        // and hands out only bytes whose piece hash verified.
+        let mut stream = active
+            .handle
+            .clone()
+            .stream(0)
+            .await
+            .map_err(|e| engine_error(ErrorKind::Other, "opening the data stream", e))?;
+        let mut outcome = FetchOutcome::default();
+        for (range, id, entry) in wanted {
+            let mut bytes = vec![0u8; entry.raw_len() as usize];
+            let read = async {
+                stream.seek(SeekFrom::Start(entry.offset)).await?;
+                stream.read_exact(&mut bytes).await.map(drop)
+            };
+            tokio::select! {
+                () = cancel.cancelled() => {
+                    return Err(Error::new(ErrorKind::Cancelled, NAME, "fetch cancelled"));
+                }
+                read = read => read.map_err(|e| Error::new(ErrorKind::Unavailable, NAME, format!("fetching archive {id}")).with_source(e))?,
+            }
+            let archive = Archive::decode(&bytes).map_err(|e| {
+                Error::new(ErrorKind::Corrupt, NAME, format!("archive {id}")).with_source(e)
+            })?;
+            if archive.metadata != entry.metadata {
+                return Err(Error::new(
+                    ErrorKind::Corrupt,
+                    NAME,
+                    format!("archive {id} does not match its index entry"),
+                ));
+            }
+            outcome.fetched.push(id);
+            let _ = events.send(FetchEvent::ArchiveFetched { id, range }).await;
+        }
+        outcome.bytes_fetched = self.fetched_bytes(community).saturating_sub(fetched_before);
+        Ok(outcome)
+    }
+
+    async fn read_archive(
+        &self,
+        community: &CommunityId,
+        _link: &Link,
+        id: &ArchiveId,
+    ) -> Result<Archive> {
+        let dir = self.archive_dir(community);
+        let id = *id;
+        tokio::task::spawn_blocking(move || {
+            let (mut data, len, index) = dir.open_data().map_err(local)?;
+            extract_archive(&mut data, len, &index, &id, ExtractOptions::default()).map_err(|e| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    NAME,
+                    format!("archive {id} is not readable here"),
+                )
+                .with_source(e)
+            })
+        })
+        .await
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Other,
+                NAME,
+                format!("archive reader failed: {e}"),
+            )
+        })?
+    }
+
+    async fn seed(&self, community: &CommunityId, link: &Link) -> Result<()> {
+        let infohash = link.infohash().unwrap_or_default();
+        if self
+            .engine
+            .active(community)
+            .is_some_and(|a| a.infohash == infohash)
+        {
+            return Ok(());
+        }
+        let metainfo = self
+            .current_metainfo(community)?
+            .filter(|m| m.info_hash().to_string() == infohash)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    NAME,
+                    format!("no .torrent for {link} on this node"),
+                )
+            })?;
+        let dir = self.archive_dir(community);
+        self.engine
+            .seed(community, metainfo.to_bytes(), dir.path())
+            .await?;
+        Ok(())
+    }
+
+    async fn unseed(&self, community: &CommunityId, link: &Link) -> Result<()> {
+        let infohash = link.infohash().unwrap_or_default();
+        if self
+            .engine
+            .active(community)
+            .is_some_and(|a| a.infohash == infohash)
+        {
+            self.engine.drop_torrent(community).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,248 @@
+//! Bencode (BEP 3), only as much as `.torrent` files need: an encoder whose
+//! dictionaries are always sorted byte-wise (the infohash depends on it) and a
+//! borrowing decoder that remembers where each dictionary value lies in the
+//! input, so the infohash is taken over the `info` bytes exactly as found.
+//!
+//! The decoder never allocates more than a constant factor of its input: byte
+//! strings borrow from it, every list or dictionary element consumes at least
+//! two input bytes, and nesting is capped so hostile input cannot exhaust the
+//! stack.
+
+use std::{collections::BTreeMap, ops::Range};
+
+use crate::error::{Error, Result};
+
+/// Deeper nesting than this is hostile: a `.torrent` needs four levels.
+const MAX_DEPTH: usize = 64;
+
+/// A value to encode.
+#[derive(Debug)]
+pub(crate) enum Enc<'a> {
+    Int(i64),
+    UInt(u64),
+    Bytes(&'a [u8]),
+    List(Vec<Enc<'a>>),
+    /// A `BTreeMap` over byte slices iterates in byte-wise key order, which is
+    /// the order bencode requires.
+    Dict(BTreeMap<&'a [u8], Enc<'a>>),
+    /// Bytes that are already bencode, spliced in unchanged.
+    Raw(&'a [u8]),
+}
+
+impl Enc<'_> {
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Enc::Int(n) => out.extend_from_slice(format!("i{n}e").as_bytes()),
+            Enc::UInt(n) => out.extend_from_slice(format!("i{n}e").as_bytes()),
+            Enc::Bytes(b) => {
+                out.extend_from_slice(format!("{}:", b.len()).as_bytes());
+                out.extend_from_slice(b);
+            }
+            Enc::List(items) => {
+                out.push(b'l');
+                items.iter().for_each(|item| item.encode(out));
+                out.push(b'e');
+            }
+            Enc::Dict(entries) => {
+                out.push(b'd');
+                for (key, value) in entries {
+                    Enc::Bytes(key).encode(out);
+                    value.encode(out);
+                }
+                out.push(b'e');
+            }
+            Enc::Raw(bytes) => out.extend_from_slice(bytes),
+        }
+    }
+
+    pub(crate) fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.encode(&mut out);
+        out
+    }
+}
+
+/// A decoded value borrowing from the input.
+#[derive(Debug)]
+pub(crate) enum Value<'a> {
+    Int(i64),
+    Bytes(&'a [u8]),
+    List(Vec<Value<'a>>),
+    Dict(Dict<'a>),
+}
+
+/// A decoded dictionary: keys, values and the input span of each value.
+#[derive(Debug)]
+pub(crate) struct Dict<'a> {
+    input: &'a [u8],
+    entries: Vec<(&'a [u8], Value<'a>, Range<usize>)>,
+}
+
+impl<'a> Dict<'a> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Value<'a>> {
+        self.entry(key).map(|(_, value, _)| value)
+    }
+
+    /// The encoded bytes of the value under `key`, exactly as in the input.
+    pub(crate) fn raw(&self, key: &str) -> Option<&'a [u8]> {
+        self.entry(key)
+            .map(|(_, _, span)| &self.input[span.clone()])
+    }
+
+    fn entry(&self, key: &str) -> Option<&(&'a [u8], Value<'a>, Range<usize>)> {
+        self.entries.iter().find(|(k, _, _)| *k == key.as_bytes())
+    }
+}
+
+/// Decodes exactly one value that spans the whole input.
+pub(crate) fn decode(input: &[u8]) -> Result<Value<'_>> {
+    let mut decoder = Decoder { input, pos: 0 };
+    let value = decoder.value(0)?;
+    if decoder.pos != input.len() {
+        return Err(decoder.error("trailing bytes after the value"));
+    }
+    Ok(value)
+}
+
+struct Decoder<'a> {
+    input: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Decoder<'a> {
+    fn error(&self, reason: &'static str) -> Error {
+        Error::Bencode {
+            offset: self.pos,
+            reason,
+        }
+    }
+
+    fn peek(&self) -> Result<u8> {
+        self.input
+            .get(self.pos)
+            .copied()
+            .ok_or_else(|| self.error("unexpected end of input"))
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value<'a>> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("nested too deeply"));
+        }
+        match self.peek()? {
+            b'i' => {
+                self.pos += 1;
+                let n = self.integer(b'e')?;
+                Ok(Value::Int(n))
+            }
+            b'l' => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                while self.peek()? != b'e' {
+                    items.push(self.value(depth + 1)?);
+                }
+                self.pos += 1;
+                Ok(Value::List(items))
+            }
+            b'd' => {
+                self.pos += 1;
+                self.dict(depth)
+            }
+            b'0'..=b'9' => self.bytes().map(Value::Bytes),
+            _ => Err(self.error("expected i, l, d or a digit")),
+        }
+    }
+
+    fn dict(&mut self, depth: usize) -> Result<Value<'a>> {
+        let mut entries: Vec<(&'a [u8], Value<'a>, Range<usize>)> = Vec::new();
+        while self.peek()? != b'e' {
+            if !self.peek()?.is_ascii_digit() {
+                return Err(self.error("dictionary key is not a byte string"));
+            }
+            let key = self.bytes()?;
+            let start = self.pos;
+            let value = self.value(depth + 1)?;
+            entries.push((key, value, start..self.pos));
+        }
+        let end = self.pos;
+        self.pos += 1;
+        // Key order is not enforced (other clients do not either; the infohash
+        // is taken over the raw bytes), but a repeated key is ambiguous.
+        if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            let mut keys: Vec<&[u8]> = entries.iter().map(|(k, _, _)| *k).collect();
+            keys.sort_unstable();
+            if keys.windows(2).any(|w| w[0] == w[1]) {
+                return Err(Error::Bencode {
+                    offset: end,
+                    reason: "dictionary has a repeated key",
+                });
+            }
+        }
+        Ok(Value::Dict(Dict {
+            input: self.input,
+            entries,
+        }))
+    }
+
+    /// Reads digits up to `terminator`, rejecting the non-canonical forms
+    /// (`-0`, leading zeros, empty) and anything outside `i64`.
+    fn integer(&mut self, terminator: u8) -> Result<i64> {
+        let start = self.pos;
+        let negative = self.peek()? == b'-';
+        if negative {
+            self.pos += 1;
+        }
+        let digits_start = self.pos;
+        let mut n: i64 = 0;
+        loop {
+            let c = self.peek()?;
+            if c == terminator {
+                break;
+            }
+            if !c.is_ascii_digit() {
+                return Err(self.error("expected a digit"));
+            }
+            let digit = i64::from(c - b'0');
+            n = n
+                .checked_mul(10)
+                .and_then(|n| {
+                    if negative {
+                        n.checked_sub(digit)
+                    } else {
+                        n.checked_add(digit)
+                    }
+                })
+                .ok_or_else(|| self.error("integer out of range"))?;
+            self.pos += 1;
+        }
+        let digits = &self.input[digits_start..self.pos];
+        if digits.is_empty() {
+            return Err(self.error("empty integer"));
+        }
+        if (digits[0] == b'0' && digits.len() > 1) || (negative && digits == b"0") {
+            self.pos = start;
+            return Err(self.error("integer is not in canonical form"));
+        }
+        self.pos += 1;
+        Ok(n)
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8]> {
+        let start = self.pos;
+        let len = self.integer(b':')?;
+        let len = usize::try_from(len).map_err(|_| self.error("negative string length"))?;
+        let end = self
+            .pos
+            .checked_add(len)
+            .filter(|end| *end <= self.input.len())
+            .ok_or(Error::Bencode {
+                offset: start,
+                reason: "string runs past the end of input",
+            })?;
+        let bytes = &self.input[self.pos..end];
+        self.pos = end;
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,208 @@
+//! The BitTorrent engine: one librqbit session per node, hidden behind this
+//! module so that nothing else in the workspace sees librqbit.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use archive_backend::{Error, ErrorKind, Result};
+use archive_index::CommunityId;
+use librqbit::{
+    AddTorrent, AddTorrentOptions, ListenerMode, ListenerOptions, ManagedTorrent, Session,
+    SessionOptions, api::TorrentIdOrHash,
+};
+
+use crate::config::Config;
+
+pub(crate) const NAME: &str = "torrent";
+
+/// The torrent a node runs for one community: at most one at a time, as
+/// status-go (a new link replaces the old torrent; the files stay).
+#[derive(Clone)]
+pub(crate) struct Active {
+    pub(crate) handle: Arc<ManagedTorrent>,
+    /// Lowercase hex infohash.
+    pub(crate) infohash: String,
+}
+
+/// A librqbit session and the torrent it runs for each community.
+pub(crate) struct Engine {
+    session: Arc<Session>,
+    active: Mutex<HashMap<CommunityId, Active>>,
+    peers: Vec<SocketAddr>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("listen", &self.session.listen_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn engine_error(
+    kind: ErrorKind,
+    what: impl Into<String>,
+    e: impl std::fmt::Display,
+) -> Error {
+    Error::new(kind, NAME, format!("{}: {e:#}", what.into()))
+}
+
+impl Engine {
+    pub(crate) async fn start(config: &Config) -> Result<Engine> {
+        let mut options = SessionOptions {
+            dht: None,
+            disable_trackers: !config.contact_trackers,
+            disable_local_service_discovery: true,
+            persistence: None,
+            fastresume: false,
+            ipv4_only: config.listen.is_ipv4(),
+            listen: Some(ListenerOptions {
+                mode: ListenerMode::TcpOnly,
+                listen_addr: config.listen,
+                // On a loopback address librqbit announces no port of its own.
+                announce_port: (config.listen.port() != 0).then_some(config.listen.port()),
+                ipv4_only: config.listen.is_ipv4(),
+                ..ListenerOptions::default()
+            }),
+            ..SessionOptions::default()
+        };
+        if config.dht {
+            options.dht = SessionOptions::default().dht;
+        }
+        let session = Session::new_with_opts(config.data_dir.clone(), options)
+            .await
+            .map_err(|e| engine_error(ErrorKind::Io, "starting the BitTorrent session", e))?;
+        Ok(Engine {
+            session,
+            active: Mutex::default(),
+            peers: config.peers.clone(),
+        })
+    }
+
+    pub(crate) fn listen_addr(&self) -> Option<SocketAddr> {
+        self.session.listen_addr()
+    }
+
+    pub(crate) fn active(&self, community: &CommunityId) -> Option<Active> {
+        self.active
+            .lock()
+            .expect("engine lock")
+            .get(community)
+            .cloned()
+    }
+
+    /// Stops the community's torrent, keeping its files.
+    pub(crate) async fn drop_torrent(&self, community: &CommunityId) -> Result<()> {
+        let previous = self.active.lock().expect("engine lock").remove(community);
+        if let Some(previous) = previous {
+            self.session
+                .delete(TorrentIdOrHash::Id(previous.handle.id()), false)
+                .await
+                .map_err(|e| engine_error(ErrorKind::Other, "dropping a torrent", e))?;
+        }
+        Ok(())
+    }
+
+    /// Seeds the `.torrent` in `bytes` from the files in `dir`, replacing the
+    /// community's previous torrent. librqbit checks every piece on disk first.
+    pub(crate) async fn seed(
+        &self,
+        community: &CommunityId,
+        bytes: Vec<u8>,
+        dir: &Path,
+    ) -> Result<Active> {
+        self.drop_torrent(community).await?;
+        let options = AddTorrentOptions {
+            overwrite: true,
+            output_folder: Some(dir.to_string_lossy().into_owned()),
+            initial_peers: Some(self.peers.clone()),
+            ..AddTorrentOptions::default()
+        };
+        let handle = self
+            .session
+            .add_torrent(AddTorrent::from_bytes(bytes), Some(options))
+            .await
+            .map_err(|e| engine_error(ErrorKind::Corrupt, "adding a torrent to seed", e))?
+            .into_handle()
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Other,
+                    NAME,
+                    "librqbit listed the torrent instead of adding it",
+                )
+            })?;
+        handle
+            .wait_until_initialized()
+            .await
+            .map_err(|e| engine_error(ErrorKind::Corrupt, "checking the files to seed", e))?;
+        self.register(community, handle)
+    }
+
+    /// Joins a magnet link, downloading only the `index` file at first. Waits
+    /// at most `timeout` for the metadata.
+    pub(crate) async fn join(
+        &self,
+        community: &CommunityId,
+        magnet: &str,
+        dir: &Path,
+        timeout: Duration,
+    ) -> Result<Active> {
+        self.drop_torrent(community).await?;
+        let options = AddTorrentOptions {
+            overwrite: true,
+            output_folder: Some(dir.to_string_lossy().into_owned()),
+            // Files are sorted (`data`, `index`): start with the index.
+            only_files: Some(vec![1]),
+            initial_peers: Some(self.peers.clone()),
+            ..AddTorrentOptions::default()
+        };
+        let added = tokio::time::timeout(
+            timeout,
+            self.session
+                .add_torrent(AddTorrent::from_url(magnet), Some(options)),
+        )
+        .await
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::Timeout,
+                NAME,
+                format!("no metadata for {magnet} within {timeout:?}"),
+            )
+        })?
+        .map_err(|e| engine_error(ErrorKind::Unavailable, "joining a magnet link", e))?;
+        let handle = added.into_handle().ok_or_else(|| {
+            Error::new(
+                ErrorKind::Other,
+                NAME,
+                "librqbit listed the torrent instead of adding it",
+            )
+        })?;
+        handle
+            .wait_until_initialized()
+            .await
+            .map_err(|e| engine_error(ErrorKind::Corrupt, "checking local files", e))?;
+        self.register(community, handle)
+    }
+
+    fn register(&self, community: &CommunityId, handle: Arc<ManagedTorrent>) -> Result<Active> {
+        let active = Active {
+            infohash: handle.info_hash().as_string(),
+            handle,
+        };
+        self.active
+            .lock()
+            .expect("engine lock")
+            .insert(*community, active.clone());
+        Ok(active)
+    }
+
+    /// Stops every torrent and the session.
+    pub(crate) async fn stop(&self) {
+        self.session.stop().await;
+    }
+}

@@ -1,0 +1,123 @@
+//! A member that already holds the first archive downloads only the pieces of
+//! the second, and status-go's file layout comes out on the member's disk.
+
+use std::collections::HashSet;
+
+use archive_backend::{
+    Backend, FetchOptions, MessageList, PublishOptions, PublishRequest, ResolveOptions,
+};
+use archive_index::{CommunityId, Message, PIECE_LENGTH, TimeRange, Topic};
+use backend_torrent::TorrentBackend;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::Nodes;
+
+const WEEK: u64 = 7 * 86_400;
+const TOPIC: Topic = Topic([9, 9, 9, 9]);
+
+/// About 300 KiB per week, so each archive spans several pieces.
+fn week(w: u64) -> Vec<Message> {
+    (0..30u64)
+        .map(|i| Message {
+            sig: vec![1; 65],
+            timestamp: w * WEEK + i * 60 + 1,
+            topic: TOPIC,
+            payload: vec![(w * 31 + i) as u8; 10_000],
+            padding: vec![],
+            hash: format!("{w}-{i}").into_bytes(),
+            third_party_id: String::new(),
+        })
+        .collect()
+}
+
+async fn publish(
+    owner: &TorrentBackend,
+    community: CommunityId,
+    source: &MessageList,
+    weeks: std::ops::Range<u64>,
+    previous: Option<archive_backend::Link>,
+) -> archive_backend::PublishOutcome {
+    let request = PublishRequest {
+        community,
+        topics: vec![TOPIC],
+        range: TimeRange { from: weeks.start * WEEK, to: weeks.end * WEEK },
+        interval: WEEK,
+        previous,
+        messages: source,
+    };
+    owner.publish(request, &PublishOptions::default()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_round_moves_only_the_new_archive() {
+    let nodes = Nodes::default();
+    let owner = nodes.node().await;
+    let member = nodes.node().await;
+    let community = CommunityId([2; 33]);
+    let mut source = MessageList::new(week(0));
+    let fetch_all = |link: archive_backend::Link, known: HashSet<archive_index::ArchiveId>| {
+        let member = member.clone();
+        async move {
+            let index = member
+                .resolve(&community, &link, &ResolveOptions::default())
+                .await
+                .unwrap();
+            let missing = index.missing(&known);
+            let (tx, _rx) = mpsc::channel(16);
+            let outcome = member
+                .fetch(
+                    &community,
+                    &link,
+                    &missing,
+                    &FetchOptions::default(),
+                    tx,
+                    CancellationToken::new(),
+                )
+                .await
+                .unwrap();
+            (missing, outcome)
+        }
+    };
+
+    let first = publish(&owner, community, &source, 0..1, None).await;
+    let first_size = first.archives.len();
+    assert_eq!(first_size, 1);
+    let (got, outcome) = fetch_all(first.link.clone().unwrap(), HashSet::new()).await;
+    assert_eq!(got.len(), 1);
+    let first_bytes = outcome.bytes_fetched;
+
+    source.extend(week(1));
+    let second = publish(&owner, community, &source, 1..2, first.link.clone()).await;
+    let (got, outcome) = fetch_all(second.link.clone().unwrap(), got.into_iter().collect()).await;
+    assert_eq!(got, vec![second.archives[0].id]);
+
+    let owner_dir = owner.archive_dir(&community);
+    let index = owner_dir.load_index().unwrap();
+    let new_entry = index.get(&second.archives[0].id).unwrap();
+    // The new archive's pieces and the index's pieces; nothing of the first
+    // archive travels again.
+    let index_len = std::fs::metadata(owner_dir.index_path()).unwrap().len();
+    let ceiling = new_entry.size + index_len.div_ceil(PIECE_LENGTH) * PIECE_LENGTH;
+    assert!(
+        outcome.bytes_fetched <= ceiling,
+        "second round fetched {} bytes; the new archive and index are at most {ceiling} (first round: {first_bytes})",
+        outcome.bytes_fetched
+    );
+    assert!(
+        outcome.bytes_fetched >= new_entry.raw_len(),
+        "the new archive did travel"
+    );
+
+    // The member's files are byte-identical to the owner's.
+    let member_dir = member.archive_dir(&community);
+    assert_eq!(
+        std::fs::read(member_dir.data_path()).unwrap(),
+        std::fs::read(owner_dir.data_path()).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(member_dir.index_path()).unwrap(),
+        std::fs::read(owner_dir.index_path()).unwrap()
+    );
+    nodes.stop().await;
+}

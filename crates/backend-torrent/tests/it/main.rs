@@ -1,0 +1,60 @@
+//! The BitTorrent backend end to end on 127.0.0.1: the conformance kit, and a
+//! member that holds the first archive fetching only the second.
+
+mod conformance;
+mod incremental;
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use archive_backend::DynBackend;
+use backend_torrent::{Config, TorrentBackend};
+
+/// Nodes in temporary directories; each new node knows every earlier node as
+/// a peer, so a member reaches the owner created before it.
+#[derive(Default)]
+pub(crate) struct Nodes {
+    dirs: Mutex<Vec<tempfile::TempDir>>,
+    peers: Mutex<Vec<std::net::SocketAddr>>,
+    nodes: Mutex<Vec<Arc<TorrentBackend>>>,
+}
+
+impl Nodes {
+    pub(crate) async fn node(&self) -> Arc<TorrentBackend> {
+        let dir = tempfile::tempdir().unwrap();
+        let root: PathBuf = dir.path().into();
+        self.dirs.lock().unwrap().push(dir);
+        let mut config = Config::new(root);
+        config.peers = self.peers.lock().unwrap().clone();
+        config.trackers = Vec::new();
+        config.created_by = "0x04test".into();
+        config.metadata_timeout = Duration::from_secs(10);
+        let node = Arc::new(TorrentBackend::start(config).await.unwrap());
+        self.peers
+            .lock()
+            .unwrap()
+            .push(node.listen_addr().expect("the node listens"));
+        self.nodes.lock().unwrap().push(node.clone());
+        node
+    }
+
+    /// Stops every session.
+    pub(crate) async fn stop(&self) {
+        let nodes: Vec<_> = self.nodes.lock().unwrap().drain(..).collect();
+        for node in nodes {
+            tokio::time::timeout(Duration::from_secs(10), node.stop())
+                .await
+                .ok();
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl archive_backend::conformance::Harness for Nodes {
+    async fn node(&self) -> DynBackend {
+        Nodes::node(self).await
+    }
+}

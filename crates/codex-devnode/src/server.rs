@@ -1,0 +1,493 @@
+//! The REST routes of spec 2.2–2.3 under each configured prefix, with the
+//! node's status codes, bodies and quirks: errors as `text/html` text, unknown
+//! paths and methods 404, no Range support, `DELETE` always 204, `/exists` as
+//! `{"<cid>": bool}`.
+
+use std::{collections::HashMap, sync::Arc};
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use cid::Cid;
+use futures::StreamExt;
+use serde_json::json;
+
+use crate::{
+    error::DevnodeError,
+    format::cid::{cid_text, parse_cid},
+    format::manifest::{DataItem, DataList, Manifest},
+    format::tree::{BlockSplitter, DEFAULT_BLOCK_SIZE, block_digest, tree_cid},
+    format::upload_headers::{check_mimetype, filename_from_disposition},
+    network,
+    node::NodeState,
+};
+
+/// Which API generation a prefix speaks; they differ only in small details.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flavor {
+    /// `/api/codex/v1`, Codex ≤ 2025.
+    Codex,
+    /// `/api/storage/v1`, Logos Storage 2026.
+    Storage,
+}
+
+#[derive(Clone)]
+struct Api {
+    node: Arc<NodeState>,
+    flavor: Flavor,
+}
+
+/// The router for every prefix of `node`.
+pub(crate) fn router(node: Arc<NodeState>) -> Router {
+    let mut app = Router::new();
+    for prefix in &node.config.prefixes {
+        let flavor = if prefix.contains("codex") {
+            Flavor::Codex
+        } else {
+            Flavor::Storage
+        };
+        app = app.nest(prefix, api(node.clone(), flavor));
+    }
+    app.fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            crate::node::faults,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            node,
+            crate::node::cors,
+        ))
+}
+
+fn api(node: Arc<NodeState>, flavor: Flavor) -> Router {
+    Router::new()
+        .route("/data", get(list).post(upload).options(preflight))
+        .route(
+            "/data/{cid}",
+            get(download_local).delete(delete).options(preflight),
+        )
+        .route("/data/{cid}/network", post(network_fetch))
+        .route("/data/{cid}/network/stream", get(network_stream))
+        .route("/data/{cid}/network/manifest", get(network_manifest))
+        .route("/data/{cid}/exists", get(exists))
+        .route("/space", get(space))
+        .route("/debug/info", get(debug_info))
+        .route("/peerid", get(peer_id))
+        .route("/spr", get(spr))
+        .method_not_allowed_fallback(not_found)
+        .with_state(Api { node, flavor })
+}
+
+async fn not_found() -> Response {
+    StatusCode::NOT_FOUND.into_response()
+}
+
+/// presto's default error shape: the bare message as `text/html`.
+fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html")],
+        message.into(),
+    )
+        .into_response()
+}
+
+fn json_response(value: &impl serde::Serialize) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string(value).expect("plain data serializes"),
+    )
+        .into_response()
+}
+
+fn cid_param(text: &str) -> Option<Cid> {
+    parse_cid(text).ok()
+}
+
+fn bad_cid() -> Response {
+    error(StatusCode::BAD_REQUEST, "Incorrect Cid")
+}
+
+fn not_retrievable(why: impl std::fmt::Display) -> Response {
+    error(
+        StatusCode::NOT_FOUND,
+        format!("The requested CID could not be retrieved ({why})."),
+    )
+}
+
+fn internal(e: DevnodeError) -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+/// `OPTIONS /data` and `/data/{cid}` exist only when CORS is on.
+async fn preflight(State(api): State<Api>) -> Response {
+    if api.node.config.cors_origin.is_none() {
+        return not_found().await;
+    }
+    (
+        StatusCode::NO_CONTENT,
+        [(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "content-type,content-disposition",
+        )],
+    )
+        .into_response()
+}
+
+async fn upload(
+    State(api): State<Api>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let header_text = |name| headers.get(name).map(|v: &HeaderValue| v.to_str());
+    let mimetype = match header_text(header::CONTENT_TYPE) {
+        None => None,
+        Some(Err(_)) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The MIME type is not valid.",
+            );
+        }
+        Some(Ok(v)) => match check_mimetype(v) {
+            Ok(m) => m,
+            Err(msg) => return error(StatusCode::UNPROCESSABLE_ENTITY, msg),
+        },
+    };
+    let filename = match header_text(header::CONTENT_DISPOSITION) {
+        None => None,
+        Some(Err(_)) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "The filename is not valid.",
+            );
+        }
+        Some(Ok(v)) => match filename_from_disposition(v) {
+            Ok(f) => f,
+            Err(msg) => return error(StatusCode::UNPROCESSABLE_ENTITY, msg),
+        },
+    };
+    // `?blockSize=` exists in 2026 code only; Codex ignores unknown queries.
+    let block_size = match (api.flavor, query.get("blockSize")) {
+        (Flavor::Storage, Some(v)) => match v.parse::<usize>() {
+            Err(_) => return error(StatusCode::BAD_REQUEST, "Invalid blockSize parameter"),
+            Ok(n) if !n.is_power_of_two() || !(4096..=524_288).contains(&n) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "blockSize must be a power of two between 4096 and 524288 bytes",
+                );
+            }
+            Ok(n) => n,
+        },
+        _ => DEFAULT_BLOCK_SIZE,
+    };
+    match store_upload(&api.node, body, block_size, filename, mimetype).await {
+        Ok(cid) => ([(header::CONTENT_TYPE, "text/plain")], cid_text(&cid)).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// Streams the body into padded blocks, then stores the tree and the
+/// manifest; answers only when everything is stored, as the node does.
+async fn store_upload(
+    node: &NodeState,
+    body: Body,
+    block_size: usize,
+    filename: Option<String>,
+    mimetype: Option<String>,
+) -> Result<Cid, DevnodeError> {
+    let mut splitter = BlockSplitter::new(block_size);
+    let mut leaves = Vec::new();
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| DevnodeError::io("reading the upload", std::io::Error::other(e)))?;
+        let mut data = &chunk[..];
+        while let Some(block) = splitter.next_block(&mut data) {
+            let digest = block_digest(&block);
+            node.store.put_data_block(&digest, &block).await?;
+            leaves.push(digest);
+        }
+    }
+    let dataset_size = splitter.len();
+    if let Some(block) = splitter.finish() {
+        let digest = block_digest(&block);
+        node.store.put_data_block(&digest, &block).await?;
+        leaves.push(digest);
+    }
+    let tree = tree_cid(&leaves).ok_or(DevnodeError::EmptyUpload)?;
+    node.store.put_tree(&tree, &leaves).await?;
+    let manifest = Manifest {
+        tree_cid: tree,
+        block_size: block_size as u64,
+        dataset_size,
+        filename,
+        mimetype,
+    };
+    let cid = manifest.cid();
+    node.store.put(&cid, &manifest.encode()).await?;
+    Ok(cid)
+}
+
+async fn list(State(api): State<Api>) -> Response {
+    let content = api
+        .node
+        .store
+        .manifests()
+        .await
+        .into_iter()
+        .map(|(cid, m)| DataItem {
+            cid: cid_text(&cid),
+            manifest: m.to_json(),
+            download_id: None,
+        })
+        .collect();
+    json_response(&DataList { content })
+}
+
+async fn download_local(State(api): State<Api>, Path(cid): Path<String>) -> Response {
+    let Some(cid) = cid_param(&cid) else {
+        return bad_cid();
+    };
+    let manifest = match api.node.store.manifest(&cid).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return not_retrievable("Block not found in local store"),
+        Err(e) => return not_retrievable(e),
+    };
+    match api.node.store.complete_leaves(&manifest).await {
+        Ok(Some(leaves)) => stream_dataset(&api.node, manifest, leaves, false),
+        Ok(None) => not_retrievable("Block not found in local store"),
+        Err(e) => internal(e),
+    }
+}
+
+async fn network_stream(State(api): State<Api>, Path(cid): Path<String>) -> Response {
+    let Some(cid) = cid_param(&cid) else {
+        return bad_cid();
+    };
+    let manifest = match network::manifest(&api.node, &cid).await {
+        Ok(m) => m,
+        Err(e) => return not_retrievable(e),
+    };
+    match network::ensure_dataset(&api.node, &cid, &manifest).await {
+        Ok(leaves) => stream_dataset(&api.node, manifest, leaves, true),
+        Err(e) => not_retrievable(e),
+    }
+}
+
+/// The dataset as a full `200` with `Content-Length`, read block by block with
+/// the padding stripped. Range headers are ignored, as on the node.
+fn stream_dataset(
+    node: &Arc<NodeState>,
+    manifest: Manifest,
+    leaves: Vec<[u8; 32]>,
+    network: bool,
+) -> Response {
+    let content_type = manifest
+        .mimetype
+        .clone()
+        .unwrap_or_else(|| "application/octet-stream".into());
+    let disposition = match &manifest.filename {
+        Some(name) => format!("attachment; filename=\"{name}\""),
+        None => "attachment".into(),
+    };
+    let corrupt = node.corrupt_data();
+    let state = (
+        node.clone(),
+        leaves.into_iter(),
+        manifest.dataset_size,
+        corrupt,
+    );
+    let body =
+        futures::stream::unfold(state, |(node, mut leaves, remaining, corrupt)| async move {
+            let digest = leaves.next()?;
+            let block = crate::format::cid::cid_of_digest(crate::format::cid::BLOCK_CODEC, &digest);
+            let item = match node.store.get(&block).await {
+                Ok(Some(mut bytes)) => {
+                    bytes.truncate(remaining.min(bytes.len() as u64) as usize);
+                    if corrupt && let Some(b) = bytes.first_mut() {
+                        // A lying node, for tests: the first byte of every block flipped.
+                        *b ^= 0xff;
+                    }
+                    Ok(Bytes::from(bytes))
+                }
+                // A block vanished mid-stream: the body ends short, as on the node.
+                Ok(None) => Err(std::io::Error::other("block not found")),
+                Err(e) => Err(std::io::Error::other(e)),
+            };
+            let sent = item.as_ref().map_or(0, |b| b.len() as u64);
+            Some((item, (node, leaves, remaining - sent, corrupt)))
+        });
+    let mut response = Response::new(Body::from_stream(body));
+    let headers = response.headers_mut();
+    let value =
+        |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("attachment"));
+    headers.insert(header::CONTENT_TYPE, value(&content_type));
+    headers.insert(header::CONTENT_DISPOSITION, value(&disposition));
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(manifest.dataset_size),
+    );
+    if network {
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Content-Disposition"),
+        );
+    }
+    response
+}
+
+async fn network_fetch(
+    State(api): State<Api>,
+    Path(cid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(cid) = cid_param(&cid) else {
+        return bad_cid();
+    };
+    // presto reads non-streaming bodies and wants a Content-Type for them.
+    if !body.is_empty() && !headers.contains_key(header::CONTENT_TYPE) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Incorrect/missing Content-Type header",
+        );
+    }
+    let manifest = match network::manifest(&api.node, &cid).await {
+        Ok(m) => m,
+        Err(e) => return not_retrievable(e),
+    };
+    let download_id = api.node.start_background_fetch(cid, manifest.clone());
+    json_response(&DataItem {
+        cid: cid_text(&cid),
+        manifest: manifest.to_json(),
+        download_id: (api.flavor == Flavor::Storage).then_some(download_id),
+    })
+}
+
+async fn network_manifest(State(api): State<Api>, Path(cid): Path<String>) -> Response {
+    let Some(cid) = cid_param(&cid) else {
+        return bad_cid();
+    };
+    match network::manifest(&api.node, &cid).await {
+        Ok(m) => json_response(&DataItem {
+            cid: cid_text(&cid),
+            manifest: m.to_json(),
+            download_id: None,
+        }),
+        Err(e) => not_retrievable(e),
+    }
+}
+
+async fn exists(State(api): State<Api>, Path(cid): Path<String>) -> Response {
+    match cid_param(&cid) {
+        Some(cid) => json_response(&json!({ cid_text(&cid): api.node.store.has(&cid) })),
+        None => bad_cid(),
+    }
+}
+
+async fn delete(State(api): State<Api>, Path(cid): Path<String>) -> Response {
+    let Some(cid) = cid_param(&cid) else {
+        return bad_cid();
+    };
+    match delete_cid(&api.node, &cid).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// A manifest CID deletes the dataset's blocks, then the manifest; any other
+/// CID deletes that one block. Nothing there is not an error.
+async fn delete_cid(node: &NodeState, cid: &Cid) -> Result<(), DevnodeError> {
+    if let Ok(Some(manifest)) = node.store.manifest(cid).await {
+        if let Some(leaves) = node.store.tree(&manifest.tree_cid).await? {
+            for digest in &leaves {
+                let block =
+                    crate::format::cid::cid_of_digest(crate::format::cid::BLOCK_CODEC, digest);
+                node.store.delete(&block).await?;
+            }
+        }
+        node.store.delete_tree(&manifest.tree_cid).await;
+    }
+    node.store.delete(cid).await
+}
+
+async fn space(State(api): State<Api>) -> Response {
+    let (blocks, used) = api.node.store.usage();
+    json_response(&json!({
+        "totalBlocks": blocks,
+        "quotaMaxBytes": api.node.config.quota_max_bytes,
+        "quotaUsedBytes": used,
+        "quotaReservedBytes": 0,
+    }))
+}
+
+async fn debug_info(State(api): State<Api>) -> Response {
+    let node = &api.node;
+    let addr = format!("/ip4/127.0.0.1/tcp/{}", node.local_addr.port());
+    let version = json!({ "version": concat!("v", env!("CARGO_PKG_VERSION"), "-devnode"), "revision": "devnode" });
+    let info = match api.flavor {
+        Flavor::Storage => json!({
+            "id": node.peer_id,
+            "addrs": [addr],
+            "spr": node.spr,
+            "libp2pPubKey": node.pub_key_hex,
+            "mixPubKey": null,
+            "table": { "localNode": { "peerId": node.peer_id, "addresses": [addr] }, "nodes": [] },
+            "storage": version,
+            "nat": { "reachability": "Unknown", "clientMode": false, "relayRunning": false, "portMapping": "none" },
+            "connections": [],
+        }),
+        Flavor::Codex => json!({
+            "id": node.peer_id,
+            "addrs": [addr],
+            "repo": node.config.data_dir.display().to_string(),
+            "spr": node.spr,
+            "announceAddresses": [addr],
+            "table": {
+                "localNode": { "nodeId": node.pub_key_hex, "peerId": node.peer_id, "record": node.spr, "address": addr, "seen": false },
+                "nodes": [],
+            },
+            "codex": version,
+        }),
+    };
+    // The node pretty-prints this one endpoint.
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string_pretty(&info).expect("plain data serializes"),
+    )
+        .into_response()
+}
+
+fn wants_text(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|accept| accept.split(',').next())
+        .is_some_and(|first| first.trim().starts_with("text/plain"))
+}
+
+async fn peer_id(State(api): State<Api>, headers: HeaderMap) -> Response {
+    if wants_text(&headers) {
+        (
+            [(header::CONTENT_TYPE, "text/plain")],
+            api.node.peer_id.clone(),
+        )
+            .into_response()
+    } else {
+        json_response(&json!({ "id": api.node.peer_id }))
+    }
+}
+
+async fn spr(State(api): State<Api>, headers: HeaderMap) -> Response {
+    if wants_text(&headers) {
+        ([(header::CONTENT_TYPE, "text/plain")], api.node.spr.clone()).into_response()
+    } else {
+        json_response(&json!({ "spr": api.node.spr }))
+    }
+}
