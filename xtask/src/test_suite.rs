@@ -1,13 +1,27 @@
 //! `cargo xtask test`: the one command that runs the whole test suite.
 //!
-//! It installs what the interop tests need (once per machine) and then runs
-//! `cargo test` over the workspace, so a newcomer and CI run the same thing.
+//! It installs the third-party peers the interop tests talk to (once per
+//! machine, from Debian's packages) and then runs `cargo test` over the
+//! workspace, so a newcomer and CI run the same thing.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, bail};
 
 use crate::workspace_root;
 
+/// Debian packages the interop tests need, with the check that each works.
+const PEERS: &[(&str, &str, &[&str])] = &[
+    // Debian's libtorrent bindings import only into the system Python.
+    (
+        "python3-libtorrent",
+        "/usr/bin/python3",
+        &["-c", "import libtorrent"],
+    ),
+];
+
 pub(crate) fn run(extra: Vec<String>) -> anyhow::Result<()> {
+    install_interop_peers()?;
     let root = workspace_root();
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(&root)
@@ -16,4 +30,55 @@ pub(crate) fn run(extra: Vec<String>) -> anyhow::Result<()> {
         .status()?;
     anyhow::ensure!(status.success(), "cargo test failed: {status}");
     Ok(())
+}
+
+fn works(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn install_interop_peers() -> anyhow::Result<()> {
+    let missing: Vec<&str> = PEERS
+        .iter()
+        .filter(|(_, program, args)| !works(program, args))
+        .map(|(package, _, _)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("installing interop peers: {}", missing.join(" "));
+    let sudo: &[&str] = if works("id", &["-u"]) && is_root() {
+        &[]
+    } else {
+        &["sudo"]
+    };
+    let apt = |args: &[&str]| -> anyhow::Result<()> {
+        let (program, rest) = match sudo.first() {
+            Some(s) => (*s, [&["apt-get"][..], args].concat()),
+            None => ("apt-get", args.to_vec()),
+        };
+        let status = Command::new(program)
+            .args(&rest)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .with_context(|| format!("running apt-get {}", args.join(" ")))?;
+        if !status.success() {
+            bail!("apt-get {} failed: {status}", args.join(" "));
+        }
+        Ok(())
+    };
+    apt(&["update", "-qq"])?;
+    apt(&[&["install", "-y", "-qq"][..], &missing].concat())?;
+    Ok(())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }

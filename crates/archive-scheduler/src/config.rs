@@ -174,8 +174,8 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let policy = RetryPolicy::new(Duration::from_secs(10), 8)
-            .with_max_delay(Duration::from_secs(60));
+        let policy =
+            RetryPolicy::new(Duration::from_secs(10), 8).with_max_delay(Duration::from_secs(60));
         let delays: Vec<_> = (1..=6).map(|a| policy.delay_after(a).as_secs()).collect();
         assert_eq!(delays, [10, 20, 40, 60, 60, 60]);
         assert_eq!(policy.delay_after(u32::MAX), Duration::from_secs(60));

@@ -230,7 +230,10 @@ impl Scheduler {
         running.done.cancelled().await;
         let mut tasks = self.lock_tasks();
         // Only this task's entry: a new task may have been scheduled since.
-        if tasks.get(community).is_some_and(|r| Arc::ptr_eq(r, running)) {
+        if tasks
+            .get(community)
+            .is_some_and(|r| Arc::ptr_eq(r, running))
+        {
             tasks.remove(community);
         }
     }

@@ -4,10 +4,7 @@
 use archive_backend::{ErrorKind, MessageSource};
 use archive_index::{Message, TimeRange, Topic};
 use archive_store::Store;
-use futures::{
-    StreamExt, future,
-    stream::BoxStream,
-};
+use futures::{StreamExt, future, stream::BoxStream};
 
 /// Name the adapter's errors carry as their "backend".
 const NAME: &str = "store";
@@ -98,7 +95,13 @@ mod tests {
         // Few distinct timestamps, so the hash decides the order often.
         let messages: Vec<_> = (0..1500u16)
             .rev()
-            .map(|h| message(100 + u64::from(h % 7), h, if h % 5 == 0 { theirs } else { ours }))
+            .map(|h| {
+                message(
+                    100 + u64::from(h % 7),
+                    h,
+                    if h % 5 == 0 { theirs } else { ours },
+                )
+            })
             .collect();
         store.insert_messages(messages.clone()).await.unwrap();
 

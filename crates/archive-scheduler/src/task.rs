@@ -72,7 +72,10 @@ impl Task {
                 started + Duration::from_secs(wait)
             }
             StartCase::CatchUp { .. } => {
-                self.archive_once().await;
+                // A stop right after scheduling must not start a publish.
+                if !self.cancel.is_cancelled() {
+                    self.archive_once().await;
+                }
                 started + interval
             }
         };
@@ -95,8 +98,9 @@ impl Task {
             // A run longer than an interval (retries) skips the ticks it
             // missed: the next run covers everything since the last end.
             let now = Instant::now();
-            while deadline <= now {
-                deadline += interval;
+            if deadline <= now {
+                let missed = (now - deadline).as_secs() / interval.as_secs() + 1;
+                deadline += interval * u32::try_from(missed).unwrap_or(u32::MAX);
             }
         }
 
@@ -107,8 +111,7 @@ impl Task {
 
     /// One archive run over `[start, now)`.
     async fn archive_once(&mut self) {
-        let stored = match partition_start(&self.shared.store, self.community, &self.topics).await
-        {
+        let stored = match partition_start(&self.shared.store, self.community, &self.topics).await {
             Ok(start) => start,
             Err(e) => return self.store_failed(&e),
         };

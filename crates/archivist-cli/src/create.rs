@@ -12,7 +12,7 @@ use archive_index::{
     ArchiveRun, CommunityId, DataWriter, TimeRange, Topic, WriteReport, partitions, write_archives,
 };
 use archive_store::Database;
-use backend_torrent::{AppendOutcome, ArchiveDir};
+use backend_torrent::{AppendOutcome, ArchiveDir, Metainfo, TorrentOptions};
 use serde_json::json;
 
 use crate::jsonl;
@@ -55,6 +55,13 @@ pub(crate) struct CreateArgs {
     /// Data directory; files go to DIR/<community>/{data,index}.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Also write DIR/<community>.torrent (status-go's layout) and print the
+    /// magnet link; unchanged pieces are not hashed again.
+    #[arg(long, value_name = "DIR")]
+    torrent_dir: Option<PathBuf>,
+    /// `created by` in the .torrent: the owner's public key in hex.
+    #[arg(long, default_value = "", requires = "torrent_dir")]
+    created_by: String,
 }
 
 pub(crate) fn run(args: CreateArgs) -> anyhow::Result<serde_json::Value> {
@@ -78,7 +85,41 @@ pub(crate) fn run(args: CreateArgs) -> anyhow::Result<serde_json::Value> {
         (None, Some(db)) => from_store(db, &args.community, &run, &dir)?,
         (None, None) => bail!("give --messages FILE.jsonl or --db FILE"),
     };
-    Ok(report_json(&outcome))
+    let mut report = report_json(&outcome);
+    if let Some(torrent_dir) = &args.torrent_dir {
+        let magnet = write_torrent(&dir, torrent_dir, &args.created_by)?;
+        report["magnet"] = magnet.into();
+    }
+    Ok(report)
+}
+
+/// Writes the community's `.torrent` over its current files, reusing the piece
+/// hashes of the previous one, and returns the magnet link.
+fn write_torrent(
+    dir: &ArchiveDir,
+    torrent_dir: &Path,
+    created_by: &str,
+) -> anyhow::Result<Option<String>> {
+    if !dir.index_path().exists() {
+        return Ok(None);
+    }
+    let community: CommunityId = dir
+        .path()
+        .file_name()
+        .and_then(|n| n.to_str())
+        .context("the archive directory is named by its community")?
+        .parse()?;
+    let previous = Metainfo::load(torrent_dir, &community)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let metainfo = Metainfo::build(
+        dir,
+        &TorrentOptions::new(created_by, now),
+        previous.as_ref(),
+    )?;
+    metainfo.write(torrent_dir)?;
+    Ok(Some(metainfo.magnet().to_string()))
 }
 
 fn from_jsonl(path: &Path, run: &ArchiveRun, dir: &ArchiveDir) -> anyhow::Result<AppendOutcome> {

@@ -24,6 +24,15 @@ pub(crate) enum InspectCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show a .torrent: infohash, name, piece length, files, piece count, magnet.
+    #[command(after_help = "Example:\n  archivist inspect torrent ./torrents/0x02….torrent --json")]
+    Torrent {
+        /// The .torrent file.
+        file: PathBuf,
+        /// Print one JSON object instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one archive: its metadata, then its messages as JSONL.
     #[command(after_help = "Example:\n  archivist inspect archive ./archivedata/0x02… --id 0x5f…")]
     Archive {
@@ -75,6 +84,9 @@ pub(crate) fn run(command: InspectCommand) -> anyhow::Result<()> {
                     )?;
                 }
             }
+        }
+        InspectCommand::Torrent { file, json } => {
+            crate::inspect_torrent::run(&file, json, &mut out)?
         }
         InspectCommand::Archive { dir, id, json } => {
             let archive_dir = ArchiveDir::at(dir);

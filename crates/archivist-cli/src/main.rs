@@ -9,9 +9,11 @@
 
 mod create;
 mod inspect;
+mod inspect_torrent;
 mod jsonl;
 mod keygen;
 mod messages;
+mod torrent;
 
 use std::process::ExitCode;
 
@@ -32,11 +34,22 @@ enum Command {
     /// Show what an index or an archive holds.
     #[command(subcommand)]
     Inspect(inspect::InspectCommand),
+    /// Seed a community's archives over BitTorrent until interrupted.
+    Seed(torrent::SeedArgs),
+    /// Download a community's index and archives from a magnet link.
+    Fetch(torrent::FetchArgs),
     /// Create a community key and print the community ID.
     Keygen(keygen::KeygenArgs),
     /// Import messages into a store or export them as JSONL.
     #[command(subcommand)]
     Messages(messages::MessagesCommand),
+}
+
+/// The async runtime for the commands that talk to the network.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn main() -> ExitCode {
@@ -46,6 +59,10 @@ fn main() -> ExitCode {
         Command::Inspect(command) => inspect::run(command),
         Command::Messages(command) => messages::run(command),
         Command::Keygen(args) => keygen::run(args).map(|report| println!("{report}")),
+        Command::Seed(args) => runtime().and_then(|rt| rt.block_on(torrent::seed(args))),
+        Command::Fetch(args) => runtime()
+            .and_then(|rt| rt.block_on(torrent::fetch(args)))
+            .map(|report| println!("{report}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,1 +1,33 @@
-//! Codex / Logos Storage REST client and archive backend.
+//! Codex / Logos Storage for history archives: a REST client for the node
+//! ([`CodexClient`]) and the archive backend on top of it ([`CodexBackend`]).
+//!
+//! - The client speaks both API generations (`/api/storage/v1` by default,
+//!   `/api/codex/v1`), uploads raw bodies, and verifies every download: its
+//!   length, and the tree root recomputed from the bytes against the
+//!   manifest's `treeCid`, so a node serving wrong bytes is caught.
+//! - It has a connect timeout, an idle-read timeout, deadlines on the calls a
+//!   node may block on, and retries with backoff on connection errors,
+//!   timeouts and 5xx, never on 4xx.
+//! - Plain HTTP only: the node's API is meant for loopback; reaching a remote
+//!   node through a TLS proxy needs reqwest's `rustls` feature added here.
+//!
+//! [`format`] is not this crate's own code: it is codex-devnode's
+//! `src/format/`, compiled here too. The layering rules forbid a backend to
+//! depend on the devnode, and the client must hash exactly as the node does;
+//! one source for both beats two copies. (A small `codex-format` crate that
+//! both depend on would be cleaner.)
+
+mod backend;
+mod client;
+mod config;
+mod error;
+#[path = "../../codex-devnode/src/format/mod.rs"]
+pub mod format;
+
+pub use backend::{BackendOptions, CodexBackend};
+pub use client::{CodexClient, Source, Space, UploadOptions};
+pub use config::{CODEX_PREFIX, ClientConfig, RetryPolicy, STORAGE_PREFIX};
+pub use error::CodexError;
+
+/// The backend's name in errors and logs.
+pub const NAME: &str = "codex";

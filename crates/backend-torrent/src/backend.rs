@@ -82,12 +82,36 @@ impl TorrentBackend {
         ArchiveDir::new(&self.config.data_dir, community)
     }
 
+    /// Where the community's `.torrent` is written.
+    pub fn torrent_path(&self, community: &CommunityId) -> std::path::PathBuf {
+        crate::metainfo::torrent_path(&self.config.torrent_dir, community)
+    }
+
     /// Bytes this node downloaded for the community's current torrent.
     pub fn fetched_bytes(&self, community: &CommunityId) -> u64 {
         self.engine
             .active(community)
             .and_then(|a| a.handle.stats().live.map(|l| l.snapshot.fetched_bytes))
             .unwrap_or(0)
+    }
+
+    /// Seeds the community's existing `.torrent` and returns its magnet link.
+    pub async fn seed_existing(&self, community: &CommunityId) -> Result<Link> {
+        let metainfo = self.current_metainfo(community)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                NAME,
+                format!(
+                    "no .torrent for {community} in {}",
+                    self.config.torrent_dir.display()
+                ),
+            )
+        })?;
+        let dir = self.archive_dir(community);
+        self.engine
+            .seed(community, metainfo.to_bytes(), dir.path())
+            .await?;
+        Link::from_announced(LinkKind::Magnet, &metainfo.magnet().to_string())
     }
 
     /// Stops the session.

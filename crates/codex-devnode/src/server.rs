@@ -54,6 +54,7 @@ pub(crate) fn router(node: Arc<NodeState>) -> Router {
         app = app.nest(prefix, api(node.clone(), flavor));
     }
     app.fallback(not_found)
+        .layer(axum::middleware::from_fn(head_is_not_routed))
         .layer(axum::middleware::from_fn_with_state(
             node.clone(),
             crate::node::faults,
@@ -81,6 +82,18 @@ fn api(node: Arc<NodeState>, flavor: Flavor) -> Router {
         .route("/spr", get(spr))
         .method_not_allowed_fallback(not_found)
         .with_state(Api { node, flavor })
+}
+
+/// presto keys routes by method and path, so HEAD (which axum would answer
+/// from the GET route) is a 404 like any other unrouted method.
+async fn head_is_not_routed(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() == axum::http::Method::HEAD {
+        return not_found().await;
+    }
+    next.run(request).await
 }
 
 async fn not_found() -> Response {

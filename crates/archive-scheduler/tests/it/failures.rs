@@ -6,14 +6,15 @@ use archive_backend::ErrorKind;
 use archive_index::TimeRange;
 use archive_scheduler::{Event, StartCase};
 
-use crate::fixture::{
-    COMMUNITY, DAY, Node, T0, WEEK, community, created, message, pass, ranges,
-};
+use crate::fixture::{COMMUNITY, DAY, Node, T0, WEEK, community, created, message, pass, ranges};
 
 /// Three weeks of messages, the last archive end three weeks ago.
 async fn node_three_weeks_behind() -> Node {
     let node = Node::new(T0 + 3 * WEEK).await;
-    node.store.set_last_archive_end(COMMUNITY, T0).await.unwrap();
+    node.store
+        .set_last_archive_end(COMMUNITY, T0)
+        .await
+        .unwrap();
     node.insert((0..21).map(|d| message(T0 + d * DAY + 7, d)).collect())
         .await;
     node

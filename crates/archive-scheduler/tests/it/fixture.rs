@@ -80,7 +80,7 @@ impl Flaky {
         self.failures.lock().unwrap().clear();
     }
 
-    /// Every publish takes `delay` of tokio time before it starts.
+    /// Every publish answers `delay` of tokio time after it did its work.
     pub(crate) fn set_delay(&self, delay: Duration) {
         *self.delay.lock().unwrap() = delay;
     }
@@ -118,8 +118,6 @@ impl Backend for Flaky {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        let delay = *self.delay.lock().unwrap();
-        tokio::time::sleep(delay).await;
         let failure = self.failures.lock().unwrap().pop_front();
         let result = match failure {
             Some(kind) => Err(archive_backend::Error::new(
@@ -129,6 +127,11 @@ impl Backend for Flaky {
             )),
             None => self.inner.publish(request, options).await,
         };
+        // The delay comes after the work, as a slow answer from a storage
+        // node does: a caller that gave up now would not know the archives
+        // exist.
+        let delay = *self.delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         result
     }
@@ -285,7 +288,9 @@ impl Listener {
         loop {
             match self.0.try_recv() {
                 Ok(e) => events.push(e),
-                Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed) => {
+                Err(
+                    broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed,
+                ) => {
                     return events;
                 }
                 Err(broadcast::error::TryRecvError::Lagged(n)) => {
@@ -318,7 +323,10 @@ pub(crate) fn last_link(events: &[Event]) -> Option<Link> {
 
 /// The ranges of the archives, in order.
 pub(crate) fn ranges(archives: &[PublishedArchive]) -> Vec<(u64, u64)> {
-    archives.iter().map(|a| (a.range.from, a.range.to)).collect()
+    archives
+        .iter()
+        .map(|a| (a.range.from, a.range.to))
+        .collect()
 }
 
 /// Lets paused time run for `secs` seconds; the scheduler's timers fire on

@@ -102,7 +102,10 @@ async fn stop_during_a_publish_waits_for_it_and_records_the_end() {
 #[tokio::test(start_paused = true)]
 async fn stop_during_a_backoff_publishes_nothing_more() {
     let node = Node::new(T0 + 2 * WEEK).await;
-    node.store.set_last_archive_end(COMMUNITY, T0).await.unwrap();
+    node.store
+        .set_last_archive_end(COMMUNITY, T0)
+        .await
+        .unwrap();
     node.insert(vec![message(T0 + 1, 1)]).await;
     node.backend
         .fail_next([archive_backend::ErrorKind::Unavailable]);
@@ -114,13 +117,20 @@ async fn stop_during_a_backoff_publishes_nothing_more() {
     assert_eq!(node.backend.attempts(), 1);
     assert_eq!(node.last_end().await, Some(T0));
     let got = events.take();
-    assert!(matches!(
-        got.as_slice(),
-        [
-            Event::CreatingHistoryArchives { .. },
-            Event::PublishFailed { will_retry: true, attempt: 1, .. },
-        ]
-    ), "{got:#?}");
+    assert!(
+        matches!(
+            got.as_slice(),
+            [
+                Event::CreatingHistoryArchives { .. },
+                Event::PublishFailed {
+                    will_retry: true,
+                    attempt: 1,
+                    ..
+                },
+            ]
+        ),
+        "{got:#?}"
+    );
 }
 
 /// A publish slower than the interval delays the next run instead of
@@ -128,7 +138,10 @@ async fn stop_during_a_backoff_publishes_nothing_more() {
 #[tokio::test(start_paused = true)]
 async fn runs_of_one_community_never_overlap() {
     let node = Node::new(T0).await;
-    node.store.set_last_archive_end(COMMUNITY, T0).await.unwrap();
+    node.store
+        .set_last_archive_end(COMMUNITY, T0)
+        .await
+        .unwrap();
     node.backend.set_delay(Duration::from_secs(WEEK + DAY));
     let (scheduler, mut events) = node.scheduler(Node::config());
     scheduler.schedule(community()).await.unwrap();
@@ -204,20 +217,29 @@ async fn a_restart_resumes_from_the_recorded_end() {
     let after = events.take();
     assert_eq!(
         ranges(&created(&after)),
-        [(end, end + WEEK), (end + WEEK, end + 2 * WEEK), (end + 2 * WEEK, now)]
+        [
+            (end, end + WEEK),
+            (end + WEEK, end + 2 * WEEK),
+            (end + 2 * WEEK, now)
+        ]
     );
 
-    let all: Vec<_> = created(&before).into_iter().chain(created(&after)).collect();
-    let read = node
-        .read_archives(&last_link(&after).unwrap(), &all)
-        .await;
+    let all: Vec<_> = created(&before)
+        .into_iter()
+        .chain(created(&after))
+        .collect();
+    let read = node.read_archives(&last_link(&after).unwrap(), &all).await;
     let mut hashes: Vec<u64> = read
         .iter()
         .flat_map(|a| &a.messages)
         .map(|m| u64::from_be_bytes(m.hash.clone().try_into().unwrap()))
         .collect();
     hashes.sort_unstable();
-    assert_eq!(hashes, (0..n).collect::<Vec<_>>(), "every message exactly once");
+    assert_eq!(
+        hashes,
+        (0..n).collect::<Vec<_>>(),
+        "every message exactly once"
+    );
     assert!(ranges(&all).windows(2).all(|w| w[0].1 <= w[1].0));
     scheduler.stop_all().await;
 }
@@ -249,4 +271,20 @@ async fn the_previous_link_defaults_to_the_stored_announcement() {
         }]
     );
     scheduler.stop_all().await;
+}
+
+/// A stop that comes before the catch-up run began prevents it.
+#[tokio::test(start_paused = true)]
+async fn stop_right_after_scheduling_publishes_nothing() {
+    let node = Node::new(T0 + 2 * WEEK).await;
+    node.insert(vec![message(T0, 1)]).await;
+    let (scheduler, mut events) = node.scheduler(Node::config());
+    assert_eq!(
+        scheduler.schedule(community()).await.unwrap(),
+        StartCase::CatchUp { start: T0 }
+    );
+    assert!(scheduler.stop(&COMMUNITY).await);
+    pass(WEEK).await;
+    assert_eq!(events.take(), vec![]);
+    assert_eq!(node.backend.attempts(), 0);
 }

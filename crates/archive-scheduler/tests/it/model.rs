@@ -24,6 +24,8 @@ enum Step {
     Wait(u64),
     /// The next publishes fail with these kinds.
     Fail(Vec<ErrorKind>),
+    /// Publishes answer this many seconds after doing their work.
+    Slow(u64),
     /// The node stops, stays offline for `offline` seconds while `arrivals`
     /// messages are stored (from store nodes), and starts a new scheduler.
     Restart { offline: u64, arrivals: u64 },
@@ -43,6 +45,7 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (1u64..4).prop_map(Step::Arrive),
         4 => (60u64..3 * INTERVAL).prop_map(Step::Wait),
         2 => prop::collection::vec(kind(), 1..5).prop_map(Step::Fail),
+        1 => prop_oneof![Just(0u64), 1u64..2 * INTERVAL].prop_map(Step::Slow),
         1 => (0u64..5 * INTERVAL, 0u64..4)
             .prop_map(|(offline, arrivals)| Step::Restart { offline, arrivals }),
     ]
@@ -115,13 +118,16 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
             Step::Arrive(n) => world.arrive(n).await,
             Step::Wait(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
             Step::Fail(kinds) => world.node.backend.fail_next(kinds),
+            Step::Slow(secs) => world.node.backend.set_delay(Duration::from_secs(secs)),
             Step::Restart { offline, arrivals } => world.restart(offline, arrivals).await,
         }
         world.collect();
     }
-    // Let the failures pass and enough runs happen to archive everything.
+    // Let the failures pass and enough runs happen to archive everything:
+    // a publish in flight may still answer up to two intervals late.
     world.node.backend.clear_failures();
-    tokio::time::sleep(Duration::from_secs(3 * INTERVAL)).await;
+    world.node.backend.set_delay(Duration::ZERO);
+    tokio::time::sleep(Duration::from_secs(5 * INTERVAL)).await;
     world.collect();
 
     let archives = created(&world.events);
@@ -135,7 +141,7 @@ async fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
             .backend
             .resolve(&COMMUNITY, &link, &ResolveOptions::default())
             .await
-            .unwrap();
+            .map_err(|e| TestCaseError::fail(format!("the last link does not resolve: {e}")))?;
         let behind: BTreeSet<_> = index.archives.iter().map(|(id, _)| *id).collect();
         prop_assert_eq!(&behind, &ids);
         for archive in world.node.read_archives(&link, &archives).await {

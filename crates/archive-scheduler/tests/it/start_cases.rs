@@ -32,14 +32,17 @@ async fn nothing_stored_waits_one_interval_then_archives_from_the_oldest_message
 
     pass(2).await;
     let got = events.take();
-    assert!(matches!(
-        got.as_slice(),
-        [
-            Event::CreatingHistoryArchives { .. },
-            Event::HistoryArchivesCreated { from, to, .. },
-            Event::HistoryArchivesSeeding { .. },
-        ] if *from == T0 + 2 * DAY && *to == T0 + WEEK
-    ), "{got:#?}");
+    assert!(
+        matches!(
+            got.as_slice(),
+            [
+                Event::CreatingHistoryArchives { .. },
+                Event::HistoryArchivesCreated { from, to, .. },
+                Event::HistoryArchivesSeeding { .. },
+            ] if *from == T0 + 2 * DAY && *to == T0 + WEEK
+        ),
+        "{got:#?}"
+    );
     let archives = created(&got);
     assert_eq!(ranges(&archives), [(T0 + 2 * DAY, T0 + WEEK)]);
     let link = last_link(&got).unwrap();
@@ -91,14 +94,17 @@ async fn recent_end_seeds_the_previous_link_and_runs_when_the_interval_completes
     assert_eq!(events.take(), vec![], "one second before the first run");
     pass(2).await;
     let got = events.take();
-    assert!(matches!(
-        got.as_slice(),
-        [
-            Event::CreatingHistoryArchives { .. },
-            Event::HistoryArchivesCreated { from, to, .. },
-            Event::HistoryArchivesSeeding { link, .. },
-        ] if *from == T0 - 2 * DAY && *to == T0 + 5 * DAY && *link != previous
-    ), "{got:#?}");
+    assert!(
+        matches!(
+            got.as_slice(),
+            [
+                Event::CreatingHistoryArchives { .. },
+                Event::HistoryArchivesCreated { from, to, .. },
+                Event::HistoryArchivesSeeding { link, .. },
+            ] if *from == T0 - 2 * DAY && *to == T0 + 5 * DAY && *link != previous
+        ),
+        "{got:#?}"
+    );
 
     // Then weekly, from the end of the delayed run.
     node.insert(vec![message(node.now() + 10, 4)]).await;
@@ -114,7 +120,10 @@ async fn recent_end_seeds_the_previous_link_and_runs_when_the_interval_completes
 #[tokio::test(start_paused = true)]
 async fn thirty_days_offline_catch_up_makes_five_archives() {
     let node = Node::new(T0 + 30 * DAY).await;
-    node.store.set_last_archive_end(COMMUNITY, T0).await.unwrap();
+    node.store
+        .set_last_archive_end(COMMUNITY, T0)
+        .await
+        .unwrap();
     node.insert((0..30).map(|d| message(T0 + d * DAY + 3600, d)).collect())
         .await;
     let (scheduler, mut events) = node.scheduler(Node::config());
@@ -124,14 +133,17 @@ async fn thirty_days_offline_catch_up_makes_five_archives() {
     );
     pass(1).await;
     let got = events.take();
-    assert!(matches!(
-        got.as_slice(),
-        [
-            Event::CreatingHistoryArchives { .. },
-            Event::HistoryArchivesCreated { from, to, .. },
-            Event::HistoryArchivesSeeding { .. },
-        ] if *from == T0 && *to == T0 + 30 * DAY
-    ), "{got:#?}");
+    assert!(
+        matches!(
+            got.as_slice(),
+            [
+                Event::CreatingHistoryArchives { .. },
+                Event::HistoryArchivesCreated { from, to, .. },
+                Event::HistoryArchivesSeeding { .. },
+            ] if *from == T0 && *to == T0 + 30 * DAY
+        ),
+        "{got:#?}"
+    );
     let archives = created(&got);
     assert_eq!(
         ranges(&archives),

@@ -41,12 +41,18 @@ async fn publish(
     let request = PublishRequest {
         community,
         topics: vec![TOPIC],
-        range: TimeRange { from: weeks.start * WEEK, to: weeks.end * WEEK },
+        range: TimeRange {
+            from: weeks.start * WEEK,
+            to: weeks.end * WEEK,
+        },
         interval: WEEK,
         previous,
         messages: source,
     };
-    owner.publish(request, &PublishOptions::default()).await.unwrap()
+    owner
+        .publish(request, &PublishOptions::default())
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

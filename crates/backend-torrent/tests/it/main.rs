@@ -3,6 +3,7 @@
 
 mod conformance;
 mod incremental;
+mod interop;
 
 use std::{
     path::PathBuf,
@@ -24,11 +25,20 @@ pub(crate) struct Nodes {
 
 impl Nodes {
     pub(crate) async fn node(&self) -> Arc<TorrentBackend> {
+        let peers = self.peers.lock().unwrap().clone();
+        self.node_with_peers(peers).await
+    }
+
+    /// A node that contacts exactly `peers`.
+    pub(crate) async fn node_with_peers(
+        &self,
+        peers: Vec<std::net::SocketAddr>,
+    ) -> Arc<TorrentBackend> {
         let dir = tempfile::tempdir().unwrap();
         let root: PathBuf = dir.path().into();
         self.dirs.lock().unwrap().push(dir);
         let mut config = Config::new(root);
-        config.peers = self.peers.lock().unwrap().clone();
+        config.peers = peers;
         config.trackers = Vec::new();
         config.created_by = "0x04test".into();
         config.metadata_timeout = Duration::from_secs(10);

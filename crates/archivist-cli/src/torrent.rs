@@ -1,0 +1,125 @@
+//! `archivist seed` and `archivist fetch`: serve and download a community's
+//! archives over BitTorrent.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+use archive_backend::{Backend, FetchEvent, FetchOptions, Link, LinkKind, ResolveOptions};
+use archive_index::CommunityId;
+use backend_torrent::{Config, Magnet, TorrentBackend};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Arguments of `archivist seed`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  archivist seed --data-dir ./archivedata --torrent-dir ./torrents \\\n      \
+    --community 0x02… --listen 127.0.0.1:9025"
+)]
+pub(crate) struct SeedArgs {
+    /// Where DIR/<community>/{data,index} are.
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// Where DIR/<community>.torrent is.
+    #[arg(long, value_name = "DIR")]
+    torrent_dir: PathBuf,
+    /// The community ID.
+    #[arg(long)]
+    community: CommunityId,
+    /// Address to accept peers on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+}
+
+/// Arguments of `archivist fetch`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Example:\n  archivist fetch 'magnet:?xt=urn:btih:…&dn=0x02…' --out ./member --peer 127.0.0.1:9025"
+)]
+pub(crate) struct FetchArgs {
+    /// The magnet link announced by the owner.
+    link: String,
+    /// Files go to DIR/<community>/{data,index}.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// A peer to contact directly (repeatable).
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    peers: Vec<SocketAddr>,
+    /// A tracker to announce to (repeatable); none are contacted otherwise.
+    #[arg(long = "tracker", value_name = "URL")]
+    trackers: Vec<String>,
+    /// Seconds to wait for the metadata (retried once, as status-go).
+    #[arg(long, default_value_t = 20)]
+    timeout: u64,
+}
+
+pub(crate) async fn seed(args: SeedArgs) -> anyhow::Result<()> {
+    let mut config = Config::new(&args.data_dir);
+    config.data_dir = args.data_dir;
+    config.torrent_dir = args.torrent_dir;
+    config.listen = args.listen;
+    let node = TorrentBackend::start(config).await?;
+    let link = node.seed_existing(&args.community).await?;
+    let listen = node.listen_addr().context("the node listens")?;
+    println!(
+        "{}",
+        json!({ "magnet": link.to_string(), "listen": listen.to_string() })
+    );
+    tokio::signal::ctrl_c().await?;
+    node.stop().await;
+    Ok(())
+}
+
+pub(crate) async fn fetch(args: FetchArgs) -> anyhow::Result<serde_json::Value> {
+    let magnet: Magnet = args.link.parse()?;
+    let Some(name) = &magnet.display_name else {
+        bail!("the magnet link has no dn= naming the community");
+    };
+    let community: CommunityId = name
+        .parse()
+        .context("the magnet's dn= is not a community ID")?;
+    let link = Link::from_announced(LinkKind::Magnet, &args.link)?;
+    let mut config = Config::new(&args.out);
+    config.data_dir = args.out.clone();
+    config.torrent_dir = args.out.join("torrents");
+    config.peers = args.peers;
+    config.contact_trackers = !args.trackers.is_empty();
+    config.trackers = args.trackers;
+    config.metadata_timeout = Duration::from_secs(args.timeout);
+    let node = TorrentBackend::start(config).await?;
+    let result = async {
+        let started = std::time::Instant::now();
+        let index = node
+            .resolve(&community, &link, &ResolveOptions::default())
+            .await?;
+        let ids = index.missing(&Default::default());
+        let (tx, mut rx) = mpsc::channel(64);
+        let progress = tokio::spawn(async move {
+            while let Some(FetchEvent::ArchiveFetched { id, range }) = rx.recv().await {
+                eprintln!("fetched archive {id} [{}, {})", range.from, range.to);
+            }
+        });
+        let outcome = node
+            .fetch(
+                &community,
+                &link,
+                &ids,
+                &FetchOptions::default(),
+                tx,
+                CancellationToken::new(),
+            )
+            .await?;
+        progress.await.ok();
+        anyhow::Ok(json!({
+            "community": community.to_string(),
+            "archives": outcome.fetched.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "bytes_fetched": outcome.bytes_fetched,
+            "seconds": started.elapsed().as_secs_f64(),
+            "dir": node.archive_dir(&community).path().display().to_string(),
+        }))
+    }
+    .await;
+    node.stop().await;
+    result
+}

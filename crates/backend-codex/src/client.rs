@@ -1,0 +1,441 @@
+//! A REST client for Codex / Logos Storage nodes (spec 2 and 8): raw-body
+//! uploads, verified downloads, manifests, `/exists` in both JSON shapes,
+//! deletes and background fetches, with deadlines and retries.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use reqwest::{RequestBuilder, Response, StatusCode, header};
+use serde::Deserialize;
+
+use crate::{
+    config::ClientConfig,
+    error::CodexError,
+    format::{
+        cid::{cid_text, parse_cid},
+        manifest::{DataItem, DataList, Manifest},
+        tree::{TreeHasher, tree_cid},
+        upload_headers::is_valid_filename,
+    },
+};
+
+/// Metadata sent with an upload. Both change the dataset's CID.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UploadOptions {
+    /// Sent as `Content-Disposition: attachment; filename="…"`; must be a
+    /// name the node accepts.
+    pub filename: Option<String>,
+    /// Sent as `Content-Type`; must be an exact MIME type, no parameters.
+    pub mimetype: Option<String>,
+}
+
+impl UploadOptions {
+    /// Options with a filename and a MIME type.
+    pub fn new(filename: Option<&str>, mimetype: Option<&str>) -> UploadOptions {
+        UploadOptions {
+            filename: filename.map(str::to_string),
+            mimetype: mimetype.map(str::to_string),
+        }
+    }
+}
+
+/// Where a download may come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The node's own store only (`GET /data/{cid}`).
+    Local,
+    /// The node, fetching what it lacks from the network
+    /// (`GET /data/{cid}/network/stream`).
+    Network,
+}
+
+/// `GET /space`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct Space {
+    /// Blocks stored.
+    pub total_blocks: u64,
+    /// Quota.
+    pub quota_max_bytes: u64,
+    /// Bytes used, padding and manifests included.
+    pub quota_used_bytes: u64,
+    /// Bytes reserved (marketplace; 0 otherwise).
+    #[serde(default)]
+    pub quota_reserved_bytes: u64,
+}
+
+/// A client of one node.
+#[derive(Clone, Debug)]
+pub struct CodexClient {
+    http: reqwest::Client,
+    api: String,
+    config: ClientConfig,
+}
+
+impl CodexClient {
+    /// A client for `config`. Proxies from the environment are ignored: the
+    /// node is local.
+    pub fn new(config: ClientConfig) -> Result<CodexClient, CodexError> {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
+            .build()
+            .map_err(|source| CodexError::Connect {
+                what: "building the HTTP client".into(),
+                source,
+            })?;
+        let api = format!("{}{}", config.base_url, config.prefix);
+        Ok(CodexClient { http, api, config })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The base URL with the prefix.
+    pub fn api_url(&self) -> &str {
+        &self.api
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api)
+    }
+
+    /// Sends the request `build` makes, retrying connection failures,
+    /// timeouts and 5xx with backoff; any other status fails at once with its
+    /// body. `deadline` bounds each try until the headers arrive.
+    async fn send(
+        &self,
+        what: &str,
+        deadline: Option<Duration>,
+        build: impl Fn() -> RequestBuilder,
+    ) -> Result<Response, CodexError> {
+        let policy = self.config.retry;
+        let mut backoff = policy.initial_backoff;
+        let mut attempt = 1;
+        loop {
+            let mut request = build();
+            if let Some(d) = deadline {
+                request = request.timeout(d);
+            }
+            let error = match request.send().await {
+                Ok(r) if r.status().is_success() => return Ok(r),
+                Ok(r) => status_error(what, r).await,
+                Err(e) => self.transport_error(what, e, deadline),
+            };
+            if attempt >= policy.attempts.max(1) || !error.is_retryable() {
+                return Err(error);
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(policy.max_backoff);
+            attempt += 1;
+        }
+    }
+
+    fn transport_error(
+        &self,
+        what: &str,
+        e: reqwest::Error,
+        deadline: Option<Duration>,
+    ) -> CodexError {
+        if e.is_timeout() {
+            CodexError::Timeout {
+                what: what.into(),
+                after: deadline.unwrap_or(self.config.read_timeout),
+            }
+        } else if e.is_connect() {
+            CodexError::Connect {
+                what: what.into(),
+                source: e,
+            }
+        } else {
+            CodexError::Transport {
+                what: what.into(),
+                source: e,
+            }
+        }
+    }
+
+    /// Uploads `data` as one dataset and returns its manifest CID. Retried
+    /// on failure: uploads are content-addressed, so a repeat is harmless.
+    pub async fn upload(&self, data: Bytes, options: &UploadOptions) -> Result<String, CodexError> {
+        let headers = upload_headers(options)?;
+        let url = self.url("/data");
+        let response = self
+            .send("POST /data", None, || {
+                self.http
+                    .post(&url)
+                    .headers(headers.clone())
+                    .body(data.clone())
+            })
+            .await?;
+        read_cid(response).await
+    }
+
+    /// Uploads a stream as one dataset, never buffering it whole. Not retried:
+    /// a stream cannot be replayed.
+    pub async fn upload_stream<S>(
+        &self,
+        body: S,
+        options: &UploadOptions,
+    ) -> Result<String, CodexError>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+    {
+        let headers = upload_headers(options)?;
+        let request = self
+            .http
+            .post(self.url("/data"))
+            .headers(headers)
+            .body(reqwest::Body::wrap_stream(body));
+        let response = match request.send().await {
+            Ok(r) if r.status().is_success() => r,
+            Ok(r) => return Err(status_error("POST /data", r).await),
+            Err(e) => return Err(self.transport_error("POST /data", e, None)),
+        };
+        read_cid(response).await
+    }
+
+    /// `GET /data/{cid}/network/manifest`: the manifest, fetched from the
+    /// network if needed, within the manifest deadline.
+    pub async fn manifest(&self, cid: &str) -> Result<DataItem, CodexError> {
+        let url = self.url(&format!("/data/{cid}/network/manifest"));
+        let what = format!("GET /data/{cid}/network/manifest");
+        let deadline = Some(self.config.manifest_deadline);
+        let response = self.send(&what, deadline, || self.http.get(&url)).await?;
+        read_json(&what, response).await
+    }
+
+    /// `POST /data/{cid}/network`: makes the node fetch the dataset in the
+    /// background; returns once the manifest is local. Sent without a body,
+    /// which the node would otherwise want a Content-Type for.
+    pub async fn fetch_in_background(&self, cid: &str) -> Result<DataItem, CodexError> {
+        let url = self.url(&format!("/data/{cid}/network"));
+        let what = format!("POST /data/{cid}/network");
+        let deadline = Some(self.config.manifest_deadline);
+        let response = self.send(&what, deadline, || self.http.post(&url)).await?;
+        read_json(&what, response).await
+    }
+
+    /// `GET /data/{cid}/exists`: whether the block is in the node's store. Both
+    /// answers are read: the node's `{"<cid>": bool}` and the spec's
+    /// `{"has": bool}`.
+    pub async fn exists(&self, cid: &str) -> Result<bool, CodexError> {
+        let url = self.url(&format!("/data/{cid}/exists"));
+        let what = format!("GET /data/{cid}/exists");
+        let deadline = Some(self.config.request_deadline);
+        let response = self.send(&what, deadline, || self.http.get(&url)).await?;
+        let map: serde_json::Map<String, serde_json::Value> = read_json(&what, response).await?;
+        let value = map
+            .get(cid)
+            .or_else(|| map.get("has"))
+            .or_else(|| (map.len() == 1).then(|| map.values().next()).flatten());
+        value
+            .and_then(serde_json::Value::as_bool)
+            .ok_or_else(|| CodexError::Protocol {
+                what,
+                reason: format!("no boolean for {cid} in {map:?}"),
+            })
+    }
+
+    /// `DELETE /data/{cid}`: removes a dataset (or block) from the node.
+    pub async fn delete(&self, cid: &str) -> Result<(), CodexError> {
+        let url = self.url(&format!("/data/{cid}"));
+        let what = format!("DELETE /data/{cid}");
+        let deadline = Some(self.config.request_deadline);
+        self.send(&what, deadline, || self.http.delete(&url))
+            .await?;
+        Ok(())
+    }
+
+    /// `GET /space`.
+    pub async fn space(&self) -> Result<Space, CodexError> {
+        let url = self.url("/space");
+        let deadline = Some(self.config.request_deadline);
+        let response = self
+            .send("GET /space", deadline, || self.http.get(&url))
+            .await?;
+        read_json("GET /space", response).await
+    }
+
+    /// `GET /data`: every dataset whose manifest is local.
+    pub async fn list(&self) -> Result<DataList, CodexError> {
+        let url = self.url("/data");
+        let deadline = Some(self.config.request_deadline);
+        let response = self
+            .send("GET /data", deadline, || self.http.get(&url))
+            .await?;
+        read_json("GET /data", response).await
+    }
+
+    /// Downloads a dataset and returns its bytes once they are verified.
+    pub async fn download(&self, cid: &str, source: Source) -> Result<Bytes, CodexError> {
+        let mut out = Vec::new();
+        self.download_into(cid, source, &mut |chunk| out.extend_from_slice(chunk))
+            .await?;
+        Ok(Bytes::from(out))
+    }
+
+    /// Streams a dataset into `sink` and verifies it: the byte count against
+    /// `Content-Length` and the manifest, the tree root recomputed from the
+    /// bytes against the manifest's `treeCid`, and, for format-A manifests,
+    /// the manifest against `cid`. `sink` sees bytes before the end is
+    /// verified; an error means they must be discarded. Returns the length.
+    pub async fn download_into(
+        &self,
+        cid: &str,
+        source: Source,
+        sink: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> Result<u64, CodexError> {
+        let (what, response, item) = match source {
+            Source::Network => {
+                let item = self.manifest(cid).await?;
+                let what = format!("GET /data/{cid}/network/stream");
+                let url = self.url(&format!("/data/{cid}/network/stream"));
+                let response = self.send(&what, None, || self.http.get(&url)).await?;
+                (what, response, item)
+            }
+            Source::Local => {
+                // Local first: asking for the manifest of a dataset that is not
+                // local would make the node look for it on the network.
+                let what = format!("GET /data/{cid}");
+                let url = self.url(&format!("/data/{cid}"));
+                let response = self.send(&what, None, || self.http.get(&url)).await?;
+                let item = self.manifest(cid).await?;
+                (what, response, item)
+            }
+        };
+        let verification = |reason: String| CodexError::Verification {
+            cid: cid.to_string(),
+            reason,
+        };
+        let manifest = &item.manifest;
+        if item.cid != cid {
+            return Err(verification(format!("the node answered for {}", item.cid)));
+        }
+        if manifest.protected.is_some() && manifest.manifest_version.is_none() {
+            // Format A: the JSON holds every field of the manifest block.
+            let rebuilt = Manifest::from_json(manifest).map_err(|e| verification(e.to_string()))?;
+            if cid_text(&rebuilt.cid()) != cid {
+                return Err(verification("the manifest does not hash to the CID".into()));
+            }
+        }
+        let expected = manifest.dataset_size;
+        if let Some(length) = response.content_length()
+            && length != expected
+        {
+            return Err(verification(format!(
+                "Content-Length {length}, manifest datasetSize {expected}"
+            )));
+        }
+        let block_size = usize::try_from(manifest.block_size)
+            .ok()
+            .filter(|b| *b > 0)
+            .ok_or_else(|| verification(format!("block size {}", manifest.block_size)))?;
+        let mut hasher = TreeHasher::new(block_size);
+        let mut body = response.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| self.transport_error(&what, e, None))?;
+            hasher.update(&chunk);
+            if hasher.len() > expected {
+                return Err(verification(format!(
+                    "more than the {expected} bytes announced"
+                )));
+            }
+            sink(&chunk);
+        }
+        if hasher.len() != expected {
+            return Err(verification(format!(
+                "truncated: {} of {expected} bytes",
+                hasher.len()
+            )));
+        }
+        let tree = tree_cid(&hasher.finish());
+        let announced =
+            parse_cid(&manifest.tree_cid).map_err(|e| verification(format!("treeCid: {e}")))?;
+        if tree.as_ref() != Some(&announced) {
+            return Err(verification(format!(
+                "the bytes' tree root is not the manifest's treeCid {}",
+                manifest.tree_cid
+            )));
+        }
+        Ok(expected)
+    }
+}
+
+/// The headers of an upload: never multipart, no Content-Type unless given.
+fn upload_headers(options: &UploadOptions) -> Result<header::HeaderMap, CodexError> {
+    let mut headers = header::HeaderMap::new();
+    if let Some(name) = &options.filename {
+        let value = format!("attachment; filename=\"{name}\"");
+        let value = header::HeaderValue::from_str(&value)
+            .ok()
+            .filter(|_| is_valid_filename(name) && name.len() <= 255)
+            .ok_or_else(|| {
+                CodexError::InvalidInput(format!("the node refuses the filename {name:?}"))
+            })?;
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    if let Some(mime) = &options.mimetype {
+        // The node matches the whole value against its table: parameters
+        // such as `; charset=` make it answer 422.
+        let exact = mime.contains('/') && !mime.contains([';', ' ', ',']) && mime.len() <= 128;
+        let value = header::HeaderValue::from_str(mime)
+            .ok()
+            .filter(|_| exact)
+            .ok_or_else(|| {
+                CodexError::InvalidInput(format!("{mime:?} is not an exact MIME type"))
+            })?;
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    Ok(headers)
+}
+
+async fn status_error(what: &str, response: Response) -> CodexError {
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    let body: String = body.trim().chars().take(2_000).collect();
+    CodexError::Status {
+        what: what.into(),
+        status: status.as_u16(),
+        body: if body.is_empty() {
+            status.canonical_reason().unwrap_or("").to_string()
+        } else {
+            body
+        },
+    }
+}
+
+async fn read_cid(response: Response) -> Result<String, CodexError> {
+    let protocol = |reason: String| CodexError::Protocol {
+        what: "POST /data".into(),
+        reason,
+    };
+    let text = response.text().await.map_err(|e| protocol(e.to_string()))?;
+    let cid = text.trim();
+    parse_cid(cid).map_err(|e| protocol(format!("{cid:?} is not a CID: {e}")))?;
+    Ok(cid.to_string())
+}
+
+async fn read_json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    response: Response,
+) -> Result<T, CodexError> {
+    let protocol = |reason: String| CodexError::Protocol {
+        what: what.into(),
+        reason,
+    };
+    if response.status() == StatusCode::NO_CONTENT {
+        return Err(protocol("no content".into()));
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| protocol(e.to_string()))?;
+    serde_json::from_slice(&body).map_err(|e| protocol(e.to_string()))
+}

@@ -1,0 +1,115 @@
+//! The client's one error type, and how it maps onto the backend error kinds.
+
+use std::time::Duration;
+
+use archive_backend::ErrorKind;
+
+/// What went wrong talking to a Codex / Logos Storage node.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodexError {
+    /// The node answered with an error status; `body` is its message.
+    #[error("{what}: HTTP {status}: {body}")]
+    Status {
+        /// The call, e.g. `GET /data/{cid}/network/manifest`.
+        what: String,
+        /// The status code.
+        status: u16,
+        /// The response body (the node sends the message as text).
+        body: String,
+    },
+    /// The node could not be reached.
+    #[error("{what}: cannot connect: {source}")]
+    Connect {
+        /// The call.
+        what: String,
+        /// The cause.
+        source: reqwest::Error,
+    },
+    /// A deadline or the idle-read timeout passed.
+    #[error("{what}: no answer within {after:?}")]
+    Timeout {
+        /// The call.
+        what: String,
+        /// The deadline or idle timeout that passed.
+        after: Duration,
+    },
+    /// The connection failed mid-way (reset, truncated body).
+    #[error("{what}: transfer failed: {source}")]
+    Transport {
+        /// The call.
+        what: String,
+        /// The cause.
+        source: reqwest::Error,
+    },
+    /// Data that does not match its CID, manifest or length.
+    #[error("{cid}: verification failed: {reason}")]
+    Verification {
+        /// The dataset.
+        cid: String,
+        /// What did not match.
+        reason: String,
+    },
+    /// An answer of the wrong shape.
+    #[error("{what}: unexpected answer: {reason}")]
+    Protocol {
+        /// The call.
+        what: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A bad argument (an unusable filename, a foreign link).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// The caller cancelled.
+    #[error("cancelled")]
+    Cancelled,
+    /// An archive or index that does not decode.
+    #[error("archive format: {0}")]
+    Archive(#[from] archive_index::Error),
+}
+
+impl CodexError {
+    /// The backend error kind: 5xx and connection failures are Unavailable,
+    /// timeouts Timeout, 404 NotFound, failed verification Corrupt.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CodexError::Status { status: 404, .. } => ErrorKind::NotFound,
+            CodexError::Status { status: 500.., .. } => ErrorKind::Unavailable,
+            CodexError::Status {
+                status: 400 | 422, ..
+            } => ErrorKind::InvalidInput,
+            CodexError::Status { .. } => ErrorKind::Other,
+            CodexError::Connect { .. } | CodexError::Transport { .. } => ErrorKind::Unavailable,
+            CodexError::Timeout { .. } => ErrorKind::Timeout,
+            CodexError::Verification { .. } | CodexError::Archive(_) => ErrorKind::Corrupt,
+            CodexError::Protocol { .. } => ErrorKind::Other,
+            CodexError::InvalidInput(_) => ErrorKind::InvalidInput,
+            CodexError::Cancelled => ErrorKind::Cancelled,
+        }
+    }
+
+    /// The HTTP status, when the node answered with an error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            CodexError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether the same request may succeed when sent again: connection
+    /// failures, timeouts and 5xx, never a 4xx.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            CodexError::Status { status, .. } => *status >= 500,
+            CodexError::Connect { .. } | CodexError::Timeout { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+impl From<CodexError> for archive_backend::Error {
+    fn from(e: CodexError) -> archive_backend::Error {
+        archive_backend::Error::new(e.kind(), crate::NAME, "Codex node").with_source(e)
+    }
+}

@@ -1,0 +1,200 @@
+//! Interop with libtorrent (rasterbar, python3-libtorrent), the client status-go
+//! users' other tools are built on: it downloads from our seeder by magnet,
+//! and we download from it seeding our `.torrent`. Everything on 127.0.0.1;
+//! every process is killed when its test ends.
+
+use std::{
+    collections::HashSet,
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use archive_backend::{
+    Backend, FetchOptions, MessageList, PublishOptions, PublishRequest, ResolveOptions,
+};
+use archive_index::{CommunityId, Message, TimeRange, Topic};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::Nodes;
+
+const WEEK: u64 = 7 * 86_400;
+const TOPIC: Topic = Topic([7, 7, 7, 7]);
+
+/// Kills the process when dropped, so no test leaves a peer behind.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn python_peer(args: &[&str]) -> Peer {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/libtorrent_peer.py");
+    // Debian's python3-libtorrent is importable only from the system Python.
+    let child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/python3 with python3-libtorrent (installed by `cargo xtask test`)");
+    Peer(child)
+}
+
+/// Waits for the peer's first line, with a timeout.
+fn first_line(peer: &mut Peer, timeout: Duration) -> String {
+    let stdout = peer.0.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    rx.recv_timeout(timeout)
+        .expect("the libtorrent peer answers in time")
+}
+
+fn messages() -> Vec<Message> {
+    (0..40u64)
+        .map(|i| Message {
+            sig: vec![3; 65],
+            timestamp: (i / 20) * WEEK + i * 97 + 1,
+            topic: TOPIC,
+            payload: vec![i as u8; 7_000],
+            padding: vec![],
+            hash: i.to_be_bytes().to_vec(),
+            third_party_id: String::new(),
+        })
+        .collect()
+}
+
+async fn publish(
+    owner: &backend_torrent::TorrentBackend,
+    community: CommunityId,
+) -> archive_backend::Link {
+    let source = MessageList::new(messages());
+    let request = PublishRequest {
+        community,
+        topics: vec![TOPIC],
+        range: TimeRange {
+            from: 0,
+            to: 2 * WEEK,
+        },
+        interval: WEEK,
+        previous: None,
+        messages: &source,
+    };
+    let outcome = owner
+        .publish(request, &PublishOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(outcome.archives.len(), 2);
+    outcome.link.unwrap()
+}
+
+fn assert_same_files(a: &Path, b: &Path) {
+    for file in ["data", "index"] {
+        assert_eq!(
+            std::fs::read(a.join(file)).unwrap(),
+            std::fs::read(b.join(file)).unwrap(),
+            "{file} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn libtorrent_downloads_from_our_seeder_by_magnet() {
+    let nodes = Nodes::default();
+    let owner = nodes.node().await;
+    let community = CommunityId([3; 33]);
+    let link = publish(&owner, community).await;
+    let save = tempfile::tempdir().unwrap();
+    let peer_addr = owner.listen_addr().unwrap().to_string();
+    let mut peer = python_peer(&[
+        "download",
+        link.announced(),
+        save.path().to_str().unwrap(),
+        &peer_addr,
+    ]);
+    let line = tokio::task::spawn_blocking(move || {
+        let line = first_line(&mut peer, Duration::from_secs(90));
+        drop(peer);
+        line
+    })
+    .await
+    .unwrap();
+    assert_eq!(line.trim(), "done", "libtorrent did not complete: {line}");
+    assert_same_files(
+        owner.archive_dir(&community).path(),
+        &save.path().join(community.to_string()),
+    );
+    nodes.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn we_download_from_libtorrent_seeding_our_torrent() {
+    let nodes = Nodes::default();
+    let owner = nodes.node().await;
+    let mut id = [3; 33];
+    id[32] = 4;
+    let community = CommunityId(id);
+    let link = publish(&owner, community).await;
+    let torrent = owner.torrent_path(&community);
+    // libtorrent seeds a copy of the owner's files; the owner stops serving.
+    owner.unseed(&community, &link).await.unwrap();
+    let copy = tempfile::tempdir().unwrap();
+    let copy_dir = copy.path().join(community.to_string());
+    std::fs::create_dir_all(&copy_dir).unwrap();
+    for file in ["data", "index"] {
+        std::fs::copy(
+            owner.archive_dir(&community).path().join(file),
+            copy_dir.join(file),
+        )
+        .unwrap();
+    }
+    let mut peer = python_peer(&[
+        "seed",
+        torrent.to_str().unwrap(),
+        copy.path().to_str().unwrap(),
+    ]);
+    let line = first_line(&mut peer, Duration::from_secs(60));
+    let port: u16 = line
+        .trim()
+        .strip_prefix("port ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+
+    let member = nodes
+        .node_with_peers(vec![([127, 0, 0, 1], port).into()])
+        .await;
+    let index = member
+        .resolve(&community, &link, &ResolveOptions::default())
+        .await
+        .unwrap();
+    let missing = index.missing(&HashSet::new());
+    let (tx, _rx) = mpsc::channel(8);
+    member
+        .fetch(
+            &community,
+            &link,
+            &missing,
+            &FetchOptions::default(),
+            tx,
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    for id in &missing {
+        member.read_archive(&community, &link, id).await.unwrap();
+    }
+    assert_same_files(member.archive_dir(&community).path(), &copy_dir);
+    drop(peer);
+    nodes.stop().await;
+}
