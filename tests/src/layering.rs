@@ -73,7 +73,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ),
     (
         "backend-torrent",
-        &["archive-scheduler", "archive-dispatch", "reqwest"],
+        &["archive-scheduler", "archive-dispatch", "archive-store"],
     ),
     (
         "backend-codex",

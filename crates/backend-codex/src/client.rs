@@ -231,16 +231,10 @@ impl CodexClient {
         let deadline = Some(self.config.request_deadline);
         let response = self.send(&what, deadline, || self.http.get(&url)).await?;
         let map: serde_json::Map<String, serde_json::Value> = read_json(&what, response).await?;
-        let value = map
-            .get(cid)
-            .or_else(|| map.get("has"))
-            .or_else(|| (map.len() == 1).then(|| map.values().next()).flatten());
-        value
-            .and_then(serde_json::Value::as_bool)
-            .ok_or_else(|| CodexError::Protocol {
-                what,
-                reason: format!("no boolean for {cid} in {map:?}"),
-            })
+        exists_answer(&map, cid).ok_or_else(|| CodexError::Protocol {
+            what,
+            reason: format!("no boolean for {cid} in {map:?}"),
+        })
     }
 
     /// `DELETE /data/{cid}`: removes a dataset (or block) from the node.
@@ -368,6 +362,16 @@ impl CodexClient {
     }
 }
 
+/// Reads `/exists`: the node's `{"<cid>": bool}` (keyed by the CID as the
+/// node re-encodes it, so a lone key also counts) or the openapi's
+/// `{"has": bool}`.
+fn exists_answer(map: &serde_json::Map<String, serde_json::Value>, cid: &str) -> Option<bool> {
+    map.get(cid)
+        .or_else(|| map.get("has"))
+        .or_else(|| (map.len() == 1).then(|| map.values().next()).flatten())
+        .and_then(serde_json::Value::as_bool)
+}
+
 /// The headers of an upload: never multipart, no Content-Type unless given.
 fn upload_headers(options: &UploadOptions) -> Result<header::HeaderMap, CodexError> {
     let mut headers = header::HeaderMap::new();
@@ -438,4 +442,30 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|e| protocol(e.to_string()))?;
     serde_json::from_slice(&body).map_err(|e| protocol(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exists_reads_both_json_shapes() {
+        let parse = |text: &str| serde_json::from_str::<serde_json::Map<_, _>>(text).unwrap();
+        assert_eq!(exists_answer(&parse(r#"{"zDvA": true}"#), "zDvA"), Some(true));
+        assert_eq!(exists_answer(&parse(r#"{"has": false}"#), "zDvA"), Some(false));
+        assert_eq!(exists_answer(&parse(r#"{"zDvOther": true}"#), "zDvA"), Some(true));
+        assert_eq!(exists_answer(&parse(r#"{"a": true, "b": false}"#), "zDvA"), None);
+        assert_eq!(exists_answer(&parse(r#"{"zDvA": "yes"}"#), "zDvA"), None);
+    }
+
+    #[test]
+    fn upload_headers_are_exact_or_absent() {
+        let none = upload_headers(&UploadOptions::default()).unwrap();
+        assert!(none.is_empty(), "no Content-Type unless asked for");
+        let both = upload_headers(&UploadOptions::new(Some("a.bin"), Some("application/octet-stream"))).unwrap();
+        assert_eq!(both[header::CONTENT_DISPOSITION], "attachment; filename=\"a.bin\"");
+        assert_eq!(both[header::CONTENT_TYPE], "application/octet-stream");
+        assert!(upload_headers(&UploadOptions::new(Some("a\"b"), None)).is_err());
+        assert!(upload_headers(&UploadOptions::new(None, Some("multipart/form-data; boundary=x"))).is_err());
+    }
 }

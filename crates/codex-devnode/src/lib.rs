@@ -11,6 +11,14 @@
 //!   verified before it is stored.
 //! - Faults (latency, 503s, lying downloads) can be injected for client tests.
 //!
+//! Where it knowingly differs from a real node:
+//! - its MIME table is a subset of Nim's (so it is stricter, never laxer);
+//! - `GET /data/{cid}` never fetches missing blocks from peers, and peers are
+//!   asked only through that and `GET /data`, so peered devnodes cannot loop;
+//! - `/network/stream` first fetches and verifies the whole dataset (held in
+//!   memory), then streams it, where a node streams while fetching;
+//! - the quota is reported, not enforced; peer IDs and SPRs are stand-ins.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), codex_devnode::DevnodeError> {
 //! use codex_devnode::{Devnode, DevnodeConfig};

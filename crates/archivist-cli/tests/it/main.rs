@@ -3,6 +3,7 @@
 mod create;
 mod keygen;
 mod store;
+mod torrent;
 
 use std::{
     path::Path,
