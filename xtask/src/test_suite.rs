@@ -22,6 +22,7 @@ const PEERS: &[(&str, &str, &[&str])] = &[
 
 pub(crate) fn run(extra: Vec<String>) -> anyhow::Result<()> {
     install_interop_peers()?;
+    install_npm_packages()?;
     let root = workspace_root();
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(&root)
@@ -81,4 +82,40 @@ fn is_root() -> bool {
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn install_npm_packages() -> anyhow::Result<()> {
+    let dir = workspace_root().join("target/interop");
+    let missing: Vec<&str> = NPM_PACKAGES
+        .iter()
+        .filter(|spec| {
+            let name = spec.rsplit_once('@').map_or(**spec, |(name, _)| name);
+            !dir.join("node_modules")
+                .join(name)
+                .join("package.json")
+                .exists()
+        })
+        .copied()
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(&dir)?;
+    println!("installing npm packages: {}", missing.join(" "));
+    let status = Command::new("npm")
+        .args([
+            "install",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+        ])
+        .arg(&dir)
+        .args(&missing)
+        .status()
+        .context("running npm (Node.js 20 or newer is needed for the interop tests)")?;
+    if !status.success() {
+        bail!("npm install {} failed: {status}", missing.join(" "));
+    }
+    Ok(())
 }

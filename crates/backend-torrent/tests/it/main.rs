@@ -1,6 +1,7 @@
 //! The BitTorrent backend end to end on 127.0.0.1: the conformance kit, and a
 //! member that holds the first archive fetching only the second.
 
+mod aria2;
 mod conformance;
 mod incremental;
 mod interop;
