@@ -1,8 +1,9 @@
 //! `cargo xtask test`: the one command that runs the whole test suite.
 //!
 //! It installs the third-party peers the interop tests talk to (once per
-//! machine, from Debian's packages) and then runs `cargo test` over the
-//! workspace, so a newcomer and CI run the same thing.
+//! machine: Debian's python3-libtorrent and aria2, a pinned npm tracker) and
+//! then runs `cargo test` over the workspace, so a newcomer and CI run the
+//! same thing.
 
 use std::process::{Command, Stdio};
 
@@ -18,7 +19,13 @@ const PEERS: &[(&str, &str, &[&str])] = &[
         "/usr/bin/python3",
         &["-c", "import libtorrent"],
     ),
+    ("aria2", "aria2c", &["--version"]),
 ];
+
+/// npm packages the interop tests need, pinned, installed under
+/// `target/interop` without running their install scripts (one of them would
+/// download a native binary from outside the registry).
+const NPM_PACKAGES: &[&str] = &["bittorrent-tracker@11.2.3"];
 
 pub(crate) fn run(extra: Vec<String>) -> anyhow::Result<()> {
     install_interop_peers()?;
