@@ -43,6 +43,7 @@ pub async fn run(harness: &dyn Harness) {
     unseed_makes_the_link_unavailable(harness).await;
     same_messages_same_ids(harness).await;
     empty_range_publishes_nothing(harness).await;
+    failed_source_leaves_nothing(harness).await;
 }
 
 const DAY: u64 = 86_400;
@@ -352,4 +353,74 @@ impl Harness for MemoryHarness {
     async fn node(&self) -> DynBackend {
         Arc::new(crate::memory::MemoryBackend::new(&self.network))
     }
+}
+
+/// A source that fails after `good` messages.
+struct FailingSource {
+    inner: MessageList,
+    good: usize,
+}
+
+impl crate::backend::MessageSource for FailingSource {
+    fn messages(
+        &self,
+        topics: &[Topic],
+        range: TimeRange,
+    ) -> futures::stream::BoxStream<'_, crate::error::Result<Message>> {
+        use futures::StreamExt;
+        let good = self.good;
+        self.inner
+            .messages(topics, range)
+            .enumerate()
+            .map(move |(i, m)| {
+                if i < good {
+                    m
+                } else {
+                    Err(crate::error::Error::new(
+                        ErrorKind::Io,
+                        "conformance",
+                        "the message source failed",
+                    ))
+                }
+            })
+            .boxed()
+    }
+}
+
+/// A message source that fails mid-publish leaves nothing behind: the publish
+/// fails, and the next one produces exactly what a fresh node would.
+pub async fn failed_source_leaves_nothing(harness: &dyn Harness) {
+    let (owner, fresh) = (harness.node().await, harness.node().await);
+    let community = community("failed-source");
+    let source = MessageList::new(messages(0, 2, 6));
+    let failing = FailingSource {
+        inner: source.clone(),
+        good: 3,
+    };
+    let request = PublishRequest {
+        community,
+        topics: vec![TOPIC],
+        range: TimeRange {
+            from: D1,
+            to: D1 + 2 * WEEK,
+        },
+        interval: WEEK,
+        previous: None,
+        messages: &failing,
+    };
+    let err = owner
+        .publish(request, &PublishOptions::default())
+        .await
+        .expect_err("a failing source fails the publish");
+    assert_eq!(
+        err.kind(),
+        ErrorKind::Io,
+        "the source's error comes back: {err}"
+    );
+    let retried = publish(&owner, community, &source, 0..2, None).await;
+    let clean = publish(&fresh, community, &source, 0..2, None).await;
+    assert_eq!(
+        retried.archives, clean.archives,
+        "the failed publish left nothing behind"
+    );
 }

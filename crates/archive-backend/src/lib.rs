@@ -18,6 +18,7 @@ mod error;
 mod link;
 pub mod memory;
 mod message_list;
+mod partition_feed;
 
 pub use backend::{
     Backend, Capabilities, DynBackend, FetchEvent, FetchOptions, FetchOrder, FetchOutcome,
@@ -27,3 +28,4 @@ pub use backend::{
 pub use error::{Error, ErrorKind, Result};
 pub use link::{Link, LinkKind};
 pub use message_list::MessageList;
+pub use partition_feed::{PartitionItem, feed_partitions};

@@ -16,9 +16,8 @@ use std::{
 
 use archive_index::{
     Archive, ArchiveId, CommunityId, DataWriter, ExtractOptions, TorrentIndex, extract_archive,
-    keccak256, partitions,
+    keccak256,
 };
-use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +28,7 @@ use crate::{
     },
     error::{Error, ErrorKind, Result},
     link::{Link, LinkKind},
+    partition_feed::{PartitionItem, feed_partitions},
 };
 
 const NAME: &str = "memory";
@@ -180,21 +180,17 @@ impl Backend for MemoryBackend {
         let format = |e: archive_index::Error| {
             Error::new(ErrorKind::InvalidInput, NAME, "archive format").with_source(e)
         };
-        for part in partitions(request.range, request.interval).map_err(format)? {
-            let mut messages = request.messages.messages(&request.topics, part);
-            let mut open = false;
-            while let Some(message) = messages.next().await {
-                let message = message?;
-                if !open {
-                    writer.begin_partition(part).map_err(format)?;
-                    open = true;
+        feed_partitions(&request, |item| {
+            std::future::ready(
+                match item {
+                    PartitionItem::Begin(part) => writer.begin_partition(part),
+                    PartitionItem::Message(m) => writer.push(&m),
+                    PartitionItem::End(_) => writer.finish_partition(),
                 }
-                writer.push(&message).map_err(format)?;
-            }
-            if open {
-                writer.finish_partition().map_err(format)?;
-            }
-        }
+                .map_err(format),
+            )
+        })
+        .await?;
         let (bytes, report) = writer.finish().map_err(format)?;
         if report.archives.is_empty() {
             return Ok(PublishOutcome {

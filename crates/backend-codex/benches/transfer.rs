@@ -6,7 +6,7 @@ use std::{hint::black_box, io::Write, process::Command, time::Instant};
 use backend_codex::{ClientConfig, CodexClient, Source, UploadOptions};
 use bytes::Bytes;
 use codex_devnode::{Devnode, DevnodeConfig};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 const LEN: usize = 64 * 1024 * 1024;
 
@@ -34,12 +34,18 @@ fn transfer(c: &mut Criterion) {
     let mut group = c.benchmark_group("devnode");
     group.throughput(Throughput::Bytes(LEN as u64));
     group.sample_size(10);
+    // The dataset is deleted before each upload (untimed), so every block is
+    // written again rather than found already stored.
     group.bench_function("upload_64MiB", |b| {
-        b.iter(|| {
-            runtime
-                .block_on(client.upload(black_box(data.clone()), &options))
-                .expect("upload")
-        })
+        b.iter_batched(
+            || runtime.block_on(client.delete(&cid)).expect("delete"),
+            |()| {
+                runtime
+                    .block_on(client.upload(black_box(data.clone()), &options))
+                    .expect("upload")
+            },
+            BatchSize::PerIteration,
+        )
     });
     group.bench_function("download_verified_64MiB", |b| {
         b.iter(|| {
@@ -60,6 +66,7 @@ fn with_curl(api: &str, cid: &str, data: &[u8]) {
     file.write_all(data).expect("write temp file");
     let mb = LEN as f64 / 1e6;
     let upload = format!("@{}", file.path().display());
+    delete_with_curl(api, cid);
     let runs = [
         (
             "curl upload",
@@ -89,6 +96,14 @@ fn with_curl(api: &str, cid: &str, data: &[u8]) {
             _ => println!("{what}: curl not available or failed"),
         }
     }
+}
+
+/// Deletes the dataset so that curl's upload writes every block too.
+fn delete_with_curl(api: &str, cid: &str) {
+    let _ = Command::new("curl")
+        .args(["-sf", "-X", "DELETE"])
+        .arg(format!("{api}/data/{cid}"))
+        .status();
 }
 
 criterion_group!(benches, transfer);

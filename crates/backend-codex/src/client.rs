@@ -451,10 +451,22 @@ mod tests {
     #[test]
     fn exists_reads_both_json_shapes() {
         let parse = |text: &str| serde_json::from_str::<serde_json::Map<_, _>>(text).unwrap();
-        assert_eq!(exists_answer(&parse(r#"{"zDvA": true}"#), "zDvA"), Some(true));
-        assert_eq!(exists_answer(&parse(r#"{"has": false}"#), "zDvA"), Some(false));
-        assert_eq!(exists_answer(&parse(r#"{"zDvOther": true}"#), "zDvA"), Some(true));
-        assert_eq!(exists_answer(&parse(r#"{"a": true, "b": false}"#), "zDvA"), None);
+        assert_eq!(
+            exists_answer(&parse(r#"{"zDvA": true}"#), "zDvA"),
+            Some(true)
+        );
+        assert_eq!(
+            exists_answer(&parse(r#"{"has": false}"#), "zDvA"),
+            Some(false)
+        );
+        assert_eq!(
+            exists_answer(&parse(r#"{"zDvOther": true}"#), "zDvA"),
+            Some(true)
+        );
+        assert_eq!(
+            exists_answer(&parse(r#"{"a": true, "b": false}"#), "zDvA"),
+            None
+        );
         assert_eq!(exists_answer(&parse(r#"{"zDvA": "yes"}"#), "zDvA"), None);
     }
 
@@ -462,10 +474,23 @@ mod tests {
     fn upload_headers_are_exact_or_absent() {
         let none = upload_headers(&UploadOptions::default()).unwrap();
         assert!(none.is_empty(), "no Content-Type unless asked for");
-        let both = upload_headers(&UploadOptions::new(Some("a.bin"), Some("application/octet-stream"))).unwrap();
-        assert_eq!(both[header::CONTENT_DISPOSITION], "attachment; filename=\"a.bin\"");
+        let both = upload_headers(&UploadOptions::new(
+            Some("a.bin"),
+            Some("application/octet-stream"),
+        ))
+        .unwrap();
+        assert_eq!(
+            both[header::CONTENT_DISPOSITION],
+            "attachment; filename=\"a.bin\""
+        );
         assert_eq!(both[header::CONTENT_TYPE], "application/octet-stream");
         assert!(upload_headers(&UploadOptions::new(Some("a\"b"), None)).is_err());
-        assert!(upload_headers(&UploadOptions::new(None, Some("multipart/form-data; boundary=x"))).is_err());
+        assert!(
+            upload_headers(&UploadOptions::new(
+                None,
+                Some("multipart/form-data; boundary=x")
+            ))
+            .is_err()
+        );
     }
 }

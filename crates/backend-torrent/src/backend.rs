@@ -11,14 +11,13 @@ use std::{
 
 use archive_backend::{
     Backend, Capabilities, Error, ErrorKind, FetchEvent, FetchOptions, FetchOrder, FetchOutcome,
-    Link, LinkKind, PublishOptions, PublishOutcome, PublishRequest, PublishedArchive, RemoteIndex,
-    ResolveOptions, Result,
+    Link, LinkKind, PartitionItem, PublishOptions, PublishOutcome, PublishRequest,
+    PublishedArchive, RemoteIndex, ResolveOptions, Result, feed_partitions,
 };
 use archive_index::{
     Archive, ArchiveId, CommunityId, DataWriter, ExtractOptions, Message, TimeRange, TorrentIndex,
-    WriteReport, extract_archive, partitions,
+    WriteReport, extract_archive,
 };
-use futures::StreamExt;
 use tokio::{
     io::{AsyncReadExt, AsyncSeekExt},
     sync::mpsc,
@@ -63,6 +62,8 @@ enum WriterInput {
     Begin(TimeRange),
     Message(Message),
     End,
+    /// The source failed: discard everything written in this run.
+    Abort,
 }
 
 impl TorrentBackend {
@@ -151,34 +152,34 @@ impl TorrentBackend {
                         }
                         WriterInput::Message(m) => writer.push(&m).map_err(format)?,
                         WriterInput::End => writer.finish_partition().map_err(format)?,
+                        WriterInput::Abort => {
+                            return Err(Error::new(ErrorKind::Other, NAME, "publish aborted"));
+                        }
                     }
                 }
                 Ok(writer.finish().map_err(format)?.1)
             })
         });
-        let fed = async {
-            for part in partitions(request.range, request.interval).map_err(format)? {
-                let mut messages = request.messages.messages(&request.topics, part);
-                let mut open = false;
-                while let Some(message) = messages.next().await {
-                    let message = message?;
-                    if !open {
-                        open = true;
-                        if tx.send(WriterInput::Begin(part)).await.is_err() {
-                            break;
-                        }
-                    }
-                    if tx.send(WriterInput::Message(message)).await.is_err() {
-                        break;
-                    }
-                }
-                if open && tx.send(WriterInput::End).await.is_err() {
-                    break;
-                }
+        let fed = feed_partitions(request, |item| {
+            let tx = tx.clone();
+            async move {
+                let input = match item {
+                    PartitionItem::Begin(part) => WriterInput::Begin(part),
+                    PartitionItem::Message(m) => WriterInput::Message(m),
+                    PartitionItem::End(_) => WriterInput::End,
+                };
+                // A closed channel means the writer failed; its error is
+                // reported below.
+                tx.send(input)
+                    .await
+                    .map_err(|_| Error::new(ErrorKind::Other, NAME, "the archive writer stopped"))
             }
-            Ok::<_, Error>(())
-        }
+        })
         .await;
+        if fed.is_err() {
+            // Ignored if the writer is gone already; it failed on its own then.
+            let _ = tx.send(WriterInput::Abort).await;
+        }
         drop(tx);
         let written = writer.await.map_err(|e| {
             Error::new(
@@ -187,11 +188,10 @@ impl TorrentBackend {
                 format!("archive writer failed: {e}"),
             )
         })?;
+        // A source that failed mid-way leaves nothing: the writer aborted and
+        // `append` cut `data` back. Its error is the one worth reporting.
         match (fed, written) {
-            // A source that failed mid-way must not leave half a partition:
-            // the writer's archives are discarded with the outcome.
-            (Err(e), _) => Err(e),
-            (Ok(()), Err(e)) => Err(e),
+            (Err(e), _) | (Ok(()), Err(e)) => Err(e),
             (Ok(()), Ok(outcome)) => Ok(outcome.report),
         }
     }

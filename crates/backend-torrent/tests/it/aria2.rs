@@ -4,10 +4,9 @@
 
 use std::{
     collections::HashSet,
-    io::{BufRead, BufReader},
     net::{SocketAddr, TcpListener},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::Arc,
     time::Duration,
 };
@@ -20,18 +19,10 @@ use backend_torrent::{Config, TorrentBackend};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::process::Process;
+
 const WEEK: u64 = 7 * 86_400;
 const TOPIC: Topic = Topic([5, 5, 5, 5]);
-
-/// Kills the process when dropped.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Where `cargo xtask test` installs the npm tracker.
 fn interop_dir() -> PathBuf {
@@ -60,24 +51,12 @@ fn tracker() -> (Process, String) {
             .spawn()
             .expect("node runs"),
     );
-    let line = first_line(&mut child, Duration::from_secs(30));
+    let line = child.first_line(Duration::from_secs(30));
     let port = line
         .trim()
         .strip_prefix("port ")
         .unwrap_or_else(|| panic!("tracker said {line:?}"));
     (child, format!("http://127.0.0.1:{port}/announce"))
-}
-
-fn first_line(process: &mut Process, timeout: Duration) -> String {
-    let stdout = process.0.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    rx.recv_timeout(timeout)
-        .expect("the process answers in time")
 }
 
 fn free_port() -> u16 {

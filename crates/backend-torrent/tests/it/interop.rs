@@ -5,9 +5,8 @@
 
 use std::{
     collections::HashSet,
-    io::{BufRead, BufReader},
     path::Path,
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
@@ -18,22 +17,12 @@ use archive_index::{CommunityId, Message, TimeRange, Topic};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::Nodes;
+use super::{Nodes, process::Process};
 
 const WEEK: u64 = 7 * 86_400;
 const TOPIC: Topic = Topic([7, 7, 7, 7]);
 
-/// Kills the process when dropped, so no test leaves a peer behind.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn python_peer(args: &[&str]) -> Peer {
+fn python_peer(args: &[&str]) -> Process {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/libtorrent_peer.py");
     // Debian's python3-libtorrent is importable only from the system Python.
     let child = Command::new("/usr/bin/python3")
@@ -43,20 +32,7 @@ fn python_peer(args: &[&str]) -> Peer {
         .stdout(Stdio::piped())
         .spawn()
         .expect("/usr/bin/python3 with python3-libtorrent (installed by `cargo xtask test`)");
-    Peer(child)
-}
-
-/// Waits for the peer's first line, with a timeout.
-fn first_line(peer: &mut Peer, timeout: Duration) -> String {
-    let stdout = peer.0.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    rx.recv_timeout(timeout)
-        .expect("the libtorrent peer answers in time")
+    Process(child)
 }
 
 fn messages() -> Vec<Message> {
@@ -124,7 +100,7 @@ async fn libtorrent_downloads_from_our_seeder_by_magnet() {
         &peer_addr,
     ]);
     let line = tokio::task::spawn_blocking(move || {
-        let line = first_line(&mut peer, Duration::from_secs(90));
+        let line = peer.first_line(Duration::from_secs(90));
         drop(peer);
         line
     })
@@ -164,7 +140,7 @@ async fn we_download_from_libtorrent_seeding_our_torrent() {
         torrent.to_str().unwrap(),
         copy.path().to_str().unwrap(),
     ]);
-    let line = first_line(&mut peer, Duration::from_secs(60));
+    let line = peer.first_line(Duration::from_secs(60));
     let port: u16 = line
         .trim()
         .strip_prefix("port ")

@@ -5,6 +5,7 @@ mod aria2;
 mod conformance;
 mod incremental;
 mod interop;
+mod process;
 
 use std::{
     path::PathBuf,
