@@ -22,6 +22,16 @@ const COMPOSERS: &[&str] = &["archivist", "archivist-cli", "archivist-tests", "x
 /// What each crate must not depend on, directly or not.
 const FORBIDDEN: &[(&str, &[&str])] = &[
     (
+        "codex-format",
+        &[
+            "archive-index",
+            "archive-backend",
+            "tokio",
+            "axum",
+            "reqwest",
+        ],
+    ),
+    (
         "archive-proto",
         &["archive-index", "archive-store", "archive-backend", "tokio"],
     ),

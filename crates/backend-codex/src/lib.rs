@@ -11,18 +11,14 @@
 //! - Plain HTTP only: the node's API is meant for loopback; reaching a remote
 //!   node through a TLS proxy needs reqwest's `rustls` feature added here.
 //!
-//! [`format`] is not this crate's own code: it is codex-devnode's
-//! `src/format/`, compiled here too. The layering rules forbid a backend to
-//! depend on the devnode, and the client must hash exactly as the node does;
-//! one source for both beats two copies. (A small `codex-format` crate that
-//! both depend on would be cleaner.)
+//! [`format`] is `codex-format`, the CID and manifest code the devnode uses
+//! too, so client and test node cannot disagree.
 
 mod backend;
 mod client;
 mod config;
 mod error;
-#[path = "../../codex-devnode/src/format/mod.rs"]
-pub mod format;
+pub use codex_format as format;
 
 pub use backend::{BackendOptions, CodexBackend};
 pub use client::{CodexClient, Source, Space, UploadOptions};

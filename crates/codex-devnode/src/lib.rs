@@ -29,7 +29,7 @@
 //! ```
 
 mod error;
-pub mod format;
+pub use codex_format as format;
 mod network;
 mod node;
 mod server;

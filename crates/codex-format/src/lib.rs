@@ -2,11 +2,8 @@
 //! manifest and its JSON, and the node's upload-header rules. No I/O, no
 //! HTTP, nothing of archives.
 //!
-//! This directory is the one source of this code for two crates: the devnode
-//! compiles it as `codex_devnode::format`, and `backend-codex` (which the
-//! layering rules forbid to depend on the devnode) compiles the same files
-//! through a `#[path]` module to verify downloads. So every path inside stays
-//! relative (`super::`), and nothing here may refer to the rest of a crate.
+//! Both sides of the Codex REST API use it: `codex-devnode` to compute what a
+//! real node computes, and `backend-codex` to verify what a node hands it.
 
 pub mod cid;
 pub mod manifest;

@@ -8,7 +8,7 @@ use cid::Cid;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{
+use crate::{
     BadManifest,
     cid::{BLOCK_CODEC, MANIFEST_CODEC, SHA2_256, cid_of_digest, cid_text, parse_cid},
 };
@@ -256,8 +256,8 @@ fn put_bytes(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tree::{DEFAULT_BLOCK_SIZE, TreeHasher, tree_cid};
     use super::*;
+    use crate::tree::{DEFAULT_BLOCK_SIZE, TreeHasher, tree_cid};
 
     /// Spec 4.5, vectors 2, 2b and 2c: "Hello World!" as `hello.txt`,
     /// `text/plain`, block size 65536.

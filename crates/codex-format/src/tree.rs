@@ -4,7 +4,7 @@
 use cid::Cid;
 use sha2::{Digest, Sha256};
 
-use super::cid::{ROOT_CODEC, cid_of_digest};
+use crate::cid::{ROOT_CODEC, cid_of_digest};
 
 /// The block size of every upload unless the caller asks otherwise (spec 4.2).
 pub const DEFAULT_BLOCK_SIZE: usize = 65_536;
