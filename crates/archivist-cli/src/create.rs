@@ -8,10 +8,12 @@ use std::{
 };
 
 use anyhow::{Context, bail, ensure};
+use archive_backend::{Link, LinkKind, MessageList};
 use archive_index::{
     ArchiveRun, CommunityId, DataWriter, TimeRange, Topic, WriteReport, partitions, write_archives,
 };
-use archive_store::Database;
+use archive_scheduler::StoreSource;
+use archive_store::{Database, Store};
 use backend_torrent::{AppendOutcome, ArchiveDir, Metainfo, TorrentOptions};
 use serde_json::json;
 
@@ -62,6 +64,13 @@ pub(crate) struct CreateArgs {
     /// `created by` in the .torrent: the owner's public key in hex.
     #[arg(long, default_value = "", requires = "torrent_dir")]
     created_by: String,
+    /// Also upload the archives to the Codex node at URL (each its own
+    /// dataset, then the index) and print the index CID.
+    #[arg(long, value_name = "URL")]
+    codex: Option<String>,
+    /// The index CID announced last time: the new Codex index extends it.
+    #[arg(long, value_name = "CID", requires = "codex")]
+    previous_index: Option<String>,
 }
 
 pub(crate) fn run(args: CreateArgs) -> anyhow::Result<serde_json::Value> {
@@ -89,6 +98,37 @@ pub(crate) fn run(args: CreateArgs) -> anyhow::Result<serde_json::Value> {
     if let Some(torrent_dir) = &args.torrent_dir {
         let magnet = write_torrent(&dir, torrent_dir, &args.created_by)?;
         report["magnet"] = magnet.into();
+    }
+    if let Some(url) = &args.codex {
+        let previous = args
+            .previous_index
+            .as_deref()
+            .map(|cid| Link::from_announced(LinkKind::IndexCid, cid))
+            .transpose()?;
+        let published = crate::runtime()?.block_on(async {
+            match (&args.messages, &args.db) {
+                (Some(path), _) => {
+                    let file =
+                        File::open(path).with_context(|| format!("opening {}", path.display()))?;
+                    let source = MessageList::new(jsonl::read_messages(
+                        BufReader::new(file),
+                        &path.display().to_string(),
+                    )?);
+                    crate::codex::publish(url, args.community, &run, previous, &source).await
+                }
+                (None, Some(db)) => {
+                    let source = StoreSource::new(Store::open(db.clone()).await?);
+                    crate::codex::publish(url, args.community, &run, previous, &source).await
+                }
+                (None, None) => bail!("give --messages FILE.jsonl or --db FILE"),
+            }
+        })?;
+        report["index_cid"] = published.link.map(|l| l.announced().to_string()).into();
+        report["codex_archives"] = published
+            .archives
+            .iter()
+            .map(|a| a.id.to_string())
+            .collect();
     }
     Ok(report)
 }

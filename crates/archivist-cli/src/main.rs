@@ -7,6 +7,7 @@
     reason = "a CLI talks on stdout and stderr"
 )]
 
+mod codex;
 mod create;
 mod inspect;
 mod inspect_torrent;
@@ -38,6 +39,8 @@ enum Command {
     Seed(torrent::SeedArgs),
     /// Download a community's index and archives from a magnet link.
     Fetch(torrent::FetchArgs),
+    /// Serve the Codex REST API locally (a faithful test node).
+    CodexDevnode(codex::DevnodeArgs),
     /// Create a community key and print the community ID.
     Keygen(keygen::KeygenArgs),
     /// Import messages into a store or export them as JSONL.
@@ -46,7 +49,7 @@ enum Command {
 }
 
 /// The async runtime for the commands that talk to the network.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?)
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Inspect(command) => inspect::run(command),
         Command::Messages(command) => messages::run(command),
         Command::Keygen(args) => keygen::run(args).map(|report| println!("{report}")),
+        Command::CodexDevnode(args) => runtime().and_then(|rt| rt.block_on(codex::devnode(args))),
         Command::Seed(args) => runtime().and_then(|rt| rt.block_on(torrent::seed(args))),
         Command::Fetch(args) => runtime()
             .and_then(|rt| rt.block_on(torrent::fetch(args)))

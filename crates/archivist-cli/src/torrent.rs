@@ -35,11 +35,18 @@ pub(crate) struct SeedArgs {
 /// Arguments of `archivist fetch`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Example:\n  archivist fetch 'magnet:?xt=urn:btih:…&dn=0x02…' --out ./member --peer 127.0.0.1:9025"
+    after_help = "Examples:\n  archivist fetch 'magnet:?xt=urn:btih:…&dn=0x02…' --out ./member --peer 127.0.0.1:9025\n  \
+    archivist fetch codex:zDvZRw… --codex http://127.0.0.1:8081 --community 0x02… --out ./member"
 )]
 pub(crate) struct FetchArgs {
-    /// The magnet link announced by the owner.
-    link: String,
+    /// The link announced by the owner: a magnet link or codex:<index CID>.
+    link: Link,
+    /// The Codex node to fetch through (for codex: links).
+    #[arg(long, value_name = "URL")]
+    codex: Option<String>,
+    /// The community (codex: links do not name it; magnet links do in dn=).
+    #[arg(long)]
+    community: Option<CommunityId>,
     /// Files go to DIR/<community>/{data,index}.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
@@ -72,14 +79,27 @@ pub(crate) async fn seed(args: SeedArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn fetch(args: FetchArgs) -> anyhow::Result<serde_json::Value> {
-    let magnet: Magnet = args.link.parse()?;
-    let Some(name) = &magnet.display_name else {
-        bail!("the magnet link has no dn= naming the community");
+    let link = args.link.clone();
+    if link.kind() == LinkKind::IndexCid {
+        let url = args
+            .codex
+            .as_deref()
+            .context("a codex: link needs --codex URL of a Codex node")?;
+        let community = args
+            .community
+            .context("a codex: link does not name its community: add --community 0x…")?;
+        return crate::codex::fetch(&link, url, community, args.out).await;
+    }
+    let magnet: Magnet = link.announced().parse()?;
+    let community: CommunityId = match (&args.community, &magnet.display_name) {
+        (Some(community), _) => *community,
+        (None, Some(name)) => name
+            .parse()
+            .context("the magnet's dn= is not a community ID")?,
+        (None, None) => {
+            bail!("the magnet link has no dn= naming the community: add --community 0x…")
+        }
     };
-    let community: CommunityId = name
-        .parse()
-        .context("the magnet's dn= is not a community ID")?;
-    let link = Link::from_announced(LinkKind::Magnet, &args.link)?;
     let mut config = Config::new(&args.out);
     config.data_dir = args.out.clone();
     config.torrent_dir = args.out.join("torrents");

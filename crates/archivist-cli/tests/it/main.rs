@@ -1,5 +1,6 @@
 //! End-to-end tests of the `archivist` binary.
 
+mod codex;
 mod create;
 mod keygen;
 mod store;
