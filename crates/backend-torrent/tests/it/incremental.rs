@@ -127,3 +127,82 @@ async fn second_round_moves_only_the_new_archive() {
     );
     nodes.stop().await;
 }
+
+/// A member restarted between two rounds keeps what it fetched: the new node
+/// over the same files fetches only the new archive's pieces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_member_keeps_what_it_fetched() {
+    let nodes = Nodes::default();
+    let owner = nodes.node().await;
+    let peers = vec![owner.listen_addr().unwrap()];
+    let root = tempfile::tempdir().unwrap();
+    let community = CommunityId([3; 33]);
+    let mut source = MessageList::new(week(0));
+    let first = publish(&owner, community, &source, 0..1, None).await;
+    let first_link = first.link.clone().unwrap();
+
+    let member = nodes.node_at(root.path().into(), peers.clone()).await;
+    let index = member
+        .resolve(&community, &first_link, &ResolveOptions::default())
+        .await
+        .unwrap();
+    let known = index.missing(&HashSet::new());
+    let (tx, _rx) = mpsc::channel(16);
+    member
+        .fetch(
+            &community,
+            &first_link,
+            &known,
+            &FetchOptions::default(),
+            tx,
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    member.stop().await;
+    drop(member);
+
+    source.extend(week(1));
+    let second = publish(&owner, community, &source, 1..2, Some(first_link)).await;
+    let link = second.link.unwrap();
+    let restarted = nodes.node_at(root.path().into(), peers).await;
+    let index = restarted
+        .resolve(&community, &link, &ResolveOptions::default())
+        .await
+        .unwrap();
+    let missing = index.missing(&known.into_iter().collect());
+    assert_eq!(missing, vec![second.archives[0].id]);
+    let (tx, _rx) = mpsc::channel(16);
+    let outcome = restarted
+        .fetch(
+            &community,
+            &link,
+            &missing,
+            &FetchOptions::default(),
+            tx,
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    let entry_size = owner
+        .archive_dir(&community)
+        .load_index()
+        .unwrap()
+        .get(&missing[0])
+        .unwrap()
+        .size;
+    let index_len = std::fs::metadata(owner.archive_dir(&community).index_path())
+        .unwrap()
+        .len();
+    let ceiling = entry_size + index_len.div_ceil(PIECE_LENGTH) * PIECE_LENGTH;
+    assert!(
+        outcome.bytes_fetched <= ceiling,
+        "fetched {} > {ceiling}",
+        outcome.bytes_fetched
+    );
+    assert_eq!(
+        std::fs::read(restarted.archive_dir(&community).data_path()).unwrap(),
+        std::fs::read(owner.archive_dir(&community).data_path()).unwrap()
+    );
+    nodes.stop().await;
+}

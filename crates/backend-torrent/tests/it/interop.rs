@@ -174,3 +174,37 @@ async fn we_download_from_libtorrent_seeding_our_torrent() {
     drop(peer);
     nodes.stop().await;
 }
+
+/// librqbit's own `create_torrent` adds a piece hash when the files end exactly
+/// on a piece boundary, and libtorrent rejects that file. Ours must load, with
+/// the same infohash libtorrent computes.
+#[test]
+fn libtorrent_accepts_our_torrent_when_the_files_end_on_a_piece_boundary() {
+    use backend_torrent::{ArchiveDir, Metainfo, TorrentOptions};
+    let tmp = tempfile::tempdir().unwrap();
+    let community = CommunityId([2; 33]);
+    let dir = ArchiveDir::new(tmp.path(), &community);
+    std::fs::create_dir_all(dir.path()).unwrap();
+    let piece = archive_index::PIECE_LENGTH as usize;
+    std::fs::write(dir.data_path(), vec![7u8; 2 * piece]).unwrap();
+    std::fs::write(dir.index_path(), vec![9u8; piece]).unwrap();
+    let metainfo = Metainfo::build(&dir, &TorrentOptions::new("0x04", 1), None).unwrap();
+    assert_eq!(
+        metainfo.info().pieces.len(),
+        3,
+        "exactly three pieces for 3 × 102400 bytes"
+    );
+    let path = metainfo.write(&tmp.path().join("torrents")).unwrap();
+    let output = Command::new("/usr/bin/python3")
+        .args(["-c", "import sys, libtorrent as lt; t = lt.torrent_info(sys.argv[1]); print(t.info_hash(), t.num_pieces())"])
+        .arg(&path)
+        .output()
+        .expect("/usr/bin/python3 with python3-libtorrent");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "libtorrent rejected our .torrent: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.trim(), format!("{} 3", metainfo.info_hash()));
+}

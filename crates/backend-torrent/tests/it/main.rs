@@ -39,6 +39,15 @@ impl Nodes {
         let dir = tempfile::tempdir().unwrap();
         let root: PathBuf = dir.path().into();
         self.dirs.lock().unwrap().push(dir);
+        self.node_at(root, peers).await
+    }
+
+    /// A node over the files under `root`, as after a restart.
+    pub(crate) async fn node_at(
+        &self,
+        root: PathBuf,
+        peers: Vec<std::net::SocketAddr>,
+    ) -> Arc<TorrentBackend> {
         let mut config = Config::new(root);
         config.peers = peers;
         config.trackers = Vec::new();
