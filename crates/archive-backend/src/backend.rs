@@ -80,6 +80,26 @@ pub struct PublishOutcome {
     pub dropped: Vec<DroppedMessage>,
 }
 
+impl PublishOutcome {
+    /// The outcome of a torrent-style run: `link` and the archives `report`
+    /// lists.
+    pub fn from_report(link: Option<Link>, report: archive_index::WriteReport) -> PublishOutcome {
+        PublishOutcome {
+            link,
+            archives: report
+                .archives
+                .iter()
+                .map(|a| PublishedArchive {
+                    id: a.id,
+                    range: a.entry.metadata.range,
+                    message_count: a.message_count,
+                })
+                .collect(),
+            dropped: report.dropped,
+        }
+    }
+}
+
 /// An index as a member sees it: which archives exist behind a link.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RemoteIndex {

@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     backend::{
         Backend, Capabilities, FetchEvent, FetchOptions, FetchOrder, FetchOutcome, PublishOptions,
-        PublishOutcome, PublishRequest, PublishedArchive, RemoteIndex, ResolveOptions,
+        PublishOutcome, PublishRequest, RemoteIndex, ResolveOptions,
     },
     error::{Error, ErrorKind, Result},
     link::{Link, LinkKind},
@@ -193,11 +193,7 @@ impl Backend for MemoryBackend {
         .await?;
         let (bytes, report) = writer.finish().map_err(format)?;
         if report.archives.is_empty() {
-            return Ok(PublishOutcome {
-                link: request.previous,
-                archives: Vec::new(),
-                dropped: report.dropped,
-            });
+            return Ok(PublishOutcome::from_report(request.previous, report));
         }
         let link = {
             let mut h = holding.lock().expect("holding lock");
@@ -215,19 +211,7 @@ impl Backend for MemoryBackend {
             self.stop_serving(previous);
         }
         self.serve(&link, holding);
-        Ok(PublishOutcome {
-            link: Some(link),
-            archives: report
-                .archives
-                .iter()
-                .map(|a| PublishedArchive {
-                    id: a.id,
-                    range: a.entry.metadata.range,
-                    message_count: a.message_count,
-                })
-                .collect(),
-            dropped: report.dropped,
-        })
+        Ok(PublishOutcome::from_report(Some(link), report))
     }
 
     async fn resolve(

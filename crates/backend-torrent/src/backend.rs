@@ -11,8 +11,8 @@ use std::{
 
 use archive_backend::{
     Backend, Capabilities, Error, ErrorKind, FetchEvent, FetchOptions, FetchOrder, FetchOutcome,
-    Link, LinkKind, PartitionItem, PublishOptions, PublishOutcome, PublishRequest,
-    PublishedArchive, RemoteIndex, ResolveOptions, Result, feed_partitions,
+    Link, LinkKind, PartitionItem, PublishOptions, PublishOutcome, PublishRequest, RemoteIndex,
+    ResolveOptions, Result, feed_partitions,
 };
 use archive_index::{
     Archive, ArchiveId, CommunityId, DataWriter, ExtractOptions, Message, TimeRange, TorrentIndex,
@@ -336,26 +336,10 @@ impl Backend for TorrentBackend {
     ) -> Result<PublishOutcome> {
         let report = self.append(&request).await?;
         if report.archives.is_empty() {
-            return Ok(PublishOutcome {
-                link: request.previous,
-                archives: Vec::new(),
-                dropped: report.dropped,
-            });
+            return Ok(PublishOutcome::from_report(request.previous, report));
         }
         let link = self.rebuild_and_seed(&request.community).await?;
-        Ok(PublishOutcome {
-            link: Some(link),
-            archives: report
-                .archives
-                .iter()
-                .map(|a| PublishedArchive {
-                    id: a.id,
-                    range: a.entry.metadata.range,
-                    message_count: a.message_count,
-                })
-                .collect(),
-            dropped: report.dropped,
-        })
+        Ok(PublishOutcome::from_report(Some(link), report))
     }
 
     async fn resolve(

@@ -1,49 +1,21 @@
 //! `codex-devnode`, `create --codex` and `fetch codex:<CID>`: an owner uploads
 //! to node A, a member fetches through node B peered with A.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
-
 use super::*;
 
-/// Kills the devnode when the test ends, however it ends.
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `archivist codex-devnode` and returns it with its URL.
-fn devnode(data_dir: &Path, peers: &[&str]) -> (Node, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_archivist"));
-    command.args([
+fn devnode(data_dir: &Path, peers: &[&str]) -> (Running, String) {
+    let mut args = vec![
         "codex-devnode",
         "--listen",
         "127.0.0.1:0",
         "--data-dir",
         data_dir.to_str().unwrap(),
-    ]);
+    ];
     for peer in peers {
-        command.args(["--peer", peer]);
+        args.extend(["--peer", peer]);
     }
-    let mut node = Node(command.stdout(Stdio::piped()).spawn().unwrap());
-    let stdout = node.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut first = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut first);
-        let _ = tx.send(first);
-    });
-    let first = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the devnode starts");
-    let started: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let (node, started) = start_archivist(&args);
     (node, started["url"].as_str().unwrap().to_string())
 }
 

@@ -7,8 +7,10 @@ mod store;
 mod torrent;
 
 use std::{
+    io::{BufRead, BufReader},
     path::Path,
-    process::{Command, Output},
+    process::{Child, Command, Output, Stdio},
+    time::Duration,
 };
 
 /// 2020-01-01 00:00:00 UTC, status-go's `D(1)`.
@@ -46,4 +48,39 @@ pub(crate) fn line(timestamp: u64, hash: &str, topic: &str) -> String {
 
 pub(crate) fn write_jsonl(path: &Path, lines: &[String]) {
     std::fs::write(path, lines.join("\n") + "\n").unwrap();
+}
+
+/// A long-running `archivist` (a seeder, a devnode), killed when dropped
+/// however the test ends.
+pub(crate) struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `archivist` with `args` and returns it with the JSON object it
+/// prints first, waiting at most 60 seconds.
+pub(crate) fn start_archivist(args: &[&str]) -> (Running, serde_json::Value) {
+    let mut running = Running(
+        Command::new(env!("CARGO_BIN_EXE_archivist"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the archivist binary runs"),
+    );
+    let stdout = running.0.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut first = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut first);
+        let _ = tx.send(first);
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("archivist {args:?} did not start"));
+    let value = serde_json::from_str(&first).unwrap_or_else(|_| panic!("not JSON: {first:?}"));
+    (running, value)
 }

@@ -1,23 +1,7 @@
 //! `create --torrent-dir`, `inspect torrent`, `seed` and `fetch`: an owner's
 //! files reach a member over BitTorrent on 127.0.0.1, byte for byte.
 
-use std::{
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
-
 use super::*;
-
-/// Kills the seeder when the test ends, however it ends.
-struct Seeder(Child);
-
-impl Drop for Seeder {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[test]
 fn a_member_fetches_what_the_owner_seeds() {
@@ -64,31 +48,17 @@ fn a_member_fetches_what_the_owner_seeds() {
     assert_eq!(inspected["files"][1]["path"], "index");
     assert_eq!(inspected["magnet"], magnet.as_str());
 
-    let mut seeder = Seeder(
-        Command::new(env!("CARGO_BIN_EXE_archivist"))
-            .args([
-                "seed",
-                "--data-dir",
-                data.to_str().unwrap(),
-                "--torrent-dir",
-                torrents.to_str().unwrap(),
-            ])
-            .args(["--community", COMMUNITY, "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stdout = seeder.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut first = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut first);
-        let _ = tx.send(first);
-    });
-    let first = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the seeder starts");
-    let seeding: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let (seeder, seeding) = start_archivist(&[
+        "seed",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--torrent-dir",
+        torrents.to_str().unwrap(),
+        "--community",
+        COMMUNITY,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
     assert_eq!(seeding["magnet"], magnet.as_str());
     let listen = seeding["listen"].as_str().unwrap();
 

@@ -1,0 +1,26 @@
+//! A Waku relay peer on rust-libp2p, carrying archive announcements.
+//!
+//! - [`new_message`], [`decode_message`], [`message_hash`]: the
+//!   14/WAKU2-MESSAGE envelope, bounded before decoding, and its deterministic
+//!   hash.
+//! - [`WakuNode`]: gossipsub as 11/WAKU2-RELAY (`/vac/waku/relay/2.0.0`,
+//!   StrictNoSign, message id `sha256(data)`) over TCP and websocket with
+//!   noise and yamux or mplex, plus identify and ping. It implements
+//!   [`archive_dispatch::Transport`], so announcements travel over it; js-waku
+//!   peers interoperate with this configuration.
+//! - [`Ingestion`]: received messages into [`archive_store::Store`], mapped as
+//!   status-go stores them.
+//!
+//! Nothing here knows a storage backend or the scheduler.
+
+mod error;
+mod ingest;
+mod message;
+mod node;
+
+pub use archive_proto::waku::relay::WakuRelayMessage;
+pub use error::{Error, Result};
+pub use ingest::{Ingestion, stored_message, v1_topic};
+pub use libp2p::{Multiaddr, PeerId};
+pub use message::{DEFAULT_MAX_MESSAGE_SIZE, decode_message, message_hash, new_message};
+pub use node::{RELAY_PROTOCOL, RelayMessage, WakuConfig, WakuNode};

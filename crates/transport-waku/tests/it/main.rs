@@ -1,0 +1,27 @@
+//! Integration tests: Waku relay nodes on loopback exchanging messages,
+//! signed announcements and feeding the store.
+
+mod ingest;
+mod relay;
+
+use std::time::Duration;
+
+use transport_waku::{WakuConfig, WakuNode};
+
+/// Longest wait for anything on the loopback network.
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Two started nodes, `b` dialling `a` on its listen address number `via`
+/// (0 = TCP, 1 = websocket), both with the other as a relay peer.
+async fn connected_pair(via: usize) -> (WakuNode, WakuNode) {
+    let a = WakuNode::start(WakuConfig::default()).await.unwrap();
+    let b = WakuNode::start(WakuConfig {
+        bootstrap: vec![a.listen_addrs()[via].clone()],
+        ..WakuConfig::default()
+    })
+    .await
+    .unwrap();
+    a.wait_for_relay_peers(1, TIMEOUT).await.unwrap();
+    b.wait_for_relay_peers(1, TIMEOUT).await.unwrap();
+    (a, b)
+}
