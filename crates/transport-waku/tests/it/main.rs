@@ -2,6 +2,7 @@
 //! signed announcements and feeding the store.
 
 mod ingest;
+mod interop;
 mod relay;
 
 use std::time::Duration;
