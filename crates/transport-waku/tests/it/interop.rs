@@ -20,9 +20,11 @@ use std::{
 };
 
 use archive_dispatch::Transport;
+use archive_index::TimeRange;
+use archive_store::Store;
 use futures::StreamExt;
 use tokio::{sync::mpsc, time::timeout};
-use transport_waku::{Multiaddr, WakuConfig, WakuNode, new_message};
+use transport_waku::{Ingestion, Multiaddr, WakuConfig, WakuNode, new_message, v1_topic};
 
 const SDK: &str = "@waku/sdk@0.0.27";
 const RELAY: &str = "@waku/relay@0.0.14";
@@ -151,6 +153,10 @@ async fn exchange(rust: &WakuNode, js: &mut JsPeer, content_topic: &str) {
         .await
         .unwrap();
     let mut inbox = rust.subscribe(&[content_topic.to_owned()]).await.unwrap();
+    let store = Store::open_in_memory().await.unwrap();
+    let ingestion = Ingestion::start(rust, store.clone(), &[content_topic.to_owned()])
+        .await
+        .unwrap();
 
     let message = new_message(content_topic, &b"hello from rust"[..], odd_now_ns());
     let hash = rust.publish_message(&message).await.unwrap();
@@ -160,6 +166,33 @@ async fn exchange(rust: &WakuNode, js: &mut JsPeer, content_topic: &str) {
     let reply = inbox.next().await.expect("a reply from js-waku");
     assert_eq!(reply.content_topic, content_topic);
     assert_eq!(reply.payload, "pong: hello from rust");
+
+    // js-waku's message on the community topic is ingested into our store with
+    // status-go's mapping.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while ingestion.stored() < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "js-waku's message was not stored"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let topic = v1_topic(content_topic).unwrap();
+    let stored = store
+        .with(move |db| {
+            db.messages(
+                &[topic],
+                TimeRange {
+                    from: 0,
+                    to: u64::MAX,
+                },
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].payload, b"pong: hello from rust");
+    assert_eq!(stored[0].topic, topic);
 }
 
 fn odd_now_ns() -> i64 {

@@ -1,6 +1,7 @@
 //! Integration tests: Waku relay nodes on loopback exchanging messages,
 //! signed announcements and feeding the store.
 
+mod dispatch;
 mod ingest;
 mod interop;
 mod relay;

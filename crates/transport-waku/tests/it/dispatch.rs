@@ -1,0 +1,92 @@
+//! Two of our nodes over Waku relay on loopback, through `archive-dispatch`:
+//! the member accepts the owner's announcement only after the quiet period,
+//! and a forged one is rejected with its reason.
+
+use std::{sync::Arc, time::Duration};
+
+use archive_dispatch::{
+    Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, DispatchConfig, Dispatcher,
+    Event, LinkKind, Rejection, Transport, sign_announcement,
+};
+use bytes::Bytes;
+use tokio::time::{Instant, timeout};
+
+use crate::{TIMEOUT, connected_pair};
+
+/// A member that joined one community.
+struct Joined(CommunityId);
+
+#[async_trait::async_trait]
+impl CommunityLookup for Joined {
+    async fn view(&self, community: CommunityId, _kind: LinkKind) -> Option<CommunityView> {
+        (community == self.0).then(|| CommunityView {
+            joined: true,
+            ..CommunityView::default()
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_accepts_after_the_quiet_period_and_rejects_a_forgery() {
+    let (owner, member) = connected_pair(0).await;
+    let (owner, member) = (Arc::new(owner), Arc::new(member));
+    let key = CommunityKey::generate();
+    let community = key.community_id();
+    let quiet = Duration::from_millis(500);
+    let config = DispatchConfig {
+        quiet_period: quiet,
+        ..DispatchConfig::default()
+    };
+    let mut listener = Dispatcher::new(member.clone() as Arc<dyn Transport>, config.clone())
+        .listen(&[community], Arc::new(Joined(community)))
+        .await
+        .unwrap();
+    // Gossipsub needs the member's subscription to reach the owner first.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // A forgery: a valid signature by a key that is not the community's.
+    let channel = Channel::for_announcement(&community, LinkKind::Magnet);
+    let forged = sign_announcement(
+        &CommunityKey::generate(),
+        LinkKind::Magnet,
+        5,
+        "magnet:?xt=urn:btih:ff",
+    )
+    .unwrap();
+    owner
+        .publish(&channel.content_topic, Bytes::from(forged))
+        .await
+        .unwrap();
+    let event = timeout(TIMEOUT, listener.next()).await.unwrap().unwrap();
+    assert!(
+        matches!(
+            event,
+            Event::Rejected {
+                rejection: Rejection::UnknownCommunity { .. },
+                ..
+            }
+        ),
+        "the forgery is rejected as coming from an unknown community: {event:?}"
+    );
+
+    let link = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=archive";
+    let sent = Instant::now();
+    Dispatcher::new(owner.clone() as Arc<dyn Transport>, config)
+        .announce(&key, LinkKind::Magnet, 1_700_000_000_000, link)
+        .await
+        .unwrap();
+    let event = timeout(TIMEOUT, listener.next()).await.unwrap().unwrap();
+    let Event::Accepted(announcement) = event else {
+        panic!("expected the genuine announcement to be accepted, got {event:?}");
+    };
+    assert!(
+        sent.elapsed() >= quiet,
+        "accepted only after the quiet period"
+    );
+    assert_eq!(announcement.community, community);
+    assert_eq!(announcement.link, link);
+
+    drop(listener);
+    owner.shutdown().await;
+    member.shutdown().await;
+}
