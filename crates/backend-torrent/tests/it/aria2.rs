@@ -11,15 +11,11 @@ use std::{
     time::Duration,
 };
 
-use archive_backend::{
-    Backend, FetchOptions, MessageList, PublishOptions, PublishRequest, ResolveOptions,
-};
+use archive_backend::{Backend, MessageList, PublishOptions, PublishRequest};
 use archive_index::{CommunityId, Message, TimeRange, Topic};
 use backend_torrent::{Config, TorrentBackend};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-use super::process::Process;
+use super::{fetch_missing, process::Process};
 
 const WEEK: u64 = 7 * 86_400;
 const TOPIC: Topic = Topic([5, 5, 5, 5]);
@@ -213,23 +209,8 @@ async fn we_download_from_aria2_through_a_tracker() {
     ]);
 
     let member = node(&tmp.path().join("member"), &announce).await;
-    let index = member
-        .resolve(&community, &link, &ResolveOptions::default())
-        .await
-        .unwrap();
-    let missing = index.missing(&HashSet::new());
-    let (tx, _rx) = mpsc::channel(8);
-    member
-        .fetch(
-            &community,
-            &link,
-            &missing,
-            &FetchOptions::default(),
-            tx,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let (fetched, _) = fetch_missing(&member, &community, &link, &HashSet::new()).await;
+    assert_eq!(fetched.len(), 2, "both weeks arrive from aria2");
     assert_same_files(member.archive_dir(&community).path(), &seed_dir);
     for node in [owner, member] {
         tokio::time::timeout(Duration::from_secs(10), node.stop())

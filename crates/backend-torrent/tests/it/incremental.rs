@@ -3,15 +3,11 @@
 
 use std::collections::HashSet;
 
-use archive_backend::{
-    Backend, FetchOptions, MessageList, PublishOptions, PublishRequest, ResolveOptions,
-};
+use archive_backend::{Backend, MessageList, PublishOptions, PublishRequest};
 use archive_index::{CommunityId, Message, PIECE_LENGTH, TimeRange, Topic};
 use backend_torrent::TorrentBackend;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-use super::Nodes;
+use super::{Nodes, fetch_missing};
 
 const WEEK: u64 = 7 * 86_400;
 const TOPIC: Topic = Topic([9, 9, 9, 9]);
@@ -62,40 +58,25 @@ async fn second_round_moves_only_the_new_archive() {
     let member = nodes.node().await;
     let community = CommunityId([2; 33]);
     let mut source = MessageList::new(week(0));
-    let fetch_all = |link: archive_backend::Link, known: HashSet<archive_index::ArchiveId>| {
-        let member = member.clone();
-        async move {
-            let index = member
-                .resolve(&community, &link, &ResolveOptions::default())
-                .await
-                .unwrap();
-            let missing = index.missing(&known);
-            let (tx, _rx) = mpsc::channel(16);
-            let outcome = member
-                .fetch(
-                    &community,
-                    &link,
-                    &missing,
-                    &FetchOptions::default(),
-                    tx,
-                    CancellationToken::new(),
-                )
-                .await
-                .unwrap();
-            (missing, outcome)
-        }
-    };
 
     let first = publish(&owner, community, &source, 0..1, None).await;
     let first_size = first.archives.len();
     assert_eq!(first_size, 1);
-    let (got, outcome) = fetch_all(first.link.clone().unwrap(), HashSet::new()).await;
+    let first_link = first.link.clone().unwrap();
+    let (got, outcome) = fetch_missing(&member, &community, &first_link, &HashSet::new()).await;
     assert_eq!(got.len(), 1);
     let first_bytes = outcome.bytes_fetched;
 
     source.extend(week(1));
     let second = publish(&owner, community, &source, 1..2, first.link.clone()).await;
-    let (got, outcome) = fetch_all(second.link.clone().unwrap(), got.into_iter().collect()).await;
+    let second_link = second.link.clone().unwrap();
+    let (got, outcome) = fetch_missing(
+        &member,
+        &community,
+        &second_link,
+        &got.into_iter().collect(),
+    )
+    .await;
     assert_eq!(got, vec![second.archives[0].id]);
 
     let owner_dir = owner.archive_dir(&community);
@@ -142,23 +123,7 @@ async fn a_restarted_member_keeps_what_it_fetched() {
     let first_link = first.link.clone().unwrap();
 
     let member = nodes.node_at(root.path().into(), peers.clone()).await;
-    let index = member
-        .resolve(&community, &first_link, &ResolveOptions::default())
-        .await
-        .unwrap();
-    let known = index.missing(&HashSet::new());
-    let (tx, _rx) = mpsc::channel(16);
-    member
-        .fetch(
-            &community,
-            &first_link,
-            &known,
-            &FetchOptions::default(),
-            tx,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let (known, _) = fetch_missing(&member, &community, &first_link, &HashSet::new()).await;
     member.stop().await;
     drop(member);
 
@@ -166,24 +131,9 @@ async fn a_restarted_member_keeps_what_it_fetched() {
     let second = publish(&owner, community, &source, 1..2, Some(first_link)).await;
     let link = second.link.unwrap();
     let restarted = nodes.node_at(root.path().into(), peers).await;
-    let index = restarted
-        .resolve(&community, &link, &ResolveOptions::default())
-        .await
-        .unwrap();
-    let missing = index.missing(&known.into_iter().collect());
+    let (missing, outcome) =
+        fetch_missing(&restarted, &community, &link, &known.into_iter().collect()).await;
     assert_eq!(missing, vec![second.archives[0].id]);
-    let (tx, _rx) = mpsc::channel(16);
-    let outcome = restarted
-        .fetch(
-            &community,
-            &link,
-            &missing,
-            &FetchOptions::default(),
-            tx,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
     let entry_size = owner
         .archive_dir(&community)
         .load_index()

@@ -10,14 +10,10 @@ use std::{
     time::Duration,
 };
 
-use archive_backend::{
-    Backend, FetchOptions, MessageList, PublishOptions, PublishRequest, ResolveOptions,
-};
+use archive_backend::{Backend, MessageList, PublishOptions, PublishRequest};
 use archive_index::{CommunityId, Message, TimeRange, Topic};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-use super::{Nodes, process::Process};
+use super::{Nodes, fetch_missing, process::Process};
 
 const WEEK: u64 = 7 * 86_400;
 const TOPIC: Topic = Topic([7, 7, 7, 7]);
@@ -150,23 +146,7 @@ async fn we_download_from_libtorrent_seeding_our_torrent() {
     let member = nodes
         .node_with_peers(vec![([127, 0, 0, 1], port).into()])
         .await;
-    let index = member
-        .resolve(&community, &link, &ResolveOptions::default())
-        .await
-        .unwrap();
-    let missing = index.missing(&HashSet::new());
-    let (tx, _rx) = mpsc::channel(8);
-    member
-        .fetch(
-            &community,
-            &link,
-            &missing,
-            &FetchOptions::default(),
-            tx,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let (missing, _) = fetch_missing(&member, &community, &link, &HashSet::new()).await;
     for id in &missing {
         member.read_archive(&community, &link, id).await.unwrap();
     }

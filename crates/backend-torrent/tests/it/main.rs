@@ -79,3 +79,32 @@ impl archive_backend::conformance::Harness for Nodes {
         Nodes::node(self).await
     }
 }
+
+/// Resolves `link` on `member` and fetches every archive not in `known`,
+/// returning the archives it fetched and the fetch outcome.
+pub(crate) async fn fetch_missing(
+    member: &TorrentBackend,
+    community: &archive_index::CommunityId,
+    link: &archive_backend::Link,
+    known: &std::collections::HashSet<archive_index::ArchiveId>,
+) -> (Vec<archive_index::ArchiveId>, archive_backend::FetchOutcome) {
+    use archive_backend::{Backend, FetchOptions, ResolveOptions};
+    let index = member
+        .resolve(community, link, &ResolveOptions::default())
+        .await
+        .unwrap();
+    let missing = index.missing(known);
+    let (tx, _rx) = tokio::sync::mpsc::channel(16);
+    let outcome = member
+        .fetch(
+            community,
+            link,
+            &missing,
+            &FetchOptions::default(),
+            tx,
+            tokio_util::sync::CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+    (missing, outcome)
+}
