@@ -82,6 +82,22 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         &["archive-dispatch", "reqwest", "librqbit", "libp2p"],
     ),
     (
+        "torrent-format",
+        &[
+            "archive-backend",
+            "archive-store",
+            "archive-dispatch",
+            "archive-scheduler",
+            "tokio",
+            "futures",
+            "librqbit",
+            "reqwest",
+            "rusqlite",
+            "libp2p",
+            "axum",
+        ],
+    ),
+    (
         "backend-torrent",
         &["archive-scheduler", "archive-dispatch", "archive-store"],
     ),

@@ -24,11 +24,11 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
+use torrent_format::{ArchiveDir, Metainfo, TorrentOptions, torrent_path};
+
 use crate::{
-    ArchiveDir,
     config::Config,
     engine::{Active, Engine, NAME, engine_error},
-    metainfo::{Metainfo, TorrentOptions},
 };
 
 /// status-go's BitTorrent backend: archives appended to `data`, an `index`, a
@@ -39,22 +39,34 @@ pub struct TorrentBackend {
     engine: Engine,
 }
 
-impl From<crate::Error> for Error {
-    fn from(e: crate::Error) -> Error {
-        let kind = match &e {
-            crate::Error::Io { .. } => ErrorKind::Io,
-            _ => ErrorKind::Corrupt,
-        };
-        Error::new(kind, NAME, "local archive files").with_source(e)
-    }
-}
-
-fn local(e: crate::Error) -> Error {
-    e.into()
+/// A failure of the local archive files: I/O, or files that do not parse.
+fn local(e: torrent_format::Error) -> Error {
+    let kind = match &e {
+        torrent_format::Error::Io { .. } => ErrorKind::Io,
+        _ => ErrorKind::Corrupt,
+    };
+    Error::new(kind, NAME, "local archive files").with_source(e)
 }
 
 fn format(e: archive_index::Error) -> Error {
     Error::new(ErrorKind::InvalidInput, NAME, "archive format").with_source(e)
+}
+
+/// The error of the closure [`ArchiveDir::append`] runs. `append` needs one
+/// that its own errors convert into, and neither `torrent_format::Error` nor
+/// `archive_backend::Error` is this crate's to give a `From` impl.
+struct AppendError(Error);
+
+impl From<torrent_format::Error> for AppendError {
+    fn from(e: torrent_format::Error) -> AppendError {
+        AppendError(local(e))
+    }
+}
+
+impl From<Error> for AppendError {
+    fn from(e: Error) -> AppendError {
+        AppendError(e)
+    }
 }
 
 /// What the async side sends the blocking writer.
@@ -85,7 +97,7 @@ impl TorrentBackend {
 
     /// Where the community's `.torrent` is written.
     pub fn torrent_path(&self, community: &CommunityId) -> std::path::PathBuf {
-        crate::metainfo::torrent_path(&self.config.torrent_dir, community)
+        torrent_path(&self.config.torrent_dir, community)
     }
 
     /// Bytes this node downloaded for the community's current torrent.
@@ -143,7 +155,7 @@ impl TorrentBackend {
         let topics = request.topics.clone();
         let (tx, mut rx) = mpsc::channel::<WriterInput>(1024);
         let writer = tokio::task::spawn_blocking(move || {
-            dir.append(|out, start| -> Result<WriteReport> {
+            dir.append(|out, start| -> Result<WriteReport, AppendError> {
                 let mut writer = DataWriter::new(out, start, topics);
                 while let Some(input) = rx.blocking_recv() {
                     match input {
@@ -153,12 +165,15 @@ impl TorrentBackend {
                         WriterInput::Message(m) => writer.push(&m).map_err(format)?,
                         WriterInput::End => writer.finish_partition().map_err(format)?,
                         WriterInput::Abort => {
-                            return Err(Error::new(ErrorKind::Other, NAME, "publish aborted"));
+                            return Err(
+                                Error::new(ErrorKind::Other, NAME, "publish aborted").into()
+                            );
                         }
                     }
                 }
                 Ok(writer.finish().map_err(format)?.1)
             })
+            .map_err(|AppendError(e)| e)
         });
         let fed = feed_partitions(request, |item| {
             let tx = tx.clone();
@@ -212,7 +227,7 @@ impl TorrentBackend {
         let metainfo = tokio::task::spawn_blocking(move || {
             let metainfo = Metainfo::build(&build_dir, &options, previous.as_ref())?;
             metainfo.write(&torrent_dir)?;
-            Ok::<_, crate::Error>(metainfo)
+            Ok::<_, torrent_format::Error>(metainfo)
         })
         .await
         .map_err(|e| {

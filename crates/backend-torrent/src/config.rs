@@ -40,7 +40,7 @@ impl Config {
             data_dir: root.join("archivedata"),
             torrent_dir: root.join("torrents"),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            trackers: crate::metainfo::DEFAULT_TRACKERS
+            trackers: crate::DEFAULT_TRACKERS
                 .iter()
                 .map(|t| t.to_string())
                 .collect(),

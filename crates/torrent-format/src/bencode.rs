@@ -17,10 +17,14 @@ const MAX_DEPTH: usize = 64;
 
 /// A value to encode.
 #[derive(Debug)]
-pub(crate) enum Enc<'a> {
+pub enum Enc<'a> {
+    /// `i<n>e`.
     Int(i64),
+    /// `i<n>e` for lengths and sizes, which are unsigned.
     UInt(u64),
+    /// `<len>:<bytes>`.
     Bytes(&'a [u8]),
+    /// `l…e`.
     List(Vec<Enc<'a>>),
     /// A `BTreeMap` over byte slices iterates in byte-wise key order, which is
     /// the order bencode requires.
@@ -30,7 +34,8 @@ pub(crate) enum Enc<'a> {
 }
 
 impl Enc<'_> {
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+    /// Appends the encoding to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
         match self {
             Enc::Int(n) => out.extend_from_slice(format!("i{n}e").as_bytes()),
             Enc::UInt(n) => out.extend_from_slice(format!("i{n}e").as_bytes()),
@@ -55,7 +60,8 @@ impl Enc<'_> {
         }
     }
 
-    pub(crate) fn to_vec(&self) -> Vec<u8> {
+    /// The encoding.
+    pub fn to_vec(&self) -> Vec<u8> {
         let mut out = Vec::new();
         self.encode(&mut out);
         out
@@ -64,29 +70,40 @@ impl Enc<'_> {
 
 /// A decoded value borrowing from the input.
 #[derive(Debug)]
-pub(crate) enum Value<'a> {
+pub enum Value<'a> {
+    /// An integer in canonical form (no `-0`, no leading zeros).
     Int(i64),
+    /// A byte string.
     Bytes(&'a [u8]),
+    /// A list.
     List(Vec<Value<'a>>),
+    /// A dictionary, its entries in input order.
     Dict(Dict<'a>),
 }
 
 /// A decoded dictionary: keys, values and the input span of each value.
 #[derive(Debug)]
-pub(crate) struct Dict<'a> {
+pub struct Dict<'a> {
     input: &'a [u8],
     entries: Vec<(&'a [u8], Value<'a>, Range<usize>)>,
 }
 
 impl<'a> Dict<'a> {
-    pub(crate) fn get(&self, key: &str) -> Option<&Value<'a>> {
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
         self.entry(key).map(|(_, value, _)| value)
     }
 
     /// The encoded bytes of the value under `key`, exactly as in the input.
-    pub(crate) fn raw(&self, key: &str) -> Option<&'a [u8]> {
+    pub fn raw(&self, key: &str) -> Option<&'a [u8]> {
         self.entry(key)
             .map(|(_, _, span)| &self.input[span.clone()])
+    }
+
+    /// The entries in input order (not necessarily sorted: the decoder accepts
+    /// unsorted keys as other clients do, but never a repeated one).
+    pub fn iter(&self) -> impl Iterator<Item = (&'a [u8], &Value<'a>)> {
+        self.entries.iter().map(|(key, value, _)| (*key, value))
     }
 
     fn entry(&self, key: &str) -> Option<&(&'a [u8], Value<'a>, Range<usize>)> {
@@ -95,7 +112,7 @@ impl<'a> Dict<'a> {
 }
 
 /// Decodes exactly one value that spans the whole input.
-pub(crate) fn decode(input: &[u8]) -> Result<Value<'_>> {
+pub fn decode(input: &[u8]) -> Result<Value<'_>> {
     let mut decoder = Decoder { input, pos: 0 };
     let value = decoder.value(0)?;
     if decoder.pos != input.len() {
