@@ -11,6 +11,9 @@ pub enum Error {
     /// The community already has a task; stop it first.
     #[error("community {0} is already scheduled")]
     AlreadyScheduled(CommunityId),
+    /// The community has no task (never scheduled, or stopped).
+    #[error("community {0} is not scheduled")]
+    NotScheduled(CommunityId),
     /// A setting is out of range.
     #[error("invalid scheduler configuration: {0}")]
     InvalidConfig(&'static str),

@@ -124,3 +124,27 @@ impl Event {
         })
     }
 }
+
+/// What one run asked for with [`Scheduler::archive_now`](crate::Scheduler::archive_now)
+/// did. The same run also reports [`Event`]s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RunOutcome {
+    /// New archives were published and `range`'s end recorded.
+    Created {
+        /// The range archived.
+        range: TimeRange,
+        /// The new archives, oldest first.
+        archives: Vec<PublishedArchive>,
+        /// The link now covering every archive of the community.
+        link: Option<Link>,
+    },
+    /// There was nothing new to archive.
+    Nothing,
+    /// The run failed (after its retries); nothing was recorded, so the same
+    /// range is archived by the next run.
+    Failed {
+        /// What failed.
+        error: String,
+    },
+}

@@ -34,6 +34,6 @@ mod task;
 pub use clock::{Clock, TokioClock};
 pub use config::{CommunityArchive, RetryPolicy, SchedulerConfig};
 pub use error::{Error, Result};
-pub use event::Event;
+pub use event::{Event, RunOutcome};
 pub use scheduler::{Scheduler, StartCase};
 pub use source::StoreSource;

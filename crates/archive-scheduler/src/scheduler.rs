@@ -10,14 +10,17 @@ use std::{
 use archive_backend::{DynBackend, Link};
 use archive_index::CommunityId;
 use archive_store::Store;
-use tokio::{sync::broadcast, task::JoinHandle};
+use tokio::{
+    sync::{broadcast, mpsc, oneshot},
+    task::JoinHandle,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     clock::Clock,
     config::{CommunityArchive, SchedulerConfig},
     error::{Error, Result},
-    event::Event,
+    event::{Event, RunOutcome},
     task::{Task, partition_start},
 };
 
@@ -68,6 +71,8 @@ struct Running {
     done: CancellationToken,
     /// Taken by the one `stop` that reports a panic.
     join: Mutex<Option<JoinHandle<()>>>,
+    /// Asks the task for a run now.
+    requests: mpsc::Sender<oneshot::Sender<RunOutcome>>,
 }
 
 /// Runs the periodic archive tasks of the communities a node owns.
@@ -131,7 +136,8 @@ impl Scheduler {
         if self.is_scheduled(&community) {
             return Err(Error::AlreadyScheduled(community));
         }
-        let start = partition_start(&self.shared.store, community, &archive.topics).await?;
+        let kind = self.shared.backend.link_kind();
+        let start = partition_start(&self.shared.store, community, kind, &archive.topics).await?;
         let previous = match archive.previous {
             Some(link) => Some(link),
             None => self.stored_link(community).await?,
@@ -155,11 +161,14 @@ impl Scheduler {
         }
         let cancel = self.root.child_token();
         let done = CancellationToken::new();
+        // One waiting request is enough: callers queue on the sender.
+        let (requests, receiver) = mpsc::channel(1);
         let task = Task::new(
             Arc::clone(&self.shared),
             community,
             archive.topics,
             previous,
+            receiver,
             cancel.clone(),
         );
         let guard = done.clone().drop_guard();
@@ -173,9 +182,27 @@ impl Scheduler {
                 cancel,
                 done,
                 join: Mutex::new(Some(join)),
+                requests,
             }),
         );
         Ok(case)
+    }
+
+    /// Runs `community`'s archiving now, between its ticks, and says what the
+    /// run did once it is over. The periodic schedule is unchanged; runs never
+    /// overlap, so this waits for a run already in progress first.
+    pub async fn archive_now(&self, community: &CommunityId) -> Result<RunOutcome> {
+        let Some(running) = self.lock_tasks().get(community).cloned() else {
+            return Err(Error::NotScheduled(*community));
+        };
+        let (reply, outcome) = oneshot::channel();
+        // Either fails only when the task has ended (stopped meanwhile).
+        running
+            .requests
+            .send(reply)
+            .await
+            .map_err(|_| Error::NotScheduled(*community))?;
+        outcome.await.map_err(|_| Error::NotScheduled(*community))
     }
 
     /// Stops `community`'s task and waits until it has ended: a publish in

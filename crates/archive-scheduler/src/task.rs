@@ -3,22 +3,31 @@
 
 use std::{sync::Arc, time::Duration};
 
-use archive_backend::{Link, PublishOptions, PublishOutcome, PublishRequest};
+use archive_backend::{Link, LinkKind, PublishOptions, PublishOutcome, PublishRequest};
 use archive_index::{CommunityId, TimeRange, Topic};
 use archive_store::Store;
-use tokio::time::{Instant, sleep, sleep_until};
+use tokio::{
+    sync::{mpsc, oneshot},
+    time::{Instant, sleep, sleep_until},
+};
 use tokio_util::sync::CancellationToken;
 
-use crate::{event::Event, scheduler::Shared, scheduler::StartCase, source::StoreSource};
+use crate::{
+    event::{Event, RunOutcome},
+    scheduler::{Shared, StartCase},
+    source::StoreSource,
+};
 
-/// Where the next run starts (spec c.2): the recorded last archive end, else
-/// the oldest stored message on `topics`; `None` when there is nothing.
+/// Where the next run on the network of `kind` starts (spec c.2): the
+/// recorded last archive end, else the oldest stored message on `topics`;
+/// `None` when there is nothing.
 pub(crate) async fn partition_start(
     store: &Store,
     community: CommunityId,
+    kind: LinkKind,
     topics: &[Topic],
 ) -> archive_store::Result<Option<u64>> {
-    match store.last_archive_end(community).await? {
+    match store.last_archive_end(community, kind).await? {
         Some(end) => Ok(Some(end)),
         None => store.oldest_timestamp(topics.to_vec()).await,
     }
@@ -37,6 +46,8 @@ pub(crate) struct Task {
     /// kept here so that a failed store write cannot make the next run
     /// archive the same range again.
     published_end: Option<u64>,
+    /// Runs asked for between ticks ([`Scheduler::archive_now`](crate::Scheduler::archive_now)).
+    requests: mpsc::Receiver<oneshot::Sender<RunOutcome>>,
     cancel: CancellationToken,
 }
 
@@ -46,6 +57,7 @@ impl Task {
         community: CommunityId,
         topics: Vec<Topic>,
         previous: Option<Link>,
+        requests: mpsc::Receiver<oneshot::Sender<RunOutcome>>,
         cancel: CancellationToken,
     ) -> Task {
         Task {
@@ -55,6 +67,7 @@ impl Task {
             link: previous,
             seeded: false,
             published_end: None,
+            requests,
             cancel,
         }
     }
@@ -92,6 +105,12 @@ impl Task {
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => break,
+                Some(reply) = self.requests.recv() => {
+                    // An extra run between ticks; the schedule stays as it was.
+                    let outcome = self.archive_once().await;
+                    let _ = reply.send(outcome);
+                    continue;
+                }
                 () = sleep_until(deadline) => {}
             }
             self.archive_once().await;
@@ -110,15 +129,22 @@ impl Task {
     }
 
     /// One archive run over `[start, now)`.
-    async fn archive_once(&mut self) {
-        let stored = match partition_start(&self.shared.store, self.community, &self.topics).await {
-            Ok(start) => start,
-            Err(e) => return self.store_failed(&e),
-        };
+    async fn archive_once(&mut self) -> RunOutcome {
+        let kind = self.shared.backend.link_kind();
+        let stored =
+            match partition_start(&self.shared.store, self.community, kind, &self.topics).await {
+                Ok(start) => start,
+                Err(e) => {
+                    self.store_failed(&e);
+                    return RunOutcome::Failed {
+                        error: e.to_string(),
+                    };
+                }
+            };
         // `None < Some`, so the larger of two known ends wins.
         let Some(from) = stored.max(self.published_end) else {
             // Nothing was ever stored: no run (status-go skips the tick).
-            return;
+            return RunOutcome::Nothing;
         };
         if self.published_end > stored {
             self.write_end(from).await;
@@ -128,22 +154,24 @@ impl Task {
             community: self.community,
         });
         if from >= to {
-            return self.shared.emit(Event::NoHistoryArchivesCreated {
+            self.shared.emit(Event::NoHistoryArchivesCreated {
                 community: self.community,
                 from,
                 to,
             });
+            return RunOutcome::Nothing;
         }
         let range = TimeRange { from, to };
-        if let Some(outcome) = self.publish(range).await {
-            self.record(range, outcome).await;
+        match self.publish(range).await {
+            Ok(outcome) => self.record(range, outcome).await,
+            Err(error) => RunOutcome::Failed { error },
         }
     }
 
-    /// Publishes `range`, retrying temporary failures; `None` when it gave
-    /// up. An attempt in progress is never abandoned: its archives must be
-    /// recorded, or the next run would publish them a second time.
-    async fn publish(&self, range: TimeRange) -> Option<PublishOutcome> {
+    /// Publishes `range`, retrying temporary failures; the last error when it
+    /// gave up. An attempt in progress is never abandoned: its archives must
+    /// be recorded, or the next run would publish them a second time.
+    async fn publish(&self, range: TimeRange) -> Result<PublishOutcome, String> {
         let policy = self.shared.config.retry;
         let source = StoreSource::new(self.shared.store.clone());
         let mut attempt = 1;
@@ -162,7 +190,7 @@ impl Task {
                 .publish(request, &PublishOptions::default())
                 .await
             {
-                Ok(outcome) => return Some(outcome),
+                Ok(outcome) => return Ok(outcome),
                 Err(e) => e,
             };
             let will_retry = error.is_temporary()
@@ -177,11 +205,11 @@ impl Task {
                 will_retry,
             });
             if !will_retry {
-                return None;
+                return Err(error.to_string());
             }
             tokio::select! {
                 biased;
-                () = self.cancel.cancelled() => return None,
+                () = self.cancel.cancelled() => return Err(error.to_string()),
                 () = sleep(policy.delay_after(attempt)) => {}
             }
             attempt += 1;
@@ -189,7 +217,7 @@ impl Task {
     }
 
     /// Records a successful publish: the end first, then the events.
-    async fn record(&mut self, range: TimeRange, outcome: PublishOutcome) {
+    async fn record(&mut self, range: TimeRange, outcome: PublishOutcome) -> RunOutcome {
         self.published_end = Some(range.to);
         self.write_end(range.to).await;
         if !outcome.dropped.is_empty() {
@@ -199,17 +227,18 @@ impl Task {
             });
         }
         if outcome.archives.is_empty() {
-            return self.shared.emit(Event::NoHistoryArchivesCreated {
+            self.shared.emit(Event::NoHistoryArchivesCreated {
                 community: self.community,
                 from: range.from,
                 to: range.to,
             });
+            return RunOutcome::Nothing;
         }
         self.shared.emit(Event::HistoryArchivesCreated {
             community: self.community,
             from: range.from,
             to: range.to,
-            archives: outcome.archives,
+            archives: outcome.archives.clone(),
         });
         // The backend seeds the new link and unseeds the previous one.
         if let Some(link) = outcome.link
@@ -222,13 +251,18 @@ impl Task {
                 link,
             });
         }
+        RunOutcome::Created {
+            range,
+            archives: outcome.archives,
+            link: self.link.clone(),
+        }
     }
 
     async fn write_end(&self, end: u64) {
         if let Err(e) = self
             .shared
             .store
-            .set_last_archive_end(self.community, end)
+            .set_last_archive_end(self.community, self.shared.backend.link_kind(), end)
             .await
         {
             self.store_failed(&e);

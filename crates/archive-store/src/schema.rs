@@ -50,6 +50,31 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX downloaded_archives_to_import
         ON downloaded_archives (community_id, imported, range_from);
     ",
+    // 2: the archive end per link kind, so an owner publishing over BitTorrent
+    // and Codex at once keeps one end per network and a failure on one never
+    // makes the other skip or repeat a range (ends written by version 1 were
+    // torrent runs: status-go's only network); and the last link a member
+    // fetched completely, so an announcement that was accepted but never
+    // fetched is still acted on when it is repeated.
+    "
+    CREATE TABLE archive_ends_by_kind (
+        community_id BLOB NOT NULL,
+        kind TEXT NOT NULL,
+        last_archive_end INTEGER NOT NULL,
+        PRIMARY KEY (community_id, kind)
+    ) WITHOUT ROWID;
+    INSERT INTO archive_ends_by_kind (community_id, kind, last_archive_end)
+        SELECT community_id, 'magnet', last_archive_end FROM archive_ends;
+    DROP TABLE archive_ends;
+    ALTER TABLE archive_ends_by_kind RENAME TO archive_ends;
+
+    CREATE TABLE fetched_links (
+        community_id BLOB NOT NULL,
+        kind TEXT NOT NULL,
+        link TEXT NOT NULL,
+        PRIMARY KEY (community_id, kind)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build creates and understands.

@@ -145,13 +145,43 @@ impl Store {
     }
 
     /// See [`Database::last_archive_end`].
-    pub async fn last_archive_end(&self, community: CommunityId) -> Result<Option<u64>> {
-        self.with(move |db| db.last_archive_end(&community)).await
+    pub async fn last_archive_end(
+        &self,
+        community: CommunityId,
+        kind: LinkKind,
+    ) -> Result<Option<u64>> {
+        self.with(move |db| db.last_archive_end(&community, kind))
+            .await
     }
 
     /// See [`Database::set_last_archive_end`].
-    pub async fn set_last_archive_end(&self, community: CommunityId, end: u64) -> Result<()> {
-        self.with(move |db| db.set_last_archive_end(&community, end))
+    pub async fn set_last_archive_end(
+        &self,
+        community: CommunityId,
+        kind: LinkKind,
+        end: u64,
+    ) -> Result<()> {
+        self.with(move |db| db.set_last_archive_end(&community, kind, end))
+            .await
+    }
+
+    /// See [`Database::fetched_link`].
+    pub async fn fetched_link(
+        &self,
+        community: CommunityId,
+        kind: LinkKind,
+    ) -> Result<Option<String>> {
+        self.with(move |db| db.fetched_link(&community, kind)).await
+    }
+
+    /// See [`Database::set_fetched_link`].
+    pub async fn set_fetched_link(
+        &self,
+        community: CommunityId,
+        kind: LinkKind,
+        link: String,
+    ) -> Result<()> {
+        self.with(move |db| db.set_fetched_link(&community, kind, &link))
             .await
     }
 

@@ -181,7 +181,8 @@ fn from_store(
     dir: &ArchiveDir,
 ) -> anyhow::Result<AppendOutcome> {
     let mut db = Database::open(path).with_context(|| format!("opening {}", path.display()))?;
-    if let Some(end) = db.last_archive_end(community)? {
+    // `data` and `index` are the torrent layout: its end is the magnet end.
+    if let Some(end) = db.last_archive_end(community, LinkKind::Magnet)? {
         ensure!(
             run.range.from >= end,
             "{community} is archived up to {end}; --from {} would archive messages twice",
@@ -206,7 +207,7 @@ fn from_store(
         }
         Ok(writer.finish()?.1)
     })?;
-    db.set_last_archive_end(community, run.range.to)?;
+    db.set_last_archive_end(community, LinkKind::Magnet, run.range.to)?;
     Ok(outcome)
 }
 

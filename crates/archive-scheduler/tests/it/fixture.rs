@@ -222,7 +222,10 @@ impl Node {
     }
 
     pub(crate) async fn last_end(&self) -> Option<u64> {
-        self.store.last_archive_end(COMMUNITY).await.unwrap()
+        self.store
+            .last_archive_end(COMMUNITY, LinkKind::Magnet)
+            .await
+            .unwrap()
     }
 
     /// Publishes `range` directly, as an earlier run would have, and records
@@ -245,7 +248,7 @@ impl Node {
             .await
             .unwrap();
         self.store
-            .set_last_archive_end(COMMUNITY, range.to)
+            .set_last_archive_end(COMMUNITY, LinkKind::Magnet, range.to)
             .await
             .unwrap();
         outcome.link.expect("the range held messages")

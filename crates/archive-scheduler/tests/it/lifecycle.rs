@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use archive_backend::LinkKind;
 use archive_index::{CommunityId, TimeRange};
-use archive_scheduler::{Error, Event, StartCase};
+use archive_scheduler::{Error, Event, RunOutcome, StartCase};
 
 use crate::fixture::{
     COMMUNITY, DAY, Node, T0, WEEK, community, created, last_link, message, pass, ranges,
@@ -103,7 +104,7 @@ async fn stop_during_a_publish_waits_for_it_and_records_the_end() {
 async fn stop_during_a_backoff_publishes_nothing_more() {
     let node = Node::new(T0 + 2 * WEEK).await;
     node.store
-        .set_last_archive_end(COMMUNITY, T0)
+        .set_last_archive_end(COMMUNITY, LinkKind::Magnet, T0)
         .await
         .unwrap();
     node.insert(vec![message(T0 + 1, 1)]).await;
@@ -139,7 +140,7 @@ async fn stop_during_a_backoff_publishes_nothing_more() {
 async fn runs_of_one_community_never_overlap() {
     let node = Node::new(T0).await;
     node.store
-        .set_last_archive_end(COMMUNITY, T0)
+        .set_last_archive_end(COMMUNITY, LinkKind::Magnet, T0)
         .await
         .unwrap();
     node.backend.set_delay(Duration::from_secs(WEEK + DAY));
@@ -287,4 +288,52 @@ async fn stop_right_after_scheduling_publishes_nothing() {
     pass(WEEK).await;
     assert_eq!(events.take(), vec![]);
     assert_eq!(node.backend.attempts(), 0);
+}
+
+/// `archive_now` runs between ticks and reports what the run did; the weekly
+/// schedule is untouched, and an unscheduled community is a typed error.
+#[tokio::test(start_paused = true)]
+async fn archive_now_runs_between_ticks_and_reports_the_outcome() {
+    let node = Node::new(T0).await;
+    let (scheduler, _events) = node.scheduler(Node::config());
+    assert!(matches!(
+        scheduler.archive_now(&COMMUNITY).await,
+        Err(Error::NotScheduled(c)) if c == COMMUNITY
+    ));
+    node.insert(vec![message(T0 - 2 * WEEK, 1)]).await;
+    assert!(matches!(
+        scheduler.schedule(community()).await.unwrap(),
+        StartCase::CatchUp { .. }
+    ));
+    pass(DAY).await;
+    assert_eq!(
+        scheduler.archive_now(&COMMUNITY).await.unwrap(),
+        RunOutcome::Nothing,
+        "the catch-up already archived everything"
+    );
+    node.insert(vec![message(node.now(), 2)]).await;
+    pass(DAY).await;
+    let RunOutcome::Created {
+        range,
+        archives,
+        link,
+    } = scheduler.archive_now(&COMMUNITY).await.unwrap()
+    else {
+        panic!("a message arrived since the last run");
+    };
+    assert_eq!(
+        range,
+        TimeRange {
+            from: T0 + DAY,
+            to: T0 + 2 * DAY
+        }
+    );
+    assert_eq!(archives.len(), 1);
+    assert!(link.is_some());
+    assert_eq!(node.last_end().await, Some(T0 + 2 * DAY));
+    scheduler.stop_all().await;
+    assert!(matches!(
+        scheduler.archive_now(&COMMUNITY).await,
+        Err(Error::NotScheduled(_))
+    ));
 }

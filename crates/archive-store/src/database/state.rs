@@ -44,26 +44,77 @@ pub struct DownloadedArchive {
 }
 
 impl Database {
-    /// The end of the last archive built for `community`, seconds; `None`
-    /// before the first run (status-go says 0).
-    pub fn last_archive_end(&self, community: &CommunityId) -> Result<Option<u64>> {
+    /// The end of the last archive built for `community` on the network of
+    /// `kind`, seconds; `None` before the first run (status-go says 0).
+    ///
+    /// Each network keeps its own end, so an owner publishing on two networks
+    /// archives every range once on each, whatever fails where.
+    pub fn last_archive_end(&self, community: &CommunityId, kind: LinkKind) -> Result<Option<u64>> {
         let end: Option<i64> = self
             .conn
-            .prepare_cached("SELECT last_archive_end FROM archive_ends WHERE community_id = ?1")?
-            .query_row([community_blob(community)], |row| row.get(0))
+            .prepare_cached(
+                "SELECT last_archive_end FROM archive_ends WHERE community_id = ?1 AND kind = ?2",
+            )?
+            .query_row(
+                rusqlite::params![community_blob(community), column_value(kind)],
+                |row| row.get(0),
+            )
             .optional()?;
         end.map(|e| from_sql("archive end", e)).transpose()
     }
 
-    /// Records the end of the last archive built for `community`.
-    pub fn set_last_archive_end(&mut self, community: &CommunityId, end: u64) -> Result<()> {
+    /// Records the end of the last archive built for `community` on the
+    /// network of `kind`.
+    pub fn set_last_archive_end(
+        &mut self,
+        community: &CommunityId,
+        kind: LinkKind,
+        end: u64,
+    ) -> Result<()> {
         let end = to_sql("archive end", end)?;
         self.conn
             .prepare_cached(
-                "INSERT INTO archive_ends (community_id, last_archive_end) VALUES (?1, ?2) \
-                 ON CONFLICT (community_id) DO UPDATE SET last_archive_end = excluded.last_archive_end",
+                "INSERT INTO archive_ends (community_id, kind, last_archive_end) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (community_id, kind) DO UPDATE SET last_archive_end = excluded.last_archive_end",
             )?
-            .execute(rusqlite::params![community_blob(community), end])?;
+            .execute(rusqlite::params![community_blob(community), column_value(kind), end])?;
+        Ok(())
+    }
+
+    /// The last link of `kind` whose archives this member fetched and
+    /// imported completely.
+    ///
+    /// Kept apart from the accepted announcement: an announcement is accepted
+    /// (its clock recorded) before its archives arrive, and one whose fetch
+    /// failed must still be acted on when the owner repeats it.
+    pub fn fetched_link(&self, community: &CommunityId, kind: LinkKind) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT link FROM fetched_links WHERE community_id = ?1 AND kind = ?2")?
+            .query_row(
+                rusqlite::params![community_blob(community), column_value(kind)],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Records `link` as fetched and imported completely.
+    pub fn set_fetched_link(
+        &mut self,
+        community: &CommunityId,
+        kind: LinkKind,
+        link: &str,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO fetched_links (community_id, kind, link) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (community_id, kind) DO UPDATE SET link = excluded.link",
+            )?
+            .execute(rusqlite::params![
+                community_blob(community),
+                column_value(kind),
+                link
+            ])?;
         Ok(())
     }
 

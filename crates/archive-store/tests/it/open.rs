@@ -3,7 +3,7 @@
 
 use std::{fs, path::Path};
 
-use archive_store::{Database, Error, SCHEMA_VERSION};
+use archive_store::{Database, Error, LinkKind, SCHEMA_VERSION};
 
 use crate::sample::{all, message, topic};
 
@@ -126,4 +126,51 @@ fn values_past_i64_are_refused_without_a_partial_write() {
         "{err:?}"
     );
     assert_eq!(db.message_count().unwrap(), 0);
+}
+
+/// A version-1 file (one archive end per community) keeps its end as the
+/// BitTorrent end after the migration, and the Codex end starts empty.
+#[test]
+fn version_one_archive_end_becomes_the_torrent_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    let c = crate::sample::community(3);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        // Version 1's archive state, as its migration created it.
+        conn.execute_batch(
+            "CREATE TABLE waku_messages (sig BLOB NOT NULL, timestamp INTEGER NOT NULL, \
+                 topic BLOB NOT NULL, payload BLOB NOT NULL, padding BLOB NOT NULL, \
+                 hash BLOB PRIMARY KEY NOT NULL, third_party_id TEXT NOT NULL DEFAULT '');
+             CREATE INDEX waku_messages_timestamp_topic ON waku_messages (timestamp, topic);
+             CREATE TABLE archive_ends (community_id BLOB PRIMARY KEY NOT NULL, \
+                 last_archive_end INTEGER NOT NULL) WITHOUT ROWID;
+             CREATE TABLE announcements (community_id BLOB NOT NULL, kind TEXT NOT NULL, \
+                 clock INTEGER NOT NULL, link TEXT NOT NULL, PRIMARY KEY (community_id, kind)) WITHOUT ROWID;
+             CREATE TABLE downloaded_archives (community_id BLOB NOT NULL, archive_id BLOB NOT NULL, \
+                 range_from INTEGER NOT NULL, range_to INTEGER NOT NULL, imported INTEGER NOT NULL DEFAULT 0, \
+                 PRIMARY KEY (community_id, archive_id)) WITHOUT ROWID;
+             CREATE INDEX downloaded_archives_to_import ON downloaded_archives (community_id, imported, range_from);
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO archive_ends VALUES (?1, 604800)",
+            [c.0.to_vec()],
+        )
+        .unwrap();
+    }
+    let mut db = Database::open(&path).unwrap();
+    assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(
+        db.last_archive_end(&c, LinkKind::Magnet).unwrap(),
+        Some(604_800)
+    );
+    assert_eq!(db.last_archive_end(&c, LinkKind::IndexCid).unwrap(), None);
+    db.set_last_archive_end(&c, LinkKind::IndexCid, 7).unwrap();
+    assert_eq!(
+        db.last_archive_end(&c, LinkKind::Magnet).unwrap(),
+        Some(604_800)
+    );
+    assert_eq!(db.fetched_link(&c, LinkKind::Magnet).unwrap(), None);
 }

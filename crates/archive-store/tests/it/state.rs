@@ -78,7 +78,7 @@ fn updating_one_field_never_resets_another() {
     {
         let mut db = Database::open(&path).unwrap();
         // The archive end first, as when a row exists from a CommunityDescription.
-        db.set_last_archive_end(&c, 0).unwrap();
+        db.set_last_archive_end(&c, LinkKind::Magnet, 0).unwrap();
         db.record_announcement(&c, LinkKind::Magnet, 1_000, "magnet:?xt=1")
             .unwrap();
         db.record_announcement(&c, LinkKind::IndexCid, 2_000, "zDvZcid")
@@ -86,7 +86,8 @@ fn updating_one_field_never_resets_another() {
         db.record_downloaded(&c, &a, range(0, 10)).unwrap();
         db.set_imported(&c, &a, true).unwrap();
 
-        db.set_last_archive_end(&c, 604_800).unwrap();
+        db.set_last_archive_end(&c, LinkKind::Magnet, 604_800)
+            .unwrap();
         assert_eq!(
             db.announcement(&c, LinkKind::Magnet).unwrap(),
             announcement(1_000, "magnet:?xt=1")
@@ -101,7 +102,10 @@ fn updating_one_field_never_resets_another() {
             .unwrap();
         db.record_downloaded(&c, &archive_id(2), range(10, 20))
             .unwrap();
-        assert_eq!(db.last_archive_end(&c).unwrap(), Some(604_800));
+        assert_eq!(
+            db.last_archive_end(&c, LinkKind::Magnet).unwrap(),
+            Some(604_800)
+        );
         assert_eq!(
             db.announcement(&c, LinkKind::IndexCid).unwrap(),
             announcement(2_000, "zDvZcid")
@@ -109,7 +113,10 @@ fn updating_one_field_never_resets_another() {
     }
     // And all of it survives a reopen.
     let db = Database::open(&path).unwrap();
-    assert_eq!(db.last_archive_end(&c).unwrap(), Some(604_800));
+    assert_eq!(
+        db.last_archive_end(&c, LinkKind::Magnet).unwrap(),
+        Some(604_800)
+    );
     assert_eq!(
         db.announcement(&c, LinkKind::Magnet).unwrap(),
         announcement(1_001, "magnet:?xt=2")
@@ -118,7 +125,11 @@ fn updating_one_field_never_resets_another() {
         db.announcement(&c, LinkKind::IndexCid).unwrap(),
         announcement(2_000, "zDvZcid")
     );
-    assert_eq!(db.last_archive_end(&community(8)).unwrap(), None);
+    assert_eq!(
+        db.last_archive_end(&community(8), LinkKind::Magnet)
+            .unwrap(),
+        None
+    );
 }
 
 #[test]
@@ -170,4 +181,30 @@ fn downloaded_archives_and_import_queue() {
     assert!(!db.set_imported(&c, &archive_id(1234), true).unwrap());
     assert!(db.set_imported(&c, &b, false).unwrap());
     assert_eq!(db.archives_to_import(&c).unwrap().len(), 3);
+}
+
+/// The fetched link is its own field: accepting a newer announcement does
+/// not make it look fetched, and each kind keeps its own.
+#[test]
+fn fetched_link_is_kept_per_kind_apart_from_the_announcement() {
+    let mut db = Database::open_in_memory().unwrap();
+    let c = community(9);
+    assert_eq!(db.fetched_link(&c, LinkKind::Magnet).unwrap(), None);
+    db.record_announcement(&c, LinkKind::Magnet, 5, "magnet:?xt=a")
+        .unwrap();
+    db.set_fetched_link(&c, LinkKind::Magnet, "magnet:?xt=a")
+        .unwrap();
+    db.record_announcement(&c, LinkKind::Magnet, 6, "magnet:?xt=b")
+        .unwrap();
+    assert_eq!(
+        db.fetched_link(&c, LinkKind::Magnet).unwrap().as_deref(),
+        Some("magnet:?xt=a")
+    );
+    assert_eq!(db.fetched_link(&c, LinkKind::IndexCid).unwrap(), None);
+    db.set_fetched_link(&c, LinkKind::Magnet, "magnet:?xt=b")
+        .unwrap();
+    assert_eq!(
+        db.fetched_link(&c, LinkKind::Magnet).unwrap().as_deref(),
+        Some("magnet:?xt=b")
+    );
 }

@@ -71,8 +71,14 @@ async fn state_and_import_through_the_async_handle() {
             .await
             .unwrap()
     );
-    store.set_last_archive_end(c, 77).await.unwrap();
-    assert_eq!(store.last_archive_end(c).await.unwrap(), Some(77));
+    store
+        .set_last_archive_end(c, LinkKind::IndexCid, 77)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.last_archive_end(c, LinkKind::IndexCid).await.unwrap(),
+        Some(77)
+    );
     assert_eq!(
         store
             .announcement(c, LinkKind::IndexCid)
