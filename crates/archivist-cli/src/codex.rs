@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::jsonl;
+use crate::{jsonl, torrent::member_import::MemberStore};
 
 /// Arguments of `archivist codex-devnode`.
 #[derive(Debug, clap::Args)]
@@ -85,12 +85,15 @@ pub(crate) async fn publish(
 }
 
 /// Fetches every archive behind a `codex:` link through the node at `url` and
-/// writes `DIR/<community>/index` and one JSONL file per archive.
+/// writes `DIR/<community>/index` and one JSONL file per archive; with a
+/// `member` store, only the archives not imported there yet, which are then
+/// imported.
 pub(crate) async fn fetch(
     link: &Link,
     url: &str,
     community: CommunityId,
     out: PathBuf,
+    mut member: Option<MemberStore>,
 ) -> anyhow::Result<serde_json::Value> {
     let node = backend(url)?;
     let started = std::time::Instant::now();
@@ -101,7 +104,10 @@ pub(crate) async fn fetch(
             &ResolveOptions::with_timeout(Duration::from_secs(60)),
         )
         .await?;
-    let ids = index.missing(&Default::default());
+    let ids = match &member {
+        Some(member) => member.pending(&index).await?,
+        None => index.missing(&Default::default()),
+    };
     let (tx, mut rx) = mpsc::channel(64);
     let progress = tokio::spawn(async move {
         while let Some(FetchEvent::ArchiveFetched { id, range }) = rx.recv().await {
@@ -126,18 +132,28 @@ pub(crate) async fn fetch(
         .download(link.announced(), backend_codex::Source::Local)
         .await?;
     std::fs::write(dir.join("index"), &index_bytes)?;
+    if let Some(member) = &member {
+        member.record_downloaded(&index, &outcome.fetched).await?;
+    }
     for id in &outcome.fetched {
         let archive = node.read_archive(&community, link, id).await?;
         let path = dir.join(format!("{id}.jsonl"));
         let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
         jsonl::write_messages(file, &archive.messages)?;
+        if let Some(member) = &mut member {
+            member.import(*id, archive).await?;
+        }
     }
-    Ok(json!({
+    let mut report = json!({
         "community": community.to_string(),
         "index_cid": link.announced(),
         "archives": outcome.fetched.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "bytes_fetched": outcome.bytes_fetched,
         "seconds": started.elapsed().as_secs_f64(),
         "dir": dir.display().to_string(),
-    }))
+    });
+    if let Some(member) = &member {
+        report["imported"] = member.report();
+    }
+    Ok(report)
 }

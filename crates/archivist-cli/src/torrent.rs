@@ -11,6 +11,10 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub(crate) mod member_import;
+
+use member_import::MemberStore;
+
 /// Arguments of `archivist seed`.
 #[derive(Debug, clap::Args)]
 #[command(
@@ -59,6 +63,11 @@ pub(crate) struct FetchArgs {
     /// Seconds to wait for the metadata (retried once, as status-go).
     #[arg(long, default_value_t = 20)]
     timeout: u64,
+    /// Import the fetched archives into the message store at FILE (created if
+    /// missing), each whole or not at all; archives imported there before are
+    /// not fetched again.
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
 }
 
 pub(crate) async fn seed(args: SeedArgs) -> anyhow::Result<()> {
@@ -88,7 +97,11 @@ pub(crate) async fn fetch(args: FetchArgs) -> anyhow::Result<serde_json::Value> 
         let community = args
             .community
             .context("a codex: link does not name its community: add --community 0x…")?;
-        return crate::codex::fetch(&link, url, community, args.out).await;
+        let member = match &args.db {
+            Some(path) => Some(MemberStore::open(path, community).await?),
+            None => None,
+        };
+        return crate::codex::fetch(&link, url, community, args.out, member).await;
     }
     let magnet: Magnet = link.announced().parse()?;
     let community: CommunityId = match (&args.community, &magnet.display_name) {
@@ -99,6 +112,10 @@ pub(crate) async fn fetch(args: FetchArgs) -> anyhow::Result<serde_json::Value> 
         (None, None) => {
             bail!("the magnet link has no dn= naming the community: add --community 0x…")
         }
+    };
+    let mut member = match &args.db {
+        Some(path) => Some(MemberStore::open(path, community).await?),
+        None => None,
     };
     let mut config = Config::new(&args.out);
     config.data_dir = args.out.clone();
@@ -113,7 +130,10 @@ pub(crate) async fn fetch(args: FetchArgs) -> anyhow::Result<serde_json::Value> 
         let index = node
             .resolve(&community, &link, &ResolveOptions::default())
             .await?;
-        let ids = index.missing(&Default::default());
+        let ids = match &member {
+            Some(member) => member.pending(&index).await?,
+            None => index.missing(&Default::default()),
+        };
         let (tx, mut rx) = mpsc::channel(64);
         let progress = tokio::spawn(async move {
             while let Some(FetchEvent::ArchiveFetched { id, range }) = rx.recv().await {
@@ -131,13 +151,24 @@ pub(crate) async fn fetch(args: FetchArgs) -> anyhow::Result<serde_json::Value> 
             )
             .await?;
         progress.await.ok();
-        anyhow::Ok(json!({
+        if let Some(member) = &mut member {
+            member.record_downloaded(&index, &outcome.fetched).await?;
+            for id in &outcome.fetched {
+                let archive = node.read_archive(&community, &link, id).await?;
+                member.import(*id, archive).await?;
+            }
+        }
+        let mut report = json!({
             "community": community.to_string(),
             "archives": outcome.fetched.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "bytes_fetched": outcome.bytes_fetched,
             "seconds": started.elapsed().as_secs_f64(),
             "dir": node.archive_dir(&community).path().display().to_string(),
-        }))
+        });
+        if let Some(member) = &member {
+            report["imported"] = member.report();
+        }
+        anyhow::Ok(report)
     }
     .await;
     node.stop().await;

@@ -2,6 +2,7 @@
 
 mod codex;
 mod create;
+mod fetch_db;
 mod keygen;
 mod store;
 mod torrent;
