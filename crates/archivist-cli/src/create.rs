@@ -130,6 +130,12 @@ pub(crate) fn run(args: CreateArgs) -> anyhow::Result<serde_json::Value> {
             .map(|a| a.id.to_string())
             .collect();
     }
+    if let Some(db) = &args.db {
+        // Only now that everything is published: a run killed before this
+        // point is re-run whole (see `from_store`), and one killed after it
+        // has nothing left to do.
+        record_end(db, &args.community, run.range.to)?;
+    }
     Ok(report)
 }
 
@@ -173,23 +179,52 @@ fn from_jsonl(path: &Path, run: &ArchiveRun, dir: &ArchiveDir) -> anyhow::Result
 }
 
 /// Streams each partition out of the store into `data`, one message in memory
-/// at a time, then records the archive end so the next run starts there.
+/// at a time. The caller records the archive end once everything is
+/// published, so the next run starts there.
+///
+/// A run can be killed anywhere, so running the same range again must finish
+/// the job without archiving anything twice: a range up to the recorded end is
+/// archived already and appends nothing, and partitions the index already
+/// holds (appended by a run killed before it recorded the end) are skipped.
+/// Only a range that straddles the recorded end is refused.
 fn from_store(
     path: &Path,
     community: &CommunityId,
     run: &ArchiveRun,
     dir: &ArchiveDir,
 ) -> anyhow::Result<AppendOutcome> {
-    let mut db = Database::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let db = Database::open(path).with_context(|| format!("opening {}", path.display()))?;
     // `data` and `index` are the torrent layout: its end is the magnet end.
-    if let Some(end) = db.last_archive_end(community, LinkKind::Magnet)? {
+    let recorded = db.last_archive_end(community, LinkKind::Magnet)?;
+    if let Some(end) = recorded {
         ensure!(
-            run.range.from >= end,
+            run.range.from >= end || run.range.to <= end,
             "{community} is archived up to {end}; --from {} would archive messages twice",
             run.range.from
         );
     }
-    let parts = partitions(run.range, run.interval)?;
+    let written = dir
+        .load_index()?
+        .by_offset()
+        .map(|(_, entry)| entry.metadata.range.to)
+        .max();
+    let start = [Some(run.range.from), recorded, written]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(run.range.from);
+    let parts: Vec<TimeRange> = if start < run.range.to {
+        partitions(
+            TimeRange {
+                from: start,
+                to: run.range.to,
+            },
+            run.interval,
+        )?
+        .collect()
+    } else {
+        Vec::new()
+    };
     let outcome = dir.append(|out, start| -> anyhow::Result<WriteReport> {
         let mut writer = DataWriter::new(out, start, run.topics.clone());
         for part in parts {
@@ -207,8 +242,20 @@ fn from_store(
         }
         Ok(writer.finish()?.1)
     })?;
-    db.set_last_archive_end(community, LinkKind::Magnet, run.range.to)?;
     Ok(outcome)
+}
+
+/// Records `end` as the archive end in the store at `path`, never moving it
+/// back (re-running an archived range must not reopen what follows it).
+fn record_end(path: &Path, community: &CommunityId, end: u64) -> anyhow::Result<()> {
+    let mut db = Database::open(path).with_context(|| format!("opening {}", path.display()))?;
+    if db
+        .last_archive_end(community, LinkKind::Magnet)?
+        .is_none_or(|recorded| recorded < end)
+    {
+        db.set_last_archive_end(community, LinkKind::Magnet, end)?;
+    }
+    Ok(())
 }
 
 /// The `create` report: the new archives and the dropped messages.

@@ -240,13 +240,14 @@ impl Backend for CodexBackend {
             .upload(bytes.clone(), &self.options.upload)
             .await?;
         self.remember(&cid, bytes);
-        let link = Link::IndexCid(cid);
-        if let Some(previous) = request.previous.as_ref().filter(|p| **p != link) {
-            // Best effort, as status-go: the new index is what matters.
-            let _ = self.client.delete(index_cid(previous)?).await;
-        }
+        // The previous index is kept, unlike status-go's prototype, which
+        // deletes it here. An owner killed after that delete but before it
+        // recorded the new link could neither publish again from the link it
+        // knows (gone) nor name the new one: its history would have no index
+        // (found by `cargo xtask crash-test`). Whoever records the new link
+        // unseeds the old one, and an index is a few hundred bytes.
         Ok(PublishOutcome {
-            link: Some(link),
+            link: Some(Link::IndexCid(cid)),
             archives,
             dropped,
         })

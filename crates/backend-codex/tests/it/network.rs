@@ -10,7 +10,7 @@ use backend_codex::Source;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::{COMMUNITY, Node, TOPIC, WEEK, messages, weeks};
+use crate::{COMMUNITY, D1, Node, TOPIC, WEEK, messages, weeks};
 
 async fn publish(owner: &dyn Backend, weeks_n: u64) -> (Link, Vec<archive_index::ArchiveId>) {
     let source = messages(weeks_n, 3);
@@ -248,5 +248,59 @@ async fn cancelling_mid_fetch_stops_promptly_and_reports_only_complete_archives(
             .expect("reported archives read");
     }
     b.stop().await;
+    a.stop().await;
+}
+
+/// An owner killed after publishing, before it recorded the new link, runs
+/// the same publish again from the link it knows: that link must still
+/// resolve, and the same index comes out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_again_from_the_previous_link_gives_the_same_index() {
+    let a = Node::start(|_| {}).await;
+    let owner = a.backend();
+    let (first, _) = publish(owner.as_ref(), 2).await;
+    let source = messages(3, 3);
+    let request = || PublishRequest {
+        community: COMMUNITY,
+        topics: vec![TOPIC],
+        range: archive_index::TimeRange {
+            from: D1 + 2 * WEEK,
+            to: D1 + 3 * WEEK,
+        },
+        interval: WEEK,
+        previous: Some(first.clone()),
+        messages: &source,
+    };
+    let published = owner
+        .publish(request(), &PublishOptions::default())
+        .await
+        .unwrap();
+    let again = owner
+        .publish(request(), &PublishOptions::default())
+        .await
+        .expect("the previous index is still there");
+    assert_eq!(again.link, published.link);
+    let index = owner
+        .resolve(
+            &COMMUNITY,
+            again.link.as_ref().unwrap(),
+            &ResolveOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(index.archives.len(), 3);
+
+    // Unseeding is the caller's call, once it has recorded the new link.
+    owner.unseed(&COMMUNITY, &first).await.unwrap();
+    assert!(
+        owner
+            .resolve(
+                &COMMUNITY,
+                &first,
+                &ResolveOptions::with_timeout(Duration::from_secs(2))
+            )
+            .await
+            .is_err()
+    );
     a.stop().await;
 }
