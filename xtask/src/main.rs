@@ -9,6 +9,7 @@
 )]
 
 mod codegen;
+mod fuzz;
 mod test_suite;
 
 use std::path::PathBuf;
@@ -21,6 +22,9 @@ commands:
                       with --check, fail if the checked-in files are stale
   test [ARGS...]      install what the interop tests need, then run the whole test suite
                       (extra ARGS go to `cargo test`)
+  fuzz [--seconds S] [TARGET]
+                      run the cargo-fuzz targets in fuzz/ (or one) for S seconds each on the
+                      stable toolchain; fails if any crashes
 ";
 
 fn main() -> anyhow::Result<()> {
@@ -35,6 +39,7 @@ fn main() -> anyhow::Result<()> {
             codegen::run(check)
         }
         Some("test") => test_suite::run(args.collect()),
+        Some("fuzz") => fuzz::run(args.collect()),
         Some("-h" | "--help") | None => {
             print!("{USAGE}");
             Ok(())
