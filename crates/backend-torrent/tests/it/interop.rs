@@ -3,33 +3,18 @@
 //! and we download from it seeding our `.torrent`. Everything on 127.0.0.1;
 //! every process is killed when its test ends.
 
-use std::{
-    collections::HashSet,
-    path::Path,
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::{collections::HashSet, path::Path, process::Command, time::Duration};
 
 use archive_backend::{Backend, MessageList, PublishOptions, PublishRequest};
 use archive_index::{CommunityId, Message, TimeRange, Topic};
 
-use super::{Nodes, fetch_missing, process::Process};
+use super::{
+    Nodes, fetch_missing,
+    process::{Seeder, libtorrent_peer},
+};
 
 const WEEK: u64 = 7 * 86_400;
 const TOPIC: Topic = Topic([7, 7, 7, 7]);
-
-fn python_peer(args: &[&str]) -> Process {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/libtorrent_peer.py");
-    // Debian's python3-libtorrent is importable only from the system Python.
-    let child = Command::new("/usr/bin/python3")
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("/usr/bin/python3 with python3-libtorrent (installed by `cargo xtask test`)");
-    Process(child)
-}
 
 fn messages() -> Vec<Message> {
     (0..40u64)
@@ -89,7 +74,7 @@ async fn libtorrent_downloads_from_our_seeder_by_magnet() {
     let link = publish(&owner, community).await;
     let save = tempfile::tempdir().unwrap();
     let peer_addr = owner.listen_addr().unwrap().to_string();
-    let mut peer = python_peer(&[
+    let mut peer = libtorrent_peer(&[
         "download",
         link.announced(),
         save.path().to_str().unwrap(),
@@ -131,17 +116,8 @@ async fn we_download_from_libtorrent_seeding_our_torrent() {
         )
         .unwrap();
     }
-    let mut peer = python_peer(&[
-        "seed",
-        torrent.to_str().unwrap(),
-        copy.path().to_str().unwrap(),
-    ]);
-    let line = peer.first_line(Duration::from_secs(60));
-    let port: u16 = line
-        .trim()
-        .strip_prefix("port ")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("{line}"));
+    let seeder = Seeder::start(&torrent, copy.path(), &[]);
+    let port = seeder.port;
 
     let member = nodes
         .node_with_peers(vec![([127, 0, 0, 1], port).into()])
@@ -151,7 +127,7 @@ async fn we_download_from_libtorrent_seeding_our_torrent() {
         member.read_archive(&community, &link, id).await.unwrap();
     }
     assert_same_files(member.archive_dir(&community).path(), &copy_dir);
-    drop(peer);
+    drop(seeder);
     nodes.stop().await;
 }
 

@@ -1,8 +1,10 @@
-//! The BitTorrent backend end to end on 127.0.0.1: the conformance kit, and a
-//! member that holds the first archive fetching only the second.
+//! The BitTorrent backend end to end on 127.0.0.1: the conformance kit, a
+//! member that holds the first archive fetching only the second, interop with
+//! libtorrent and aria2, and injected faults (a killed seeder, a lying peer).
 
 mod aria2;
 mod conformance;
+mod faults;
 mod incremental;
 mod interop;
 mod process;
