@@ -85,7 +85,7 @@ fn extract_input(cap_flag: u8, data: &[u8], index: &TorrentIndex) -> Vec<u8> {
     out
 }
 
-fn torrent(data: &[u8], index: &TorrentIndex) -> Metainfo {
+fn build_torrent(data: &[u8], index: &TorrentIndex, trackers: &[&str]) -> Metainfo {
     let tmp = tempfile::tempdir().expect("a temporary directory");
     let community: CommunityId = format!("0x02{}", "aa".repeat(32)).parse().expect("an ID");
     let dir = ArchiveDir::new(tmp.path(), &community);
@@ -93,7 +93,11 @@ fn torrent(data: &[u8], index: &TorrentIndex) -> Metainfo {
     fs::write(dir.data_path(), data).expect("data");
     fs::write(dir.index_path(), index.encode()).expect("index");
     let owner = format!("0x04{}", "cd".repeat(64));
-    Metainfo::build(&dir, &TorrentOptions::new(owner, 1_700_000_000), None).expect("a torrent")
+    let mut options = TorrentOptions::new(owner, 1_700_000_000);
+    if !trackers.is_empty() {
+        options.announce_list = vec![trackers.iter().map(|t| t.to_string()).collect()];
+    }
+    Metainfo::build(&dir, &options, None).expect("a torrent")
 }
 
 fn prefixed(mode: u8, bytes: &[u8]) -> Vec<u8> {
@@ -121,7 +125,9 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         });
     }
 
-    let torrent = torrent(&data, &index);
+    let torrent = build_torrent(&data, &index, &[]);
+    // Its magnet once carried `tr=`, which does not parse.
+    let empty_tracker = build_torrent(&data, &index, &["", "http://127.0.0.1:8000/announce"]);
     let magnet = torrent.magnet().to_string();
     let with_peers = "magnet:?xt=urn:btih:YEX6DQDLXISUVHOJ6UM3GNNKPQJWPKEK&dn=x&x.pe=127.0.0.1%3A6881&tr=http%3A%2F%2F127.0.0.1%3A8000%2Fannounce";
 
@@ -159,6 +165,7 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("bencode_decode", torrent.to_bytes()),
         ("bencode_decode", b"d1:ai-3e1:bl4:spam0:ee".to_vec()),
         ("torrent_parse", torrent.to_bytes()),
+        ("torrent_parse", empty_tracker.to_bytes()),
         ("magnet_parse", prefixed(0, magnet.as_bytes())),
         ("magnet_parse", prefixed(0, with_peers.as_bytes())),
         ("magnet_parse", prefixed(1, &[0x5a; 64])),

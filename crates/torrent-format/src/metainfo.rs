@@ -251,11 +251,12 @@ impl Metainfo {
     }
 
     /// The magnet link status-go announces for this torrent (spec c.6):
-    /// trackers in announce-list order, each once.
+    /// trackers in announce-list order, each once. An empty URL names no
+    /// tracker and is left out: `tr=` would make the link unparseable.
     pub fn magnet(&self) -> Magnet {
         let mut trackers: Vec<String> = Vec::new();
         for tracker in self.announce_list.iter().flatten() {
-            if !trackers.contains(tracker) {
+            if !tracker.is_empty() && !trackers.contains(tracker) {
                 trackers.push(tracker.clone());
             }
         }
