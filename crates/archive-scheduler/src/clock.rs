@@ -2,6 +2,7 @@
 
 use std::{
     fmt,
+    sync::atomic::{AtomicU64, Ordering},
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -58,6 +59,42 @@ impl Clock for TokioClock {
     }
 }
 
+/// A clock that reads whatever it was last set to.
+///
+/// For demonstrations and tests that archive "next week" right away: set
+/// the clock, then ask for a run with
+/// [`Scheduler::archive_now`](crate::Scheduler::archive_now). Ticks still
+/// wait on tokio time, so a manual clock is not for a node left running.
+#[derive(Debug)]
+pub struct ManualClock {
+    now: AtomicU64,
+}
+
+impl ManualClock {
+    /// A clock reading `unix_seconds`.
+    pub fn new(unix_seconds: u64) -> ManualClock {
+        ManualClock {
+            now: AtomicU64::new(unix_seconds),
+        }
+    }
+
+    /// Moves the clock to `unix_seconds` (backwards too).
+    pub fn set(&self, unix_seconds: u64) {
+        self.now.store(unix_seconds, Ordering::SeqCst);
+    }
+
+    /// Moves the clock forward by `seconds`.
+    pub fn advance(&self, seconds: u64) {
+        self.now.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> u64 {
+        self.now.load(Ordering::SeqCst)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -72,6 +109,16 @@ mod tests {
         assert_eq!(clock.now(), 1_700_000_000, "whole seconds only");
         tokio::time::advance(Duration::from_secs(365 * 86_400)).await;
         assert_eq!(clock.now(), 1_700_000_000 + 365 * 86_400);
+    }
+
+    #[test]
+    fn manual_clock_reads_what_it_was_set_to() {
+        let clock = ManualClock::new(100);
+        assert_eq!(clock.now(), 100);
+        clock.advance(7);
+        assert_eq!(clock.now(), 107);
+        clock.set(5);
+        assert_eq!(clock.now(), 5);
     }
 
     #[tokio::test(start_paused = true)]

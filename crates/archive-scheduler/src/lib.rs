@@ -31,7 +31,7 @@ mod scheduler;
 mod source;
 mod task;
 
-pub use clock::{Clock, TokioClock};
+pub use clock::{Clock, ManualClock, TokioClock};
 pub use config::{CommunityArchive, RetryPolicy, SchedulerConfig};
 pub use error::{Error, Result};
 pub use event::{Event, RunOutcome};

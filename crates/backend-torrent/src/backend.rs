@@ -413,27 +413,12 @@ impl Backend for TorrentBackend {
             .map_err(|e| engine_error(ErrorKind::Other, "opening the data stream", e))?;
         let mut outcome = FetchOutcome::default();
         for (range, id, entry) in wanted {
-            let mut bytes = vec![0u8; entry.raw_len() as usize];
-            let read = async {
-                stream.seek(SeekFrom::Start(entry.offset)).await?;
-                stream.read_exact(&mut bytes).await.map(drop)
-            };
             tokio::select! {
                 () = cancel.cancelled() => {
                     return Err(Error::new(ErrorKind::Cancelled, NAME, "fetch cancelled"));
                 }
-                read = read => read.map_err(|e| Error::new(ErrorKind::Unavailable, NAME, format!("fetching archive {id}")).with_source(e))?,
-            }
-            let archive = Archive::decode(&bytes).map_err(|e| {
-                Error::new(ErrorKind::Corrupt, NAME, format!("archive {id}")).with_source(e)
-            })?;
-            if archive.metadata != entry.metadata {
-                return Err(Error::new(
-                    ErrorKind::Corrupt,
-                    NAME,
-                    format!("archive {id} does not match its index entry"),
-                ));
-            }
+                read = read_verified(&mut stream, &id, &entry) => read?,
+            };
             outcome.fetched.push(id);
             let _ = events.send(FetchEvent::ArchiveFetched { id, range }).await;
         }
@@ -448,6 +433,26 @@ impl Backend for TorrentBackend {
         id: &ArchiveId,
     ) -> Result<Archive> {
         let dir = self.archive_dir(community);
+        if let Some(active) = self.engine.active(community) {
+            // librqbit may not have written every verified piece to `data`
+            // yet (the file can be shorter than the index says); its stream
+            // serves exactly the verified bytes.
+            let index = read_local_index(&dir).await?;
+            let entry = index.get(id).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::NotFound,
+                    NAME,
+                    format!("archive {id} is not in the local index"),
+                )
+            })?;
+            let mut stream = active
+                .handle
+                .clone()
+                .stream(0)
+                .await
+                .map_err(|e| engine_error(ErrorKind::Other, "opening the data stream", e))?;
+            return read_verified(&mut stream, id, entry).await;
+        }
         let id = *id;
         tokio::task::spawn_blocking(move || {
             let (mut data, len, index) = dir.open_data().map_err(local)?;
@@ -507,4 +512,48 @@ impl Backend for TorrentBackend {
         }
         Ok(())
     }
+}
+
+/// Reads archive `id` at `entry` through librqbit's stream, which fetches its
+/// pieces first and hands out only hash-verified bytes, and checks it decodes
+/// to what the index says.
+async fn read_verified(
+    stream: &mut (impl tokio::io::AsyncRead + tokio::io::AsyncSeek + Unpin),
+    id: &ArchiveId,
+    entry: &archive_index::IndexEntry,
+) -> Result<Archive> {
+    let mut bytes = vec![0u8; entry.raw_len() as usize];
+    let read = async {
+        stream.seek(SeekFrom::Start(entry.offset)).await?;
+        stream.read_exact(&mut bytes).await.map(drop)
+    };
+    read.await.map_err(|e| {
+        Error::new(
+            ErrorKind::Unavailable,
+            NAME,
+            format!("fetching archive {id}"),
+        )
+        .with_source(e)
+    })?;
+    let archive = Archive::decode(&bytes).map_err(|e| {
+        Error::new(ErrorKind::Corrupt, NAME, format!("archive {id}")).with_source(e)
+    })?;
+    if archive.metadata != entry.metadata {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            NAME,
+            format!("archive {id} does not match its index entry"),
+        ));
+    }
+    Ok(archive)
+}
+
+/// The community's `index` file as downloaded.
+async fn read_local_index(dir: &ArchiveDir) -> Result<TorrentIndex> {
+    let path = dir.index_path();
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        Error::new(ErrorKind::Io, NAME, format!("reading {}", path.display())).with_source(e)
+    })?;
+    TorrentIndex::decode(&bytes)
+        .map_err(|e| Error::new(ErrorKind::Corrupt, NAME, "the local index").with_source(e))
 }

@@ -1,0 +1,292 @@
+//! What a node reports: status-go's community-archive signals (spec e) plus
+//! the announcement and failure events status-go only logged.
+
+use archive_backend::Link;
+use archive_index::{ArchiveId, CommunityId, LinkKind, TimeRange};
+use serde_json::{Value, json};
+
+/// Something a [`Node`](crate::Node) did or saw.
+///
+/// [`NodeEvent::signal_name`] gives status-go's signal string where there is
+/// one and [`NodeEvent::to_json`] its `{"type", "event"}` envelope, so an app
+/// written against status-go's signals can listen unchanged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NodeEvent {
+    /// An owned community's archive task reported progress on one network.
+    Archive {
+        /// The network: "torrent" or "codex".
+        backend: &'static str,
+        /// What the scheduler reported.
+        event: archive_scheduler::Event,
+    },
+    /// The owner announced `link`.
+    Announced {
+        /// The community.
+        community: CommunityId,
+        /// The link's kind.
+        kind: LinkKind,
+        /// The link.
+        link: String,
+        /// The announcement's clock, milliseconds.
+        clock: u64,
+    },
+    /// Announcing failed (the transport refused it).
+    AnnounceFailed {
+        /// The community.
+        community: CommunityId,
+        /// What failed.
+        error: String,
+    },
+    /// A member accepted an announcement: it will act on it.
+    AnnouncementAccepted {
+        /// The community.
+        community: CommunityId,
+        /// The link's kind.
+        kind: LinkKind,
+        /// The link.
+        link: String,
+    },
+    /// A member ignored a message on an announcement channel, and why.
+    AnnouncementRejected {
+        /// The community it claimed, when it could be verified that far.
+        community: Option<CommunityId>,
+        /// A stable reason code (`unknown-community`, `stale-clock`, …).
+        code: &'static str,
+        /// The reason in words.
+        reason: String,
+    },
+    /// The index was read and archives are missing (status-go's
+    /// `downloadingHistoryArchivesStarted`).
+    DownloadingHistoryArchivesStarted {
+        /// The community.
+        community: CommunityId,
+        /// The network fetched from.
+        backend: &'static str,
+        /// How many archives are missing.
+        missing: usize,
+    },
+    /// One archive is fetched and verified.
+    HistoryArchiveDownloaded {
+        /// The community.
+        community: CommunityId,
+        /// The archive.
+        id: ArchiveId,
+        /// Its range.
+        range: TimeRange,
+    },
+    /// An archive's messages are being imported.
+    ImportingHistoryArchiveMessages {
+        /// The community.
+        community: CommunityId,
+        /// The archive.
+        id: ArchiveId,
+    },
+    /// An archive's messages are in the store.
+    HistoryArchiveImported {
+        /// The community.
+        community: CommunityId,
+        /// The archive.
+        id: ArchiveId,
+        /// Messages it held.
+        messages: usize,
+    },
+    /// A member finished fetching and importing a link (status-go's
+    /// `downloadingHistoryArchivesFinished`).
+    DownloadingHistoryArchivesFinished {
+        /// The community.
+        community: CommunityId,
+        /// The network fetched from.
+        backend: &'static str,
+        /// The link.
+        link: Link,
+        /// Archives fetched by this download.
+        fetched: usize,
+        /// Bytes that travelled over the network.
+        bytes_fetched: u64,
+    },
+    /// A member serves what it fetched (status-go sends
+    /// `historyArchivesSeeding` after a download too).
+    MemberSeeding {
+        /// The community.
+        community: CommunityId,
+        /// The link served.
+        link: Link,
+    },
+    /// A download failed; `fallback` names the network tried next, if any.
+    DownloadFailed {
+        /// The community.
+        community: CommunityId,
+        /// The network that failed.
+        backend: &'static str,
+        /// What failed.
+        error: String,
+        /// The other network, tried next because the owner announced both.
+        fallback: Option<&'static str>,
+    },
+    /// Importing failed; the archive stays queued and is imported again on
+    /// the next download or restart.
+    ImportFailed {
+        /// The community.
+        community: CommunityId,
+        /// The archive.
+        id: ArchiveId,
+        /// What failed.
+        error: String,
+    },
+}
+
+impl NodeEvent {
+    /// The community the event is about, if one.
+    pub fn community(&self) -> Option<&CommunityId> {
+        match self {
+            NodeEvent::Archive { event, .. } => Some(event.community()),
+            NodeEvent::AnnouncementRejected { community, .. } => community.as_ref(),
+            NodeEvent::Announced { community, .. }
+            | NodeEvent::AnnounceFailed { community, .. }
+            | NodeEvent::AnnouncementAccepted { community, .. }
+            | NodeEvent::DownloadingHistoryArchivesStarted { community, .. }
+            | NodeEvent::HistoryArchiveDownloaded { community, .. }
+            | NodeEvent::ImportingHistoryArchiveMessages { community, .. }
+            | NodeEvent::HistoryArchiveImported { community, .. }
+            | NodeEvent::DownloadingHistoryArchivesFinished { community, .. }
+            | NodeEvent::MemberSeeding { community, .. }
+            | NodeEvent::DownloadFailed { community, .. }
+            | NodeEvent::ImportFailed { community, .. } => Some(community),
+        }
+    }
+
+    /// status-go's signal name, or ours (`archivist.…`) for events status-go
+    /// has no signal for.
+    pub fn signal_name(&self) -> &'static str {
+        match self {
+            NodeEvent::Archive { event, .. } => event.signal_name().unwrap_or(match event {
+                archive_scheduler::Event::PublishFailed { .. } => "archivist.publishFailed",
+                archive_scheduler::Event::MessagesDropped { .. } => "archivist.messagesDropped",
+                archive_scheduler::Event::SeedingFailed { .. } => "archivist.seedingFailed",
+                _ => "archivist.storeFailed",
+            }),
+            NodeEvent::Announced { .. } => "archivist.announced",
+            NodeEvent::AnnounceFailed { .. } => "archivist.announceFailed",
+            NodeEvent::AnnouncementAccepted { .. } => "archivist.announcementAccepted",
+            NodeEvent::AnnouncementRejected { .. } => "archivist.announcementRejected",
+            NodeEvent::DownloadingHistoryArchivesStarted { .. } => {
+                "community.downloadingHistoryArchivesStarted"
+            }
+            NodeEvent::HistoryArchiveDownloaded { .. } => "community.historyArchiveDownloaded",
+            NodeEvent::ImportingHistoryArchiveMessages { .. } => {
+                "community.importingHistoryArchiveMessages"
+            }
+            NodeEvent::HistoryArchiveImported { .. } => "archivist.historyArchiveImported",
+            NodeEvent::DownloadingHistoryArchivesFinished { .. } => {
+                "community.downloadingHistoryArchivesFinished"
+            }
+            NodeEvent::MemberSeeding { .. } => "community.historyArchivesSeeding",
+            NodeEvent::DownloadFailed { .. } => "archivist.downloadFailed",
+            NodeEvent::ImportFailed { .. } => "archivist.importFailed",
+        }
+    }
+
+    /// The signal envelope `{"type": <name>, "event": {...}}` status-go
+    /// sends, with `communityId` and the event's fields.
+    pub fn to_json(&self) -> Value {
+        let community = self.community().map(ToString::to_string);
+        let mut event = match self {
+            NodeEvent::Archive { backend, event } => archive_json(backend, event),
+            NodeEvent::Announced {
+                kind, link, clock, ..
+            } => json!({ "kind": kind_name(*kind), "link": link, "clock": clock }),
+            NodeEvent::AnnounceFailed { error, .. } => json!({ "error": error }),
+            NodeEvent::AnnouncementAccepted { kind, link, .. } => {
+                json!({ "kind": kind_name(*kind), "link": link })
+            }
+            NodeEvent::AnnouncementRejected { code, reason, .. } => {
+                json!({ "code": code, "reason": reason })
+            }
+            NodeEvent::DownloadingHistoryArchivesStarted {
+                backend, missing, ..
+            } => json!({ "backend": backend, "missing": missing }),
+            NodeEvent::HistoryArchiveDownloaded { id, range, .. } => {
+                json!({ "archiveId": id.to_string(), "from": range.from, "to": range.to })
+            }
+            NodeEvent::ImportingHistoryArchiveMessages { id, .. } => {
+                json!({ "archiveId": id.to_string() })
+            }
+            NodeEvent::HistoryArchiveImported { id, messages, .. } => {
+                json!({ "archiveId": id.to_string(), "messages": messages })
+            }
+            NodeEvent::DownloadingHistoryArchivesFinished {
+                backend,
+                link,
+                fetched,
+                bytes_fetched,
+                ..
+            } => json!({
+                "backend": backend,
+                "link": link.to_string(),
+                "fetched": fetched,
+                "bytesFetched": bytes_fetched,
+            }),
+            NodeEvent::MemberSeeding { link, .. } => json!({ "link": link.to_string() }),
+            NodeEvent::DownloadFailed {
+                backend,
+                error,
+                fallback,
+                ..
+            } => json!({ "backend": backend, "error": error, "fallback": fallback }),
+            NodeEvent::ImportFailed { id, error, .. } => {
+                json!({ "archiveId": id.to_string(), "error": error })
+            }
+        };
+        if let (Some(object), Some(community)) = (event.as_object_mut(), community) {
+            object.insert("communityId".to_owned(), Value::String(community));
+        }
+        json!({ "type": self.signal_name(), "event": event })
+    }
+}
+
+fn kind_name(kind: LinkKind) -> &'static str {
+    match kind {
+        LinkKind::Magnet => "magnet",
+        LinkKind::IndexCid => "index-cid",
+    }
+}
+
+fn archive_json(backend: &str, event: &archive_scheduler::Event) -> Value {
+    use archive_scheduler::Event;
+    let mut value = match event {
+        Event::HistoryArchivesCreated {
+            from, to, archives, ..
+        } => json!({
+            "from": from,
+            "to": to,
+            "archives": archives.iter().map(|a| json!({
+                "id": a.id.to_string(),
+                "from": a.range.from,
+                "to": a.range.to,
+                "messages": a.message_count,
+            })).collect::<Vec<_>>(),
+        }),
+        Event::NoHistoryArchivesCreated { from, to, .. } => json!({ "from": from, "to": to }),
+        Event::HistoryArchivesSeeding { link, .. }
+        | Event::HistoryArchivesUnseeded { link, .. } => {
+            json!({ "link": link.to_string() })
+        }
+        Event::PublishFailed {
+            error,
+            attempt,
+            will_retry,
+            ..
+        } => json!({ "error": error, "attempt": attempt, "willRetry": will_retry }),
+        Event::MessagesDropped { dropped, .. } => json!({ "dropped": dropped.len() }),
+        Event::SeedingFailed { link, error, .. } => {
+            json!({ "link": link.to_string(), "error": error })
+        }
+        Event::StoreFailed { error, .. } => json!({ "error": error }),
+        _ => json!({}),
+    };
+    if let Some(object) = value.as_object_mut() {
+        object.insert("backend".to_owned(), Value::String(backend.to_owned()));
+    }
+    value
+}

@@ -1,0 +1,183 @@
+//! The storage networks and the transport a node runs, built from its
+//! configuration. The only file that names concrete backends and Waku.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use archive_backend::DynBackend;
+use archive_dispatch::Transport;
+use archive_index::LinkKind;
+
+use crate::{config::Config, error::Error};
+
+/// One enabled storage network.
+#[derive(Debug, Clone)]
+pub(crate) struct Network {
+    pub(crate) kind: LinkKind,
+    pub(crate) backend: DynBackend,
+}
+
+/// The concrete handles a node keeps to stop them and to say where they
+/// listen.
+#[derive(Debug, Default)]
+pub(crate) struct Networks {
+    pub(crate) enabled: Vec<Network>,
+    #[cfg(feature = "torrent")]
+    torrent: Option<Arc<backend_torrent::TorrentBackend>>,
+    #[cfg(feature = "waku")]
+    pub(crate) waku: Option<Arc<transport_waku::WakuNode>>,
+}
+
+impl Networks {
+    /// Starts the backends `config` enables, in [`Config::enabled_kinds`]
+    /// order.
+    pub(crate) async fn start(config: &Config) -> Result<Networks, Error> {
+        let mut networks = Networks::default();
+        for kind in config.enabled_kinds() {
+            let backend = match kind {
+                LinkKind::Magnet => networks.start_torrent(config).await?,
+                LinkKind::IndexCid => start_codex(config)?,
+            };
+            networks.enabled.push(Network { kind, backend });
+        }
+        Ok(networks)
+    }
+
+    #[cfg(feature = "torrent")]
+    async fn start_torrent(&mut self, config: &Config) -> Result<DynBackend, Error> {
+        let root = config.torrent_dir();
+        let mut torrent = backend_torrent::Config::new(&root);
+        torrent.listen = config.torrent.listen;
+        torrent.peers.clone_from(&config.torrent.peers);
+        torrent.contact_trackers = !config.torrent.trackers.is_empty();
+        torrent.trackers.clone_from(&config.torrent.trackers);
+        torrent.metadata_timeout = config.torrent.metadata_timeout;
+        torrent.created_by = concat!("archivist/", env!("CARGO_PKG_VERSION")).to_owned();
+        let backend = Arc::new(
+            backend_torrent::TorrentBackend::start(torrent)
+                .await
+                .map_err(|e| Error::Start {
+                    what: "the BitTorrent engine",
+                    message: e.to_string(),
+                })?,
+        );
+        self.torrent = Some(Arc::clone(&backend));
+        Ok(backend)
+    }
+
+    #[cfg(not(feature = "torrent"))]
+    #[allow(clippy::unused_async, reason = "same signature as with the feature")]
+    async fn start_torrent(&mut self, _: &Config) -> Result<DynBackend, Error> {
+        Err(Error::NotCompiled("torrent"))
+    }
+
+    /// Starts the Waku relay node `config` asks for.
+    #[cfg(feature = "waku")]
+    pub(crate) async fn start_waku(
+        &mut self,
+        config: &Config,
+    ) -> Result<Arc<dyn Transport>, Error> {
+        let parse = |key: &str, list: &[String]| {
+            list.iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    a.parse::<transport_waku::Multiaddr>().map_err(|e| {
+                        Error::Config(crate::ConfigError::Invalid {
+                            key: format!("{key}[{i}]"),
+                            message: format!("{a:?} is not a multiaddr: {e}"),
+                        })
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        let waku_config = transport_waku::WakuConfig {
+            listen: parse("waku.listen", &config.waku.listen)?,
+            bootstrap: parse("waku.bootstrap", &config.waku.bootstrap)?,
+            ..transport_waku::WakuConfig::default()
+        };
+        let node = Arc::new(
+            transport_waku::WakuNode::start(waku_config)
+                .await
+                .map_err(|e| Error::Start {
+                    what: "the Waku relay node",
+                    message: e.to_string(),
+                })?,
+        );
+        self.waku = Some(Arc::clone(&node));
+        Ok(node)
+    }
+
+    #[cfg(not(feature = "waku"))]
+    #[allow(clippy::unused_async, reason = "same signature as with the feature")]
+    pub(crate) async fn start_waku(&mut self, _: &Config) -> Result<Arc<dyn Transport>, Error> {
+        Err(Error::NotCompiled("waku"))
+    }
+
+    /// The backend of `kind`, if enabled.
+    pub(crate) fn backend(&self, kind: LinkKind) -> Option<&DynBackend> {
+        self.enabled
+            .iter()
+            .find(|n| n.kind == kind)
+            .map(|n| &n.backend)
+    }
+
+    /// Where the BitTorrent engine accepts peers.
+    pub(crate) fn torrent_listen_addr(&self) -> Option<SocketAddr> {
+        #[cfg(feature = "torrent")]
+        {
+            self.torrent.as_ref().and_then(|t| t.listen_addr())
+        }
+        #[cfg(not(feature = "torrent"))]
+        None
+    }
+
+    /// Bytes the BitTorrent engine has fetched for `community` so far.
+    pub(crate) fn torrent_fetched_bytes(&self, community: &archive_index::CommunityId) -> u64 {
+        #[cfg(feature = "torrent")]
+        {
+            self.torrent
+                .as_ref()
+                .map_or(0, |t| t.fetched_bytes(community))
+        }
+        #[cfg(not(feature = "torrent"))]
+        {
+            let _ = community;
+            0
+        }
+    }
+
+    /// Stops the engines; their files stay.
+    pub(crate) async fn stop(&self) {
+        #[cfg(feature = "torrent")]
+        if let Some(torrent) = &self.torrent {
+            torrent.stop().await;
+        }
+        #[cfg(feature = "waku")]
+        if let Some(waku) = &self.waku {
+            waku.shutdown().await;
+        }
+    }
+}
+
+#[cfg(feature = "codex")]
+fn start_codex(config: &Config) -> Result<DynBackend, Error> {
+    let client_config =
+        backend_codex::ClientConfig::new(&config.codex.url).with_prefix(&config.codex.prefix);
+    let client = backend_codex::CodexClient::new(client_config).map_err(|e| {
+        Error::Config(crate::ConfigError::Invalid {
+            key: "codex.url".to_owned(),
+            message: e.to_string(),
+        })
+    })?;
+    Ok(Arc::new(backend_codex::CodexBackend::new(client)))
+}
+
+#[cfg(not(feature = "codex"))]
+fn start_codex(_: &Config) -> Result<DynBackend, Error> {
+    Err(Error::NotCompiled("codex"))
+}
+
+/// The content topic status-go's bridged chat messages use for `topic`.
+#[cfg(feature = "waku")]
+pub(crate) fn chat_content_topic(topic: archive_index::Topic) -> String {
+    format!("/waku/1/{topic}/rfc26")
+}

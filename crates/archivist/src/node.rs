@@ -1,0 +1,425 @@
+//! [`Node`]: the store, the storage networks, the announcement transport and
+//! the archive schedulers of one Archivist, and the communities it owns and
+//! has joined.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    net::SocketAddr,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use archive_backend::Link;
+use archive_dispatch::{CommunityKey, DispatchConfig, Dispatcher, Transport};
+use archive_index::{CommunityId, LinkKind, Topic};
+use archive_scheduler::{
+    Clock, CommunityArchive, RunOutcome, Scheduler, SchedulerConfig, TokioClock,
+};
+use archive_store::Store;
+use tokio::{sync::broadcast, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    config::Config,
+    error::{Error, Result},
+    event::NodeEvent,
+    member::{Member, MemberContext},
+    networks::{Network, Networks},
+    owner,
+    status::{CommunityStatus, NetworkStatus},
+};
+
+/// Events a listener may fall behind by before it misses some.
+const EVENT_CAPACITY: usize = 1024;
+
+/// Sets up a [`Node`]: its configuration plus what cannot come from a file.
+pub struct NodeBuilder {
+    config: Config,
+    transport: Option<Arc<dyn Transport>>,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl fmt::Debug for NodeBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NodeBuilder")
+            .field("config", &self.config)
+            .field("transport", &self.transport.is_some())
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+impl NodeBuilder {
+    /// Carries announcements over `transport` (an in-memory hub, say)
+    /// instead of a Waku node of the node's own.
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> NodeBuilder {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// Reads archive time from `clock` instead of the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> NodeBuilder {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Opens the store, starts the networks and the transport, and adds the
+    /// configured communities: owned ones re-seed their last link and
+    /// announce it again (spec d.1), joined ones resume what a previous run
+    /// left unfinished.
+    pub async fn start(self) -> Result<Node> {
+        let config = self.config;
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::Io {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let store = Store::open(config.store_path()).await?;
+        let mut networks = Networks::start(&config).await?;
+        let transport = match self.transport {
+            Some(transport) => transport,
+            None if config.waku.enabled => networks.start_waku(&config).await?,
+            None => {
+                return Err(Error::Config(crate::ConfigError::Invalid {
+                    key: "waku.enabled".to_owned(),
+                    message: "a node needs a transport for announcements: enable waku, or \
+                              hand one to NodeBuilder::transport"
+                        .to_owned(),
+                }));
+            }
+        };
+        let dispatcher = Dispatcher::new(
+            transport,
+            DispatchConfig {
+                quiet_period: config.quiet_period,
+                ..DispatchConfig::default()
+            },
+        );
+        let clock = self.clock.unwrap_or_else(|| Arc::new(TokioClock::system()));
+        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let shutdown = CancellationToken::new();
+        let mut schedulers = Vec::new();
+        let mut pumps = Vec::new();
+        for network in &networks.enabled {
+            let scheduler = Arc::new(Scheduler::new(
+                store.clone(),
+                Arc::clone(&network.backend),
+                Arc::clone(&clock),
+                SchedulerConfig::default().with_interval(config.archive_interval),
+            )?);
+            schedulers.push((network.kind, Arc::clone(&scheduler)));
+            pumps.push((network.clone(), scheduler));
+        }
+        let inner = Arc::new(Inner {
+            config,
+            store,
+            networks,
+            dispatcher,
+            schedulers,
+            owned: Mutex::default(),
+            members: Mutex::default(),
+            events,
+            shutdown,
+            pumps: Mutex::default(),
+        });
+        for (network, scheduler) in pumps {
+            let task = tokio::spawn(owner::pump(
+                Arc::downgrade(&inner),
+                network,
+                scheduler.subscribe(),
+                inner.shutdown.clone(),
+            ));
+            inner.lock_pumps().push(task);
+        }
+        let node = Node { inner };
+        for owned in node.inner.config.owned.clone() {
+            let key = CommunityKey::read_file(&owned.key_file).map_err(|source| Error::Key {
+                path: owned.key_file.clone(),
+                source,
+            })?;
+            node.add_owned(key, owned.topics, owned.archiving).await?;
+        }
+        for joined in node.inner.config.joined.clone() {
+            node.join(joined.community, joined.prefer).await?;
+        }
+        Ok(node)
+    }
+}
+
+/// What the node's parts share.
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) store: Store,
+    pub(crate) networks: Networks,
+    pub(crate) dispatcher: Dispatcher,
+    schedulers: Vec<(LinkKind, Arc<Scheduler>)>,
+    pub(crate) owned: Mutex<HashMap<CommunityId, owner::Owned>>,
+    members: Mutex<HashMap<CommunityId, Member>>,
+    pub(crate) events: broadcast::Sender<NodeEvent>,
+    pub(crate) shutdown: CancellationToken,
+    pumps: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Inner {
+    pub(crate) fn emit(&self, event: NodeEvent) {
+        tracing::debug!(signal = event.signal_name(), community = ?event.community(), "event");
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) fn lock_owned(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<CommunityId, owner::Owned>> {
+        self.owned.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_members(&self) -> std::sync::MutexGuard<'_, HashMap<CommunityId, Member>> {
+        self.members.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_pumps(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.pumps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// An Archivist node.
+///
+/// It owns communities (archives their messages on every enabled network
+/// and announces the links, signed with the community key) and joins
+/// communities (verifies announcements, fetches the archives it misses,
+/// imports them and keeps serving them). Cheap to clone; every clone is the
+/// same node.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("data_dir", &self.inner.config.data_dir)
+            .field("networks", &self.inner.config.enabled_kinds())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// A builder for a node on `config`.
+    pub fn builder(config: Config) -> NodeBuilder {
+        NodeBuilder {
+            config,
+            transport: None,
+            clock: None,
+        }
+    }
+
+    /// Starts a node on `config` with its own Waku node and the system clock.
+    pub async fn start(config: Config) -> Result<Node> {
+        Node::builder(config).start().await
+    }
+
+    /// The configuration the node runs on.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The node's store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Every event from now on. A listener that falls more than 1024 events
+    /// behind misses the oldest (and is told so by the receiver).
+    pub fn events(&self) -> broadcast::Receiver<NodeEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Where the BitTorrent engine accepts peers, if enabled.
+    pub fn torrent_listen_addr(&self) -> Option<SocketAddr> {
+        self.inner.networks.torrent_listen_addr()
+    }
+
+    /// Bytes fetched over BitTorrent for `community` since the node started.
+    pub fn torrent_fetched_bytes(&self, community: &CommunityId) -> u64 {
+        self.inner.networks.torrent_fetched_bytes(community)
+    }
+
+    /// The node's Waku relay node, when it runs one.
+    #[cfg(feature = "waku")]
+    pub fn waku(&self) -> Option<&transport_waku::WakuNode> {
+        self.inner.networks.waku.as_deref()
+    }
+
+    /// Takes ownership of a community: its archive tasks start on every
+    /// network (if `archiving`), its last links are seeded and announced
+    /// again, and with Waku ingestion on, messages relayed on `topics` are
+    /// stored.
+    pub async fn add_owned(
+        &self,
+        key: CommunityKey,
+        topics: Vec<Topic>,
+        archiving: bool,
+    ) -> Result<()> {
+        let community = key.community_id();
+        if self.inner.lock_owned().contains_key(&community) {
+            return Err(Error::AlreadyAdded(community));
+        }
+        let owned = owner::Owned::start(&self.inner, key, topics).await?;
+        self.inner.lock_owned().insert(community, owned);
+        if archiving {
+            self.set_archiving(&community, true).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts or stops archiving an owned community. Stopping waits for a
+    /// run in progress and unseeds the community's links.
+    pub async fn set_archiving(&self, community: &CommunityId, on: bool) -> Result<()> {
+        let topics = self
+            .inner
+            .lock_owned()
+            .get(community)
+            .map(|o| o.topics.clone())
+            .ok_or(Error::NotOwned(*community))?;
+        for (_, scheduler) in &self.inner.schedulers {
+            if on && !scheduler.is_scheduled(community) {
+                scheduler
+                    .schedule(CommunityArchive::new(*community, topics.clone()))
+                    .await?;
+            } else if !on {
+                scheduler.stop(community).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Archives an owned community now on every network, without waiting
+    /// for its next tick, and says what each run did.
+    pub async fn archive_now(
+        &self,
+        community: &CommunityId,
+    ) -> Result<Vec<(&'static str, RunOutcome)>> {
+        if !self.inner.lock_owned().contains_key(community) {
+            return Err(Error::NotOwned(*community));
+        }
+        let mut outcomes = Vec::new();
+        for (kind, scheduler) in &self.inner.schedulers {
+            let name = self.inner.networks.backend(*kind).map_or("?", |b| b.name());
+            outcomes.push((name, scheduler.archive_now(community).await?));
+        }
+        Ok(outcomes)
+    }
+
+    /// Joins a community: its announcements are verified and acted on, and
+    /// whatever a previous run left unfinished (downloaded but not imported
+    /// archives, an unfinished download) is resumed. `prefer` picks the
+    /// network tried first when the owner announces both.
+    pub async fn join(&self, community: CommunityId, prefer: Option<LinkKind>) -> Result<()> {
+        if self.inner.lock_members().contains_key(&community) {
+            return Err(Error::AlreadyAdded(community));
+        }
+        let context = MemberContext::new(&self.inner, community, prefer);
+        let member = Member::start(context).await?;
+        self.inner.lock_members().insert(community, member);
+        Ok(())
+    }
+
+    /// Leaves a community: its archive tasks and downloads stop and this node
+    /// no longer serves its archives. Stored messages and files stay.
+    pub async fn leave(&self, community: &CommunityId) -> Result<()> {
+        let member = self.inner.lock_members().remove(community);
+        let owned = self.inner.lock_owned().remove(community);
+        if member.is_none() && owned.is_none() {
+            return Err(Error::Unknown(*community));
+        }
+        if let Some(member) = member {
+            member.stop().await;
+        }
+        if owned.is_some() {
+            for (_, scheduler) in &self.inner.schedulers {
+                scheduler.stop(community).await;
+            }
+        }
+        // Whatever the role, nothing of the community is served any more.
+        for Network { kind, backend } in &self.inner.networks.enabled {
+            if let Some(link) = self.last_link(community, *kind).await? {
+                let _ = backend.unseed(community, &link).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// The communities this node owns and has joined.
+    pub fn communities(&self) -> (Vec<CommunityId>, Vec<CommunityId>) {
+        let mut owned: Vec<_> = self.inner.lock_owned().keys().copied().collect();
+        let mut joined: Vec<_> = self.inner.lock_members().keys().copied().collect();
+        owned.sort();
+        joined.sort();
+        (owned, joined)
+    }
+
+    /// What the node knows about `community`.
+    pub async fn status(&self, community: &CommunityId) -> Result<CommunityStatus> {
+        let owned = self.inner.lock_owned().contains_key(community);
+        let member = self
+            .inner
+            .lock_members()
+            .get(community)
+            .map(|m| (m.seeding(), m.downloading()));
+        if !owned && member.is_none() {
+            return Err(Error::Unknown(*community));
+        }
+        let mut status = CommunityStatus::read(
+            &self.inner.store,
+            *community,
+            &self.inner.config.enabled_kinds(),
+        )
+        .await?;
+        status.owned = owned;
+        status.joined = member.is_some();
+        status.downloading = member.as_ref().is_some_and(|(_, d)| *d);
+        for network in &mut status.networks {
+            network.archiving = owned
+                && self
+                    .inner
+                    .schedulers
+                    .iter()
+                    .any(|(k, s)| *k == network.kind && s.is_scheduled(community));
+            network.seeding = network_seeding(network, owned, member.as_ref().map(|(s, _)| s));
+        }
+        Ok(status)
+    }
+
+    /// The last link of `kind` this node announced or fetched.
+    async fn last_link(&self, community: &CommunityId, kind: LinkKind) -> Result<Option<Link>> {
+        let store = &self.inner.store;
+        let announced = store.announcement(*community, kind).await?.map(|a| a.link);
+        let fetched = store.fetched_link(*community, kind).await?;
+        Ok(fetched
+            .or(announced)
+            .and_then(|l| Link::from_announced(kind, &l).ok()))
+    }
+
+    /// Stops everything gracefully: downloads are cancelled, runs in progress
+    /// complete and are recorded, links are unseeded, engines stop.
+    pub async fn stop(self) {
+        let members: Vec<Member> = self.inner.lock_members().drain().map(|(_, m)| m).collect();
+        for member in members {
+            member.stop().await;
+        }
+        for (_, scheduler) in &self.inner.schedulers {
+            scheduler.stop_all().await;
+        }
+        // The pumps announce what the last runs produced before they end.
+        self.inner.shutdown.cancel();
+        let pumps: Vec<_> = self.inner.lock_pumps().drain(..).collect();
+        for pump in pumps {
+            let _ = pump.await;
+        }
+        self.inner.lock_owned().clear();
+        self.inner.networks.stop().await;
+    }
+}
+
+fn network_seeding(network: &NetworkStatus, owned: bool, member: Option<&Vec<LinkKind>>) -> bool {
+    (owned && network.archiving && network.announced_link.is_some())
+        || member.is_some_and(|kinds| kinds.contains(&network.kind))
+}

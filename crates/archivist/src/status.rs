@@ -1,0 +1,128 @@
+//! What a node knows about one community: read from the store (so it can be
+//! shown for a node that is not running) and completed with live state by a
+//! running [`Node`](crate::Node).
+
+use archive_index::{ArchiveId, CommunityId, LinkKind};
+use archive_store::Store;
+use serde_json::{Value, json};
+
+use crate::error::Result;
+
+/// One community's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CommunityStatus {
+    /// The community.
+    pub community: CommunityId,
+    /// This node owns it (only known while the node runs).
+    pub owned: bool,
+    /// This node has joined it (only known while the node runs).
+    pub joined: bool,
+    /// A download is in progress.
+    pub downloading: bool,
+    /// Per enabled network.
+    pub networks: Vec<NetworkStatus>,
+    /// Archives downloaded, oldest first.
+    pub downloaded: Vec<ArchiveId>,
+    /// Of those, the ones imported into the store.
+    pub imported: Vec<ArchiveId>,
+}
+
+/// A community's state on one network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NetworkStatus {
+    /// The network's link kind.
+    pub kind: LinkKind,
+    /// The owner's last archive end on this network, Unix seconds.
+    pub last_archive_end: Option<u64>,
+    /// The last link announced (owner) or accepted (member).
+    pub announced_link: Option<String>,
+    /// Its clock, milliseconds.
+    pub announced_clock: Option<u64>,
+    /// The last link a member fetched and imported completely.
+    pub fetched_link: Option<String>,
+    /// The owner's archive task runs (live only).
+    pub archiving: bool,
+    /// This node serves the community's archives (live only).
+    pub seeding: bool,
+}
+
+impl CommunityStatus {
+    /// The persisted part of `community`'s state on `kinds`.
+    pub async fn read(
+        store: &Store,
+        community: CommunityId,
+        kinds: &[LinkKind],
+    ) -> Result<CommunityStatus> {
+        let mut networks = Vec::new();
+        for &kind in kinds {
+            let announcement = store.announcement(community, kind).await?;
+            networks.push(NetworkStatus {
+                kind,
+                last_archive_end: store.last_archive_end(community, kind).await?,
+                announced_clock: announcement.as_ref().map(|a| a.clock),
+                announced_link: announcement.map(|a| a.link),
+                fetched_link: store.fetched_link(community, kind).await?,
+                archiving: false,
+                seeding: false,
+            });
+        }
+        let mut archives = store.archives_to_import(community).await?;
+        let pending: Vec<ArchiveId> = archives.iter().map(|a| a.id).collect();
+        let mut downloaded = Vec::new();
+        for id in store.downloaded_archive_ids(community).await? {
+            if !pending.contains(&id)
+                && let Some(archive) = store.downloaded_archive(community, id).await?
+            {
+                archives.push(archive);
+            }
+        }
+        archives.sort_by_key(|a| (a.range, a.id));
+        let mut imported = Vec::new();
+        for archive in archives {
+            downloaded.push(archive.id);
+            if archive.imported {
+                imported.push(archive.id);
+            }
+        }
+        Ok(CommunityStatus {
+            community,
+            owned: false,
+            joined: false,
+            downloading: false,
+            networks,
+            downloaded,
+            imported,
+        })
+    }
+
+    /// The status as JSON, for `archivist status --json`.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "community": self.community.to_string(),
+            "owned": self.owned,
+            "joined": self.joined,
+            "downloading": self.downloading,
+            "networks": self.networks.iter().map(|n| json!({
+                "network": network_name(n.kind),
+                "last_archive_end": n.last_archive_end,
+                "announced_link": n.announced_link,
+                "announced_clock": n.announced_clock,
+                "fetched_link": n.fetched_link,
+                "archiving": n.archiving,
+                "seeding": n.seeding,
+            })).collect::<Vec<_>>(),
+            "downloaded": self.downloaded.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "imported": self.imported.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// The configuration's name of a network.
+pub fn network_name(kind: LinkKind) -> &'static str {
+    match kind {
+        LinkKind::Magnet => "torrent",
+        LinkKind::IndexCid => "codex",
+    }
+}

@@ -1,0 +1,152 @@
+//! Restarts: a member killed mid-download resumes from where it was, and an
+//! owner that restarts seeds and announces its last link again without
+//! making members fetch anything twice.
+
+use std::{sync::Arc, time::Duration};
+
+use archivist::{Node, NodeEvent, scheduler::ManualClock};
+
+use crate::fixture::{Networks, T0, WEEK, World, assert_same_history};
+
+/// The member's runtime is torn down (every task dropped mid-await, as in a
+/// crash) after its first archive arrived; a new node on the same files
+/// fetches only the rest, imports everything, and matches the owner.
+#[test]
+fn a_member_killed_mid_download_resumes_after_restart() {
+    let owner_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Every member-side Codex request waits, so the download is long.
+    let (world, owner) = owner_runtime.block_on(async {
+        let world =
+            World::with_member_codex_delay(Networks::Codex, Duration::from_millis(250)).await;
+        let mut owner = world.owner().await;
+        owner.write_weeks(6).await;
+        (world, owner)
+    });
+    let config = world.member_config("member", None);
+
+    let member_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let before = member_runtime.block_on(async {
+        let mut member = world.member(config.clone(), owner.community(), None).await;
+        owner_runtime.spawn({
+            let node = owner.node.clone();
+            let key = owner.key.clone();
+            async move {
+                node.add_owned(key, crate::fixture::TOPICS.to_vec(), true)
+                    .await
+                    .unwrap();
+            }
+        });
+        let mut seen = Vec::new();
+        member
+            .wait_for(&mut seen, |e| {
+                matches!(e, NodeEvent::HistoryArchiveDownloaded { .. }).then_some(())
+            })
+            .await;
+        member
+            .node
+            .store()
+            .downloaded_archive_ids(owner.community())
+            .await
+            .unwrap()
+            .len()
+    });
+    member_runtime.shutdown_timeout(Duration::from_secs(5));
+    assert!(
+        (1..6).contains(&before),
+        "killed after {before} of 6 archives"
+    );
+
+    let member_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    member_runtime.block_on(async {
+        let node = Node::builder(config)
+            .transport(Arc::new(world.hub.attach()))
+            .start()
+            .await
+            .unwrap();
+        let mut member = crate::fixture::Member {
+            events: node.events(),
+            node,
+        };
+        member.node.join(owner.community(), None).await.unwrap();
+        let (fetched, _, _, _) = member.finished().await;
+        assert_eq!(
+            fetched,
+            6 - before,
+            "only the missing archives are fetched again"
+        );
+        let status = member.node.status(&owner.community()).await.unwrap();
+        assert_eq!(status.imported.len(), 6);
+        member.node.stop().await;
+    });
+    owner_runtime.block_on(async {
+        let ours = archivist::history_digest(
+            owner.node.store(),
+            &crate::fixture::TOPICS,
+            owner.archived_range(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(ours.messages, 6 * crate::fixture::PER_WEEK as u64);
+        owner.node.clone().stop().await;
+    });
+    drop(world);
+}
+
+/// An owner restarted on the same files seeds its last link at once and
+/// announces it again (spec d.1); a member that has it refuses the repeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_owner_reseeds_and_reannounces_and_members_fetch_nothing_twice() {
+    let world = World::new(Networks::Torrent).await;
+    let mut owner = world.owner().await;
+    owner.write_weeks(2).await;
+    let owner_config = owner.node.config().clone();
+    let config = world.member_config("member", owner.node.torrent_listen_addr());
+    let mut member = world.member(config, owner.community(), None).await;
+    owner.start_archiving().await;
+    member.finished().await;
+    owner.node.clone().stop().await;
+
+    // Same files, same listening port (members know it), a day later.
+    let mut restarted_config = owner_config;
+    restarted_config.torrent.listen = owner.node.torrent_listen_addr().unwrap();
+    let clock = Arc::new(ManualClock::new(T0 + 2 * WEEK + 86_400));
+    let restarted = Node::builder(restarted_config)
+        .transport(Arc::new(world.hub.attach()))
+        .clock(Arc::clone(&clock) as _)
+        .start()
+        .await
+        .unwrap();
+    let mut owner_events = restarted.events();
+    restarted
+        .add_owned(owner.key.clone(), crate::fixture::TOPICS.to_vec(), true)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    crate::fixture::wait_for(&mut owner_events, &mut seen, &mut |e| match e {
+        NodeEvent::Announced { .. } => Some(()),
+        _ => None,
+    })
+    .await;
+    let code = member
+        .wait_for(&mut Vec::new(), |e| match e {
+            NodeEvent::AnnouncementRejected { code, .. } => Some(*code),
+            _ => None,
+        })
+        .await;
+    assert_eq!(code, "already-seen");
+    assert_same_history(&owner, &member.node).await;
+    member.node.stop().await;
+    restarted.stop().await;
+}
