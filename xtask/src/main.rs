@@ -8,7 +8,9 @@
     reason = "a CLI reports on stdout/stderr"
 )]
 
+mod bench;
 mod codegen;
+mod crash_test;
 mod fuzz;
 mod test_suite;
 
@@ -22,6 +24,11 @@ commands:
                       with --check, fail if the checked-in files are stale
   test [ARGS...]      install what the interop tests need, then run the whole test suite
                       (extra ARGS go to `cargo test`)
+  bench [--quick]     time the release archivist against libtorrent, curl and full rebuilds;
+                      writes target/bench-report.md (never part of CI)
+  crash-test [--iterations N] [--seed S]
+                      SIGKILL archivist at random while it archives, publishes and imports,
+                      restart it and check the on-disk invariants
   fuzz [--seconds S] [TARGET]
                       run the cargo-fuzz targets in fuzz/ (or one) for S seconds each on the
                       stable toolchain; fails if any crashes
@@ -39,6 +46,8 @@ fn main() -> anyhow::Result<()> {
             codegen::run(check)
         }
         Some("test") => test_suite::run(args.collect()),
+        Some("bench") => bench::run(args.collect()),
+        Some("crash-test") => crash_test::run(args.collect()),
         Some("fuzz") => fuzz::run(args.collect()),
         Some("-h" | "--help") | None => {
             print!("{USAGE}");
