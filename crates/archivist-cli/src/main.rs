@@ -9,12 +9,16 @@
 
 mod codex;
 mod create;
+mod demo;
+mod demo_table;
 mod inspect;
 mod inspect_torrent;
 mod jsonl;
 mod keygen;
 mod messages;
+mod node;
 mod torrent;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -22,7 +26,14 @@ use clap::{Parser, Subcommand};
 
 /// Keeps a chat community's message history alive as status-go history archives.
 #[derive(Debug, Parser)]
-#[command(name = "archivist", version, about)]
+#[command(
+    name = "archivist",
+    version,
+    about,
+    after_help = "Start with `archivist demo`: an owner and a member on this machine, over \
+    BitTorrent, Codex and Waku.\nLogs go to stderr; set RUST_LOG (e.g. RUST_LOG=archivist=debug) \
+    for more."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,6 +41,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run an owner and a member on this machine and show the history move.
+    Demo(demo::DemoArgs),
+    /// Run a node from a configuration file until SIGINT or SIGTERM.
+    Run(node::RunArgs),
+    /// Show what a node's store says about its communities.
+    Status(node::StatusArgs),
+    /// Check that a community's data, index and .torrent agree.
+    Verify(verify::VerifyArgs),
     /// Append archives for a time range to a community's data and index files.
     Create(create::CreateArgs),
     /// Show what an index or an archive holds.
@@ -48,6 +67,17 @@ enum Command {
     Messages(messages::MessagesCommand),
 }
 
+/// Logs to stderr, filtered by `RUST_LOG` (warnings and errors by default).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
 /// The async runtime for the commands that talk to the network.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -57,7 +87,12 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result = match cli.command {
+        Command::Demo(args) => runtime().and_then(|rt| rt.block_on(demo::run(args))),
+        Command::Run(args) => runtime().and_then(|rt| rt.block_on(node::run(args))),
+        Command::Status(args) => runtime().and_then(|rt| rt.block_on(node::status(args))),
+        Command::Verify(args) => verify::run(&args),
         Command::Create(args) => create::run(args).map(|report| println!("{report}")),
         Command::Inspect(command) => inspect::run(command),
         Command::Messages(command) => messages::run(command),

@@ -4,7 +4,7 @@
 use archive_index::{Message, TimeRange, Topic};
 use archive_store::Store;
 use futures::TryStreamExt;
-use sha3::{Digest, Keccak256};
+use sha2::{Digest, Sha256};
 
 /// What [`history_digest`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,7 +13,7 @@ pub struct HistoryDigest {
     pub messages: u64,
     /// Their payload bytes.
     pub payload_bytes: u64,
-    /// Keccak-256 over every message's fields in (timestamp, hash) order:
+    /// SHA-256 over every message's fields in (timestamp, hash) order:
     /// equal digests mean equal histories.
     pub digest: [u8; 32],
 }
@@ -25,7 +25,7 @@ pub async fn history_digest(
     topics: &[Topic],
     range: TimeRange,
 ) -> archive_store::Result<HistoryDigest> {
-    let mut hasher = Keccak256::new();
+    let mut hasher = Sha256::new();
     let mut messages = 0;
     let mut payload_bytes = 0;
     let mut stream = std::pin::pin!(store.messages(topics.to_vec(), range));
@@ -41,7 +41,7 @@ pub async fn history_digest(
     })
 }
 
-fn absorb(hasher: &mut Keccak256, message: &Message) {
+fn absorb(hasher: &mut Sha256, message: &Message) {
     // Length-prefixed, so field boundaries cannot shift between messages.
     for field in [
         &message.hash[..],

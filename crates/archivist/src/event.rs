@@ -31,7 +31,9 @@ pub enum NodeEvent {
         /// The announcement's clock, milliseconds.
         clock: u64,
     },
-    /// Announcing failed (the transport refused it).
+    /// Announcing failed (the transport refused it, e.g. no relay peer yet);
+    /// it is retried with backoff until it goes out or a newer link
+    /// replaces it.
     AnnounceFailed {
         /// The community.
         community: CommunityId,

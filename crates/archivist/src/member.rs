@@ -208,6 +208,12 @@ async fn run(
             }
             event = listener.next() => match event {
                 Some(DispatchEvent::Accepted(announcement)) => {
+                    // Links of a network this node does not run are not its
+                    // business (status-go ignores them the same way).
+                    if context.backend(announcement.kind).is_none() {
+                        tracing::debug!(kind = %announcement.kind, "announcement for a disabled network ignored");
+                        continue;
+                    }
                     let Ok(link) = Link::from_announced(announcement.kind, &announcement.link) else {
                         continue;
                     };

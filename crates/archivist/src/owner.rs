@@ -4,7 +4,7 @@
 
 use std::{
     sync::{Arc, Weak},
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use archive_backend::Link;
@@ -106,14 +106,19 @@ pub(crate) async fn pump(
     }
 }
 
-/// Signs and publishes `link` and records it, with a clock above any
-/// recorded before (members drop announcements with older clocks).
-async fn announce(inner: &Inner, community: CommunityId, link: &Link) {
+/// Records `link` as the community's current link, with a clock above any
+/// recorded before (members drop announcements with older clocks), then
+/// signs and publishes it; a failed publish is retried in the background
+/// until it goes through or a newer link replaces it.
+///
+/// The record comes first: it is the owner's own state (the next start
+/// seeds and extends it), whether or not anyone heard the announcement.
+async fn announce(inner: &Arc<Inner>, community: CommunityId, link: &Link) {
     let Some(key) = inner.lock_owned().get(&community).map(|o| o.key.clone()) else {
         return;
     };
     let kind = link.kind();
-    let result = async {
+    let recorded = async {
         let last = inner
             .store
             .announcement(community, kind)
@@ -121,32 +126,86 @@ async fn announce(inner: &Inner, community: CommunityId, link: &Link) {
             .map_or(0, |a| a.clock);
         let clock = now_ms().max(last + 1);
         inner
-            .dispatcher
-            .announce(&key, kind, clock, link.announced())
-            .await?;
-        inner
             .store
             .record_announcement(community, kind, clock, link.announced().to_owned())
             .await?;
-        Ok::<_, crate::Error>(clock)
+        Ok::<_, archive_store::Error>(clock)
     }
     .await;
-    match result {
-        Ok(clock) => {
+    let clock = match recorded {
+        Ok(clock) => clock,
+        Err(e) => {
+            inner.emit(NodeEvent::AnnounceFailed {
+                community,
+                error: format!("recording the link: {e}"),
+            });
+            return;
+        }
+    };
+    if publish(inner, &key, community, clock, link).await {
+        return;
+    }
+    let inner = Arc::clone(inner);
+    let link = link.clone();
+    tokio::spawn(async move {
+        let mut delay = RETRY_FIRST;
+        loop {
+            tokio::select! {
+                () = inner.shutdown.cancelled() => return,
+                () = tokio::time::sleep(delay) => {}
+            }
+            let current = inner
+                .store
+                .announcement(community, kind)
+                .await
+                .ok()
+                .flatten();
+            if current.is_none_or(|a| a.link != link.announced() || a.clock != clock) {
+                return;
+            }
+            if publish(&inner, &key, community, clock, &link).await {
+                return;
+            }
+            delay = (delay * 2).min(RETRY_MAX);
+        }
+    });
+}
+
+/// First wait before announcing again after the transport refused (no relay
+/// peer yet, say); doubled up to [`RETRY_MAX`].
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_MAX: Duration = Duration::from_secs(60);
+
+/// Signs and publishes one announcement; says whether it went out.
+async fn publish(
+    inner: &Inner,
+    key: &CommunityKey,
+    community: CommunityId,
+    clock: u64,
+    link: &Link,
+) -> bool {
+    match inner
+        .dispatcher
+        .announce(key, link.kind(), clock, link.announced())
+        .await
+    {
+        Ok(_) => {
             tracing::info!(%community, %link, "announced");
             inner.emit(NodeEvent::Announced {
                 community,
-                kind,
+                kind: link.kind(),
                 link: link.announced().to_owned(),
                 clock,
             });
+            true
         }
         Err(e) => {
-            tracing::warn!(%community, error = %e, "announcing failed");
+            tracing::debug!(%community, error = %e, "announcing failed; retrying");
             inner.emit(NodeEvent::AnnounceFailed {
                 community,
                 error: e.to_string(),
             });
+            false
         }
     }
 }

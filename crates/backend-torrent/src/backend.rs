@@ -433,29 +433,27 @@ impl Backend for TorrentBackend {
         id: &ArchiveId,
     ) -> Result<Archive> {
         let dir = self.archive_dir(community);
-        if let Some(active) = self.engine.active(community) {
-            // librqbit may not have written every verified piece to `data`
-            // yet (the file can be shorter than the index says); its stream
-            // serves exactly the verified bytes.
-            let index = read_local_index(&dir).await?;
-            let entry = index.get(id).ok_or_else(|| {
+        let id = *id;
+        tokio::task::spawn_blocking(move || {
+            // Only this entry has to lie inside `data`: a member's later
+            // archives may not be written yet while earlier ones are read.
+            let index = dir.load_index().map_err(local)?;
+            let path = dir.data_path();
+            let mut data = std::fs::File::open(&path).map_err(|e| {
                 Error::new(
                     ErrorKind::NotFound,
                     NAME,
-                    format!("archive {id} is not in the local index"),
+                    format!("opening {}", path.display()),
                 )
+                .with_source(e)
             })?;
-            let mut stream = active
-                .handle
-                .clone()
-                .stream(0)
-                .await
-                .map_err(|e| engine_error(ErrorKind::Other, "opening the data stream", e))?;
-            return read_verified(&mut stream, id, entry).await;
-        }
-        let id = *id;
-        tokio::task::spawn_blocking(move || {
-            let (mut data, len, index) = dir.open_data().map_err(local)?;
+            let len = data
+                .metadata()
+                .map_err(|e| {
+                    Error::new(ErrorKind::Io, NAME, format!("reading {}", path.display()))
+                        .with_source(e)
+                })?
+                .len();
             extract_archive(&mut data, len, &index, &id, ExtractOptions::default()).map_err(|e| {
                 Error::new(
                     ErrorKind::NotFound,
@@ -546,14 +544,4 @@ async fn read_verified(
         ));
     }
     Ok(archive)
-}
-
-/// The community's `index` file as downloaded.
-async fn read_local_index(dir: &ArchiveDir) -> Result<TorrentIndex> {
-    let path = dir.index_path();
-    let bytes = tokio::fs::read(&path).await.map_err(|e| {
-        Error::new(ErrorKind::Io, NAME, format!("reading {}", path.display())).with_source(e)
-    })?;
-    TorrentIndex::decode(&bytes)
-        .map_err(|e| Error::new(ErrorKind::Corrupt, NAME, "the local index").with_source(e))
 }

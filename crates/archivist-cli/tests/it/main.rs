@@ -4,6 +4,7 @@ mod codex;
 mod create;
 mod fetch_db;
 mod keygen;
+mod node;
 mod resume;
 mod store;
 mod torrent;
