@@ -68,3 +68,8 @@ pub use backend_torrent as torrent;
 pub use codex_devnode as devnode;
 #[cfg(feature = "waku")]
 pub use transport_waku as waku;
+
+/// The README's Rust examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
