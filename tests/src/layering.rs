@@ -118,6 +118,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "transport-waku",
         &["archive-backend", "archive-scheduler", "librqbit"],
     ),
+    // The facade knows no CLI concerns: no argument parsing or terminal
+    // output. (`anyhow` arrives through librqbit, so it cannot be listed.)
+    (
+        "archivist",
+        &["archivist-cli", "clap", "indicatif", "tracing-subscriber"],
+    ),
 ];
 
 /// Package name → names of its transitive normal dependencies.
