@@ -1,26 +1,33 @@
 //! A REST client for Codex / Logos Storage nodes (spec 2 and 8): raw-body
 //! uploads, verified downloads, manifests, `/exists` in both JSON shapes,
-//! deletes and background fetches, with deadlines and retries.
+//! deletes and background fetches, with deadlines, retries and progress.
 
-use std::time::Duration;
+mod download;
+mod progress;
+
+use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::Stream;
 use reqwest::{RequestBuilder, Response, StatusCode, header};
 use serde::Deserialize;
 
+pub use self::{
+    download::DownloadOptions,
+    progress::{OnProgress, Progress},
+};
 use crate::{
     config::ClientConfig,
     error::CodexError,
     format::{
-        cid::{cid_text, parse_cid},
-        manifest::{DataItem, DataList, Manifest},
-        tree::{TreeHasher, tree_cid},
+        cid::parse_cid,
+        manifest::{DataItem, DataList},
         upload_headers::is_valid_filename,
     },
 };
 
-/// Metadata sent with an upload. Both change the dataset's CID.
+/// How to upload: the metadata sent with it (both change the dataset's
+/// CID) and where to report progress (which does not).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UploadOptions {
@@ -29,6 +36,8 @@ pub struct UploadOptions {
     pub filename: Option<String>,
     /// Sent as `Content-Type`; must be an exact MIME type, no parameters.
     pub mimetype: Option<String>,
+    /// Called as the body goes out.
+    pub progress: Option<OnProgress>,
 }
 
 impl UploadOptions {
@@ -37,7 +46,17 @@ impl UploadOptions {
         UploadOptions {
             filename: filename.map(str::to_string),
             mimetype: mimetype.map(str::to_string),
+            progress: None,
         }
+    }
+
+    /// The same, reporting progress to `callback`.
+    pub fn with_progress(
+        mut self,
+        callback: impl Fn(Progress) + Send + Sync + 'static,
+    ) -> UploadOptions {
+        self.progress = Some(OnProgress::new(callback));
+        self
     }
 }
 
@@ -67,12 +86,14 @@ pub struct Space {
     pub quota_reserved_bytes: u64,
 }
 
-/// A client of one node.
+/// A client of one node. Clones share the connection pool and the kept
+/// download buffer.
 #[derive(Clone, Debug)]
 pub struct CodexClient {
     http: reqwest::Client,
     api: String,
     config: ClientConfig,
+    buffers: Arc<download::BufferPool>,
 }
 
 impl CodexClient {
@@ -89,7 +110,13 @@ impl CodexClient {
                 source,
             })?;
         let api = format!("{}{}", config.base_url, config.prefix);
-        Ok(CodexClient { http, api, config })
+        let buffers = download::BufferPool::new(config.keep_download_buffer);
+        Ok(CodexClient {
+            http,
+            api,
+            config,
+            buffers,
+        })
     }
 
     /// The configuration.
@@ -164,14 +191,18 @@ impl CodexClient {
     /// Uploads `data` as one dataset and returns its manifest CID. Retried
     /// on failure: uploads are content-addressed, so a repeat is harmless.
     pub async fn upload(&self, data: Bytes, options: &UploadOptions) -> Result<String, CodexError> {
-        let headers = upload_headers(options)?;
+        let mut headers = upload_headers(options)?;
+        if options.progress.is_some() {
+            headers.insert(header::CONTENT_LENGTH, data.len().into());
+        }
         let url = self.url("/data");
         let response = self
             .send("POST /data", None, || {
-                self.http
-                    .post(&url)
-                    .headers(headers.clone())
-                    .body(data.clone())
+                let body = match &options.progress {
+                    Some(progress) => progress::reporting_body(data.clone(), progress.clone()),
+                    None => data.clone().into(),
+                };
+                self.http.post(&url).headers(headers.clone()).body(body)
             })
             .await?;
         read_cid(response).await
@@ -188,11 +219,17 @@ impl CodexClient {
         S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
     {
         let headers = upload_headers(options)?;
+        let body = match &options.progress {
+            Some(progress) => {
+                reqwest::Body::wrap_stream(progress::reporting_stream(body, progress.clone()))
+            }
+            None => reqwest::Body::wrap_stream(body),
+        };
         let request = self
             .http
             .post(self.url("/data"))
             .headers(headers)
-            .body(reqwest::Body::wrap_stream(body));
+            .body(body);
         let response = match request.send().await {
             Ok(r) if r.status().is_success() => r,
             Ok(r) => return Err(status_error("POST /data", r).await),
@@ -265,100 +302,6 @@ impl CodexClient {
             .send("GET /data", deadline, || self.http.get(&url))
             .await?;
         read_json("GET /data", response).await
-    }
-
-    /// Downloads a dataset and returns its bytes once they are verified.
-    pub async fn download(&self, cid: &str, source: Source) -> Result<Bytes, CodexError> {
-        let mut out = Vec::new();
-        self.download_into(cid, source, &mut |chunk| out.extend_from_slice(chunk))
-            .await?;
-        Ok(Bytes::from(out))
-    }
-
-    /// Streams a dataset into `sink` and verifies it: the byte count against
-    /// `Content-Length` and the manifest, the tree root recomputed from the
-    /// bytes against the manifest's `treeCid`, and, for format-A manifests,
-    /// the manifest against `cid`. `sink` sees bytes before the end is
-    /// verified; an error means they must be discarded. Returns the length.
-    pub async fn download_into(
-        &self,
-        cid: &str,
-        source: Source,
-        sink: &mut (dyn FnMut(&[u8]) + Send),
-    ) -> Result<u64, CodexError> {
-        let (what, response, item) = match source {
-            Source::Network => {
-                let item = self.manifest(cid).await?;
-                let what = format!("GET /data/{cid}/network/stream");
-                let url = self.url(&format!("/data/{cid}/network/stream"));
-                let response = self.send(&what, None, || self.http.get(&url)).await?;
-                (what, response, item)
-            }
-            Source::Local => {
-                // Local first: asking for the manifest of a dataset that is not
-                // local would make the node look for it on the network.
-                let what = format!("GET /data/{cid}");
-                let url = self.url(&format!("/data/{cid}"));
-                let response = self.send(&what, None, || self.http.get(&url)).await?;
-                let item = self.manifest(cid).await?;
-                (what, response, item)
-            }
-        };
-        let verification = |reason: String| CodexError::Verification {
-            cid: cid.to_string(),
-            reason,
-        };
-        let manifest = &item.manifest;
-        if item.cid != cid {
-            return Err(verification(format!("the node answered for {}", item.cid)));
-        }
-        if manifest.protected.is_some() && manifest.manifest_version.is_none() {
-            // Format A: the JSON holds every field of the manifest block.
-            let rebuilt = Manifest::from_json(manifest).map_err(|e| verification(e.to_string()))?;
-            if cid_text(&rebuilt.cid()) != cid {
-                return Err(verification("the manifest does not hash to the CID".into()));
-            }
-        }
-        let expected = manifest.dataset_size;
-        if let Some(length) = response.content_length()
-            && length != expected
-        {
-            return Err(verification(format!(
-                "Content-Length {length}, manifest datasetSize {expected}"
-            )));
-        }
-        let block_size = usize::try_from(manifest.block_size)
-            .ok()
-            .filter(|b| *b > 0)
-            .ok_or_else(|| verification(format!("block size {}", manifest.block_size)))?;
-        let mut hasher = TreeHasher::new(block_size);
-        let mut body = response.bytes_stream();
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| self.transport_error(&what, e, None))?;
-            hasher.update(&chunk);
-            if hasher.len() > expected {
-                return Err(verification(format!(
-                    "more than the {expected} bytes announced"
-                )));
-            }
-            sink(&chunk);
-        }
-        if hasher.len() != expected {
-            return Err(verification(format!(
-                "truncated: {} of {expected} bytes",
-                hasher.len()
-            )));
-        }
-        let tree = tree_cid(&hasher.finish());
-        let announced =
-            parse_cid(&manifest.tree_cid).map_err(|e| verification(format!("treeCid: {e}")))?;
-        if tree.as_ref() != Some(&announced) {
-            return Err(verification(format!(
-                "the bytes' tree root is not the manifest's treeCid {}",
-                manifest.tree_cid
-            )));
-        }
-        Ok(expected)
     }
 }
 

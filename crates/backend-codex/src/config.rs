@@ -27,6 +27,12 @@ pub struct ClientConfig {
     pub manifest_deadline: Duration,
     /// Retries of failed requests.
     pub retry: RetryPolicy,
+    /// The largest download buffer the client keeps, once its bytes are
+    /// dropped, for the next download of a similar size (64 MiB by default;
+    /// 0 keeps none). Fresh memory costs a page fault per 4 KiB, which for a
+    /// large download costs as much as verifying it; the price is holding
+    /// up to this much memory between downloads.
+    pub keep_download_buffer: u64,
 }
 
 impl ClientConfig {
@@ -40,6 +46,7 @@ impl ClientConfig {
             request_deadline: Duration::from_secs(30),
             manifest_deadline: Duration::from_secs(20),
             retry: RetryPolicy::default(),
+            keep_download_buffer: 64 * 1024 * 1024,
         }
     }
 

@@ -8,10 +8,15 @@
 //! - It has a connect timeout, an idle-read timeout, deadlines on the calls a
 //!   node may block on, and retries with backoff on connection errors,
 //!   timeouts and 5xx, never on 4xx.
+//! - Uploads and downloads report [`Progress`] to a callback in
+//!   [`UploadOptions`] or [`DownloadOptions`]. A download's buffer is reused
+//!   by the next one once its bytes are dropped, since first-touching fresh
+//!   memory costs about as much as verifying it
+//!   ([`ClientConfig::keep_download_buffer`]).
 //! - Plain HTTP only: the node's API is meant for loopback; reaching a remote
 //!   node through a TLS proxy needs reqwest's `rustls` feature added here.
 //!
-//! [`format`] is `codex-format`, the CID and manifest code the devnode uses
+//! [`format`](mod@format) is `codex-format`, the CID and manifest code the devnode uses
 //! too, so client and test node cannot disagree.
 
 mod backend;
@@ -21,7 +26,9 @@ mod error;
 pub use codex_format as format;
 
 pub use backend::{BackendOptions, CodexBackend};
-pub use client::{CodexClient, Source, Space, UploadOptions};
+pub use client::{
+    CodexClient, DownloadOptions, OnProgress, Progress, Source, Space, UploadOptions,
+};
 pub use config::{CODEX_PREFIX, ClientConfig, RetryPolicy, STORAGE_PREFIX};
 pub use error::CodexError;
 

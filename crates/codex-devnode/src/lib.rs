@@ -4,8 +4,8 @@
 //! - Same routes under `/api/storage/v1` and `/api/codex/v1`, same status
 //!   codes, error bodies and quirks as the node (spec 2), so a client tested
 //!   here behaves the same against a real node.
-//! - Byte-identical CIDs for manifest format A (spec 4): [`format`] is pure and know nothing of HTTP; clients use them to verify
-//!   downloads.
+//! - Byte-identical CIDs for manifest format A (spec 4): [`format`](mod@format)
+//!   is pure and knows nothing of HTTP; clients use it to verify downloads.
 //! - Blocks live on disk under the data dir, padded and content-addressed.
 //!   "The network" is the local store plus peer devnodes, whose data is
 //!   verified before it is stored.
@@ -15,8 +15,12 @@
 //! - its MIME table is a subset of Nim's (so it is stricter, never laxer);
 //! - `GET /data/{cid}` never fetches missing blocks from peers, and peers are
 //!   asked only through that and `GET /data`, so peered devnodes cannot loop;
-//! - `/network/stream` first fetches and verifies the whole dataset (held in
-//!   memory), then streams it, where a node streams while fetching;
+//! - `/network/stream` streams while it fetches, as a node does, but from one
+//!   peer's whole-dataset download: the REST API has no per-block proofs, so
+//!   the tree root is checked only when the last block is in, and that block
+//!   is held back until then. A wrong dataset ends the response early (fewer
+//!   bytes than `Content-Length`, like any failed fetch on a node) where a
+//!   node would reject the bad blocks and ask other peers;
 //! - the quota is reported, not enforced; peer IDs and SPRs are stand-ins.
 //!
 //! ```no_run

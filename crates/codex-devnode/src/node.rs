@@ -2,6 +2,7 @@
 //! faults, CORS, and the handle tests and the CLI hold.
 
 use std::{
+    collections::HashSet,
     net::{Ipv4Addr, SocketAddr},
     path::PathBuf,
     sync::{
@@ -21,7 +22,12 @@ use cid::Cid;
 use sha2::{Digest, Sha256};
 use tokio::{sync::oneshot, task::JoinHandle};
 
-use crate::{error::DevnodeError, format::manifest::Manifest, network, store::Store};
+use crate::{
+    error::DevnodeError,
+    format::{cid::cid_text, manifest::Manifest},
+    network,
+    store::Store,
+};
 
 /// The prefix of Logos Storage (2026) nodes.
 pub const STORAGE_PREFIX: &str = "/api/storage/v1";
@@ -91,6 +97,9 @@ pub(crate) struct NodeState {
     pub(crate) spr: String,
     pub(crate) pub_key_hex: String,
     peers: RwLock<Vec<String>>,
+    /// (peer, tree CID) pairs where the peer sent a dataset whose tree root
+    /// did not match: such a peer is asked last for that tree.
+    distrusted: Mutex<HashSet<(String, String)>>,
     requests: AtomicU64,
     fail_next: AtomicU64,
     corrupt: AtomicBool,
@@ -101,6 +110,33 @@ pub(crate) struct NodeState {
 impl NodeState {
     pub(crate) fn peers(&self) -> Vec<String> {
         self.peers.read().expect("peers lock").clone()
+    }
+
+    /// The peers to ask for the blocks of `tree`, those that lied about it
+    /// last.
+    pub(crate) fn peers_for(&self, tree: &Cid) -> Vec<String> {
+        let tree = cid_text(tree);
+        let distrusted = self.distrusted.lock().expect("distrusted lock");
+        let (mut trusted, lied): (Vec<String>, Vec<String>) = self
+            .peers()
+            .into_iter()
+            .partition(|peer| !distrusted.contains(&(peer.clone(), tree.clone())));
+        trusted.extend(lied);
+        trusted
+    }
+
+    pub(crate) fn distrust(&self, peer: &str, tree: &Cid) {
+        self.distrusted
+            .lock()
+            .expect("distrusted lock")
+            .insert((peer.to_string(), cid_text(tree)));
+    }
+
+    pub(crate) fn trust(&self, peer: &str, tree: &Cid) {
+        self.distrusted
+            .lock()
+            .expect("distrusted lock")
+            .remove(&(peer.to_string(), cid_text(tree)));
     }
 
     fn peer_base(&self, url: &str) -> String {
@@ -228,6 +264,7 @@ impl Devnode {
             spr: format!("spr:CiUIAhIh{}", &b58[1..]),
             pub_key_hex: format!("08021221{}", hex_encode(&seed)),
             peers: RwLock::new(Vec::new()),
+            distrusted: Mutex::new(HashSet::new()),
             requests: AtomicU64::new(0),
             fail_next: AtomicU64::new(0),
             corrupt: AtomicBool::new(config.faults.corrupt_data),

@@ -273,12 +273,18 @@ async fn download_local(State(api): State<Api>, Path(cid): Path<String>) -> Resp
         Err(e) => return not_retrievable(e),
     };
     match api.node.store.complete_leaves(&manifest).await {
-        Ok(Some(leaves)) => stream_dataset(&api.node, manifest, leaves, false),
+        Ok(Some(leaves)) => {
+            let body = api.node.store.read_dataset(leaves, manifest.dataset_size);
+            dataset_response(&api.node, &manifest, body, false)
+        }
         Ok(None) => not_retrievable("Block not found in local store"),
         Err(e) => internal(e),
     }
 }
 
+/// The local blocks when all are here, else the dataset streamed from a
+/// peer while it is fetched and verified. Once the headers are out, a fetch
+/// that fails ends the body early, as on the node (spec 2.2).
 async fn network_stream(State(api): State<Api>, Path(cid): Path<String>) -> Response {
     let Some(cid) = cid_param(&cid) else {
         return bad_cid();
@@ -287,18 +293,26 @@ async fn network_stream(State(api): State<Api>, Path(cid): Path<String>) -> Resp
         Ok(m) => m,
         Err(e) => return not_retrievable(e),
     };
-    match network::ensure_dataset(&api.node, &cid, &manifest).await {
-        Ok(leaves) => stream_dataset(&api.node, manifest, leaves, true),
+    match api.node.store.complete_leaves(&manifest).await {
+        Ok(Some(leaves)) => {
+            let body = api.node.store.read_dataset(leaves, manifest.dataset_size);
+            dataset_response(&api.node, &manifest, body, true)
+        }
+        Ok(None) => match network::open_dataset(&api.node, &cid, &manifest).await {
+            Ok(body) => dataset_response(&api.node, &manifest, body, true),
+            Err(e) => not_retrievable(e),
+        },
         Err(e) => not_retrievable(e),
     }
 }
 
-/// The dataset as a full `200` with `Content-Length`, read block by block with
-/// the padding stripped. Range headers are ignored, as on the node.
-fn stream_dataset(
-    node: &Arc<NodeState>,
-    manifest: Manifest,
-    leaves: Vec<[u8; 32]>,
+/// The dataset as a full `200` with `Content-Length`, its body `chunks` in
+/// order, the padding already stripped. Range headers are ignored, as on the
+/// node.
+fn dataset_response(
+    node: &NodeState,
+    manifest: &Manifest,
+    chunks: impl futures::Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static,
     network: bool,
 ) -> Response {
     let content_type = manifest
@@ -309,34 +323,12 @@ fn stream_dataset(
         Some(name) => format!("attachment; filename=\"{name}\""),
         None => "attachment".into(),
     };
-    let corrupt = node.corrupt_data();
-    let state = (
-        node.clone(),
-        leaves.into_iter(),
-        manifest.dataset_size,
-        corrupt,
-    );
-    let body =
-        futures::stream::unfold(state, |(node, mut leaves, remaining, corrupt)| async move {
-            let digest = leaves.next()?;
-            let block = crate::format::cid::cid_of_digest(crate::format::cid::BLOCK_CODEC, &digest);
-            let item = match node.store.get(&block).await {
-                Ok(Some(mut bytes)) => {
-                    bytes.truncate(remaining.min(bytes.len() as u64) as usize);
-                    if corrupt && let Some(b) = bytes.first_mut() {
-                        // A lying node, for tests: the first byte of every block flipped.
-                        *b ^= 0xff;
-                    }
-                    Ok(Bytes::from(bytes))
-                }
-                // A block vanished mid-stream: the body ends short, as on the node.
-                Ok(None) => Err(std::io::Error::other("block not found")),
-                Err(e) => Err(std::io::Error::other(e)),
-            };
-            let sent = item.as_ref().map_or(0, |b| b.len() as u64);
-            Some((item, (node, leaves, remaining - sent, corrupt)))
-        });
-    let mut response = Response::new(Body::from_stream(body));
+    let body = if node.corrupt_data() {
+        Body::from_stream(corrupted(chunks, manifest.block_size))
+    } else {
+        Body::from_stream(chunks)
+    };
+    let mut response = Response::new(body);
     let headers = response.headers_mut();
     let value =
         |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("attachment"));
@@ -353,6 +345,26 @@ fn stream_dataset(
         );
     }
     response
+}
+
+/// A lying node, for tests: the first byte of every block flipped, wherever
+/// the chunk boundaries fall.
+fn corrupted(
+    chunks: impl futures::Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static,
+    block_size: u64,
+) -> impl futures::Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static {
+    let mut offset = 0u64;
+    chunks.map(move |chunk| {
+        let mut chunk = Vec::from(chunk?);
+        let start = offset;
+        offset += chunk.len() as u64;
+        let mut first = start.next_multiple_of(block_size);
+        while first < offset {
+            chunk[(first - start) as usize] ^= 0xff;
+            first += block_size;
+        }
+        Ok(Bytes::from(chunk))
+    })
 }
 
 async fn network_fetch(

@@ -1,14 +1,22 @@
 //! The devnode's repository: content-addressed blocks on disk (data blocks
 //! zero-padded to the block size, manifest blocks as encoded), the leaf list
-//! of each tree, and the space accounting `/space` reports (spec 2.2).
+//! of each tree, the space accounting `/space` reports (spec 2.2), reading a
+//! dataset back as a stream, and a staging area for blocks from peers that
+//! are not verified yet.
 
 use std::{
     collections::HashMap,
+    io::Read,
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
+use bytes::Bytes;
 use cid::Cid;
+use futures::Stream;
 
 use crate::{
     error::DevnodeError,
@@ -16,12 +24,19 @@ use crate::{
     format::manifest::Manifest,
 };
 
+/// Blocks read from disk per trip to the blocking pool when a dataset is
+/// streamed: a trip costs two thread switches, a block is 64 KiB by default,
+/// and what is read ahead is what the stream holds in memory.
+const BLOCKS_PER_READ: usize = 8;
+
 /// Blocks under `<data dir>/blocks/<cid>`, leaf lists under
-/// `<data dir>/trees/<treeCid>` (32 bytes per block, in order).
+/// `<data dir>/trees/<treeCid>` (32 bytes per block, in order), unverified
+/// blocks under `<data dir>/staging/<n>/<cid>`.
 #[derive(Debug)]
 pub(crate) struct Store {
     blocks: PathBuf,
     trees: PathBuf,
+    staging: PathBuf,
     /// Block CID text → stored size; the truth about what is local.
     sizes: Mutex<HashMap<String, u64>>,
 }
@@ -31,7 +46,17 @@ impl Store {
     pub(crate) fn open(data_dir: &Path) -> Result<Store, DevnodeError> {
         let blocks = data_dir.join("blocks");
         let trees = data_dir.join("trees");
-        for dir in [&blocks, &trees] {
+        let staging = data_dir.join("staging");
+        // What a crash left staged was never verified: it goes.
+        if let Err(e) = std::fs::remove_dir_all(&staging)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(DevnodeError::io(
+                format!("clearing {}", staging.display()),
+                e,
+            ));
+        }
+        for dir in [&blocks, &trees, &staging] {
             std::fs::create_dir_all(dir)
                 .map_err(|e| DevnodeError::io(format!("creating {}", dir.display()), e))?;
         }
@@ -50,6 +75,7 @@ impl Store {
         Ok(Store {
             blocks,
             trees,
+            staging,
             sizes: Mutex::new(sizes),
         })
     }
@@ -92,6 +118,76 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(DevnodeError::io("reading a block", e)),
         }
+    }
+
+    /// The dataset whose blocks have `leaves` as digests, `dataset_size`
+    /// bytes with the padding stripped, read a few blocks at a time as the
+    /// stream is polled. A block that vanished ends the stream with an error.
+    pub(crate) fn read_dataset(
+        &self,
+        leaves: Vec<[u8; 32]>,
+        dataset_size: u64,
+    ) -> impl Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static {
+        let state = (self.blocks.clone(), leaves, 0, dataset_size);
+        futures::stream::unfold(state, |(dir, leaves, next, remaining)| async move {
+            let batch: Vec<[u8; 32]> = leaves
+                .get(next..)?
+                .iter()
+                .take(BLOCKS_PER_READ)
+                .copied()
+                .collect();
+            if batch.is_empty() || remaining == 0 {
+                return None;
+            }
+            let read = {
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || read_blocks(&dir, &batch, remaining))
+            };
+            let item = match read.await {
+                Ok(Ok(bytes)) => Ok(bytes),
+                Ok(Err(e)) => Err(e),
+                Err(join) => Err(DevnodeError::io(
+                    "reading blocks",
+                    std::io::Error::other(join),
+                )),
+            };
+            let sent = item.as_ref().map_or(remaining, |b| b.len() as u64);
+            let next = next + BLOCKS_PER_READ;
+            Some((item, (dir, leaves, next, remaining - sent)))
+        })
+    }
+
+    /// A new, empty staging area for one fetch.
+    pub(crate) async fn staging(&self) -> Result<Staging, DevnodeError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = self
+            .staging
+            .join(NEXT.fetch_add(1, Ordering::Relaxed).to_string());
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|e| DevnodeError::io(format!("creating {}", dir.display()), e))?;
+        Ok(Staging {
+            dir,
+            blocks: HashMap::new(),
+        })
+    }
+
+    /// Moves every staged block into the store and records the tree: what
+    /// a fetch does once the tree root matched.
+    pub(crate) async fn commit(
+        &self,
+        staging: &mut Staging,
+        tree: &Cid,
+        leaves: &[[u8; 32]],
+    ) -> Result<(), DevnodeError> {
+        for (name, size) in std::mem::take(&mut staging.blocks) {
+            let to = self.blocks.join(&name);
+            tokio::fs::rename(staging.dir.join(&name), &to)
+                .await
+                .map_err(|e| DevnodeError::io(format!("moving a block to {}", to.display()), e))?;
+            self.lock().insert(name, size);
+        }
+        self.put_tree(tree, leaves).await
     }
 
     /// Deletes one block; a missing block is not an error.
@@ -177,6 +273,80 @@ impl Store {
     pub(crate) fn usage(&self) -> (u64, u64) {
         let sizes = self.lock();
         (sizes.len() as u64, sizes.values().sum())
+    }
+}
+
+/// Reads the blocks named by `batch` in order into one buffer, keeping at
+/// most `limit` bytes: the padding of the last block is cut off.
+fn read_blocks(dir: &Path, batch: &[[u8; 32]], limit: u64) -> Result<Bytes, DevnodeError> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    for digest in batch {
+        let path = dir.join(cid_text(&cid_of_digest(BLOCK_CODEC, digest)));
+        let mut file = std::fs::File::open(&path)
+            .map_err(|e| DevnodeError::io(format!("reading block {}", path.display()), e))?;
+        if out.is_empty()
+            && let Ok(meta) = file.metadata()
+        {
+            // One allocation for the batch: every block has the first one's size.
+            let len = usize::try_from(meta.len()).unwrap_or(0);
+            out.reserve_exact(len.saturating_mul(batch.len()).min(limit));
+        }
+        let room = (limit - out.len()) as u64;
+        (&mut file)
+            .take(room)
+            .read_to_end(&mut out)
+            .map_err(|e| DevnodeError::io(format!("reading block {}", path.display()), e))?;
+        if out.len() == limit {
+            break;
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Blocks fetched from a peer that are not verified yet. They become part
+/// of the store only through [`Store::commit`]; dropped uncommitted (a tree
+/// root that did not match, a client that went away), they are deleted.
+#[derive(Debug)]
+pub(crate) struct Staging {
+    dir: PathBuf,
+    /// Block CID text → size, for each block written here.
+    blocks: HashMap<String, u64>,
+}
+
+impl Staging {
+    /// Stages a data block under its CID, unless the store already holds
+    /// it: blocks are content-addressed, so the stored one is the same.
+    pub(crate) async fn put(
+        &mut self,
+        store: &Store,
+        digest: &[u8; 32],
+        block: &[u8],
+    ) -> Result<(), DevnodeError> {
+        let name = cid_text(&cid_of_digest(BLOCK_CODEC, digest));
+        if self.blocks.contains_key(&name) || store.lock().contains_key(&name) {
+            return Ok(());
+        }
+        let path = self.dir.join(&name);
+        tokio::fs::write(&path, block)
+            .await
+            .map_err(|e| DevnodeError::io(format!("writing {}", path.display()), e))?;
+        self.blocks.insert(name, block.len() as u64);
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let dir = std::mem::take(&mut self.dir);
+        let remove = move || {
+            // Best effort: leftovers are cleared when the store next opens.
+            let _ = std::fs::remove_dir_all(dir);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(remove)),
+            Err(_) => remove(),
+        }
     }
 }
 

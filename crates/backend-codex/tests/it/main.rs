@@ -1,9 +1,10 @@
 //! The Codex backend and client against devnodes: the conformance kit, an
 //! owner and a member on two peered nodes, lying and missing peers, 5xx
-//! bursts, deadlines and cancellation.
+//! bursts, deadlines, cancellation and progress.
 
 mod client;
 mod network;
+mod progress;
 
 use std::{sync::Arc, sync::Mutex, time::Duration};
 

@@ -444,3 +444,43 @@ async fn injected_faults_fail_and_delay_requests() {
     assert_eq!(burst, [503, 503]);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn a_lying_node_flips_the_first_byte_of_every_block() {
+    let t = TestNode::start().await;
+    // Blocks read from disk several at a time: the flips must still land on
+    // block starts, in every batch.
+    let bytes: Vec<u8> = (0..20 * 65_536u32 + 100)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let cid = t
+        .http
+        .post(t.url("/data"))
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    t.node.set_corrupt_data(true);
+    let got = t
+        .http
+        .get(t.url(&format!("/data/{cid}")))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut lie = bytes.clone();
+    for start in (0..lie.len()).step_by(65_536) {
+        lie[start] ^= 0xff;
+    }
+    assert_eq!(got.len(), bytes.len());
+    assert!(got[..] == lie[..], "exactly the first byte of each block");
+    t.node.set_corrupt_data(false);
+    let honest = t.http.get(t.url(&format!("/data/{cid}"))).send().await;
+    assert!(honest.unwrap().bytes().await.unwrap()[..] == bytes[..]);
+    t.stop().await;
+}

@@ -13,7 +13,7 @@ use tempfile::TempDir;
 pub(crate) struct TestNode {
     pub(crate) node: DevnodeHandle,
     pub(crate) http: reqwest::Client,
-    _dir: TempDir,
+    pub(crate) dir: TempDir,
 }
 
 impl TestNode {
@@ -33,7 +33,7 @@ impl TestNode {
         TestNode {
             node,
             http: reqwest::Client::builder().no_proxy().build().unwrap(),
-            _dir: dir,
+            dir,
         }
     }
 
