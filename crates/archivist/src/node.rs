@@ -29,6 +29,9 @@ use crate::{
     status::{CommunityStatus, NetworkStatus},
 };
 
+/// How long `status` waits for an index to count archives.
+const STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Events a listener may fall behind by before it misses some.
 const EVENT_CAPACITY: usize = 1024;
 
@@ -384,8 +387,31 @@ impl Node {
                     .iter()
                     .any(|(k, s)| *k == network.kind && s.is_scheduled(community));
             network.seeding = network_seeding(network, owned, member.as_ref().map(|(s, _)| s));
+            network.archives = self.count_archives(community, network).await;
         }
         Ok(status)
+    }
+
+    /// How many archives the network's current link holds, read through the
+    /// node's own backend (local files or the local Codex node), if quick.
+    async fn count_archives(
+        &self,
+        community: &CommunityId,
+        network: &NetworkStatus,
+    ) -> Option<usize> {
+        let link = network
+            .fetched_link
+            .as_deref()
+            .or(network.announced_link.as_deref())
+            .and_then(|l| Link::from_announced(network.kind, l).ok())?;
+        let backend = self.inner.networks.backend(network.kind)?;
+        let options = archive_backend::ResolveOptions::with_timeout(STATUS_TIMEOUT);
+        let index =
+            tokio::time::timeout(STATUS_TIMEOUT, backend.resolve(community, &link, &options))
+                .await
+                .ok()?
+                .ok()?;
+        Some(index.archives.len())
     }
 
     /// The last link of `kind` this node announced or fetched.

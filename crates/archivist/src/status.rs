@@ -46,6 +46,9 @@ pub struct NetworkStatus {
     pub archiving: bool,
     /// This node serves the community's archives (live only).
     pub seeding: bool,
+    /// Archives behind the current link (live only; `None` when the index
+    /// could not be read quickly).
+    pub archives: Option<usize>,
 }
 
 impl CommunityStatus {
@@ -66,6 +69,7 @@ impl CommunityStatus {
                 fetched_link: store.fetched_link(community, kind).await?,
                 archiving: false,
                 seeding: false,
+                archives: None,
             });
         }
         let mut archives = store.archives_to_import(community).await?;
@@ -112,6 +116,7 @@ impl CommunityStatus {
                 "fetched_link": n.fetched_link,
                 "archiving": n.archiving,
                 "seeding": n.seeding,
+                "archives": n.archives,
             })).collect::<Vec<_>>(),
             "downloaded": self.downloaded.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "imported": self.imported.iter().map(ToString::to_string).collect::<Vec<_>>(),

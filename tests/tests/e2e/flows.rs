@@ -37,6 +37,7 @@ async fn two_rounds(networks: Networks, backend: &str) {
     assert_same_history(&owner, &member.node).await;
 
     let status = member.node.status(&owner.community()).await.unwrap();
+    assert_eq!(status.networks[0].archives, Some(4));
     assert_eq!(status.downloaded.len(), 4);
     assert_eq!(status.imported, status.downloaded);
     member.node.stop().await;
