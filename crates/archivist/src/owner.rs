@@ -101,7 +101,7 @@ pub(crate) async fn pump(
             event,
         });
         if let Some((community, link)) = seeding {
-            announce(&inner, community, &link).await;
+            announce(&inner, &network, community, &link).await;
         }
     }
 }
@@ -113,27 +113,33 @@ pub(crate) async fn pump(
 ///
 /// The record comes first: it is the owner's own state (the next start
 /// seeds and extends it), whether or not anyone heard the announcement.
-async fn announce(inner: &Arc<Inner>, community: CommunityId, link: &Link) {
+/// Only then is the link it replaces unseeded: a backend whose unseeding
+/// deletes (Codex drops the old index) keeps it until the new one is safe.
+async fn announce(inner: &Arc<Inner>, network: &Network, community: CommunityId, link: &Link) {
     let Some(key) = inner.lock_owned().get(&community).map(|o| o.key.clone()) else {
         return;
     };
     let kind = link.kind();
     let recorded = async {
-        let last = inner
-            .store
-            .announcement(community, kind)
-            .await?
-            .map_or(0, |a| a.clock);
-        let clock = now_ms().max(last + 1);
+        let last = inner.store.announcement(community, kind).await?;
+        let clock = now_ms().max(last.as_ref().map_or(0, |a| a.clock) + 1);
         inner
             .store
             .record_announcement(community, kind, clock, link.announced().to_owned())
             .await?;
-        Ok::<_, archive_store::Error>(clock)
+        Ok::<_, archive_store::Error>((clock, last.map(|a| a.link)))
     }
     .await;
     let clock = match recorded {
-        Ok(clock) => clock,
+        Ok((clock, previous)) => {
+            if let Some(previous) = previous.filter(|p| p != link.announced())
+                && let Ok(previous) = Link::from_announced(kind, &previous)
+                && let Err(e) = network.backend.unseed(&community, &previous).await
+            {
+                tracing::warn!(%community, %previous, error = %e, "unseeding the replaced link failed");
+            }
+            clock
+        }
         Err(e) => {
             inner.emit(NodeEvent::AnnounceFailed {
                 community,

@@ -21,6 +21,15 @@ async fn two_rounds(networks: Networks, backend: &str) {
     let (fetched, first_bytes, used, _) = member.finished().await;
     assert_eq!((fetched, used), (3, backend), "round 1 moves every archive");
     assert_same_history(&owner, &member.node).await;
+    let first_link = owner
+        .node
+        .status(&owner.community())
+        .await
+        .unwrap()
+        .networks[0]
+        .announced_link
+        .clone()
+        .unwrap();
 
     assert!(owner.archive_next_week().await.iter().all(|n| *n == 1));
     let (fetched, second_bytes, used, _) = member.finished().await;
@@ -36,6 +45,18 @@ async fn two_rounds(networks: Networks, backend: &str) {
     );
     assert_same_history(&owner, &member.node).await;
 
+    if let Some((owner_codex, _)) = &world.codex {
+        // The replaced index is dropped from the owner's node once the new
+        // one is recorded; the archives it listed stay.
+        let client = archivist::codex::CodexClient::new(archivist::codex::ClientConfig::new(
+            owner_codex.url(),
+        ))
+        .unwrap();
+        assert!(
+            !client.exists(&first_link).await.unwrap(),
+            "old index still held"
+        );
+    }
     let status = member.node.status(&owner.community()).await.unwrap();
     assert_eq!(status.networks[0].archives, Some(4));
     assert_eq!(status.downloaded.len(), 4);
