@@ -105,6 +105,13 @@ pub(crate) fn run(bench: &mut Bench, owner: &Owner) -> anyhow::Result<()> {
         remove(&node_dir);
     }
     let [ours_up, curl_up, ours_down, curl_down] = &sides;
+    bench.report.notes.push(
+        "The Codex rows compare unequal work: `create --codex` encodes every archive from the \
+         store (and writes `data`) before uploading it, and `fetch codex:` downloads each archive \
+         verified against its tree root, downloads it again to decode it (`read_archive`) and \
+         writes its messages as JSONL; curl moves the bytes of one file."
+            .into(),
+    );
     let up_bytes = owner.archive_bytes;
     let local = owner.create.median();
     bench.report.detail(

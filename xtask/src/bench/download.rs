@@ -108,6 +108,12 @@ pub(crate) fn run(bench: &mut Bench, owner: &Owner) -> anyhow::Result<()> {
         },
     });
 
+    bench.report.notes.push(
+        "`archivist fetch` joins the torrent with only `index` selected and then pulls each \
+         archive through one sequential librqbit stream (32 MiB readahead), so the download \
+         advances one reader's window at a time; libtorrent requests every piece at once."
+            .into(),
+    );
     member_import(bench, owner, &magnet, &peer, &member)?;
     drop(seeder);
     remove(&member);

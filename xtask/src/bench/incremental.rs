@@ -175,6 +175,14 @@ pub(crate) fn run(bench: &mut Bench) -> anyhow::Result<()> {
                 .unwrap_or(0) as f64
                 / 1024.0;
             let anon = archive_all.peak_anon_kib as f64 / 1024.0;
+            bench.report.notes.push(format!(
+                "The owner's peak RSS stops growing with the history once SQLite's caches are \
+                 full (compare the archiving runs above): at {} of history, of its {peak:.1} MiB, {anon:.1} MiB are anonymous (mostly \
+                 SQLite's page cache, which archive-store sizes with `cache_size`); the rest are \
+                 the store's file pages mapped by SQLite (`mmap_size` in archive-store), which \
+                 RSS counts although the kernel may drop them at any time.",
+                mib(size)
+            ));
             bench.report.rows.push(Row {
                 what: format!("owner peak memory archiving a {} history", mib(size)),
                 ours: Side::new(

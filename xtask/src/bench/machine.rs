@@ -49,10 +49,15 @@ impl Machine {
                 .take(2)
                 .collect::<Vec<_>>()
                 .join(" "),
-            load: std::fs::read_to_string("/proc/loadavg")
-                .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned()),
+            load: load_average(),
         }
     }
+}
+
+/// `/proc/loadavg`: other work on the machine shows up here.
+pub(crate) fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned())
 }
 
 fn first_line(program: &str, args: &[&str]) -> String {

@@ -170,6 +170,11 @@ impl Report {
         );
         let _ = writeln!(md, "| curl | {} |", machine.curl);
         let _ = writeln!(md, "| load average at start | {} |", machine.load);
+        let _ = writeln!(
+            md,
+            "| load average at end | {} |",
+            super::machine::load_average()
+        );
         let _ = writeln!(md, "| mode | {mode} |");
         let _ = writeln!(md, "| peak memory measured with | {probe} |\n");
 
