@@ -20,6 +20,11 @@ use crate::config::Config;
 
 pub(crate) const NAME: &str = "torrent";
 
+/// The torrent's files, in the sorted order of its `info`: `data`, then
+/// `index`.
+pub(crate) const DATA: usize = 0;
+pub(crate) const INDEX: usize = 1;
+
 /// The torrent a node runs for one community: at most one at a time, as
 /// status-go (a new link replaces the old torrent; the files stay).
 #[derive(Clone)]
@@ -156,8 +161,7 @@ impl Engine {
         let options = AddTorrentOptions {
             overwrite: true,
             output_folder: Some(dir.to_string_lossy().into_owned()),
-            // Files are sorted (`data`, `index`): start with the index.
-            only_files: Some(vec![1]),
+            only_files: Some(vec![INDEX]),
             initial_peers: Some(self.peers.clone()),
             ..AddTorrentOptions::default()
         };
@@ -199,6 +203,15 @@ impl Engine {
             .expect("engine lock")
             .insert(*community, active.clone());
         Ok(active)
+    }
+
+    /// Which of the torrent's files librqbit downloads. Pieces it has stay,
+    /// and the stream still fetches what it reads of unselected files.
+    pub(crate) async fn select_files(&self, active: &Active, files: &[usize]) -> Result<()> {
+        self.session
+            .update_only_files(&active.handle, &files.iter().copied().collect())
+            .await
+            .map_err(|e| engine_error(ErrorKind::Other, "selecting the files to download", e))
     }
 
     /// Stops every torrent and the session.

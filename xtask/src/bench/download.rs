@@ -109,9 +109,9 @@ pub(crate) fn run(bench: &mut Bench, owner: &Owner) -> anyhow::Result<()> {
     });
 
     bench.report.notes.push(
-        "`archivist fetch` joins the torrent with only `index` selected and then pulls each \
-         archive through one sequential librqbit stream (32 MiB readahead), so the download \
-         advances one reader's window at a time; libtorrent requests every piece at once."
+        "`archivist fetch` joins the torrent with only `index` selected; wanting every archive, \
+         it then selects `data` too, so librqbit queues every missing piece as libtorrent does, \
+         and reads each archive through a librqbit stream that hands out only verified pieces."
             .into(),
     );
     member_import(bench, owner, &magnet, &peer, &member)?;

@@ -1,5 +1,6 @@
 //! A member that already holds the first archive downloads only the pieces of
-//! the second, and status-go's file layout comes out on the member's disk.
+//! the second, and status-go's file layout comes out on the member's disk, as
+//! it does for new archives fetched one at a time, out of order.
 
 use std::collections::HashSet;
 
@@ -153,6 +154,65 @@ async fn a_restarted_member_keeps_what_it_fetched() {
     assert_eq!(
         std::fs::read(restarted.archive_dir(&community).data_path()).unwrap(),
         std::fs::read(owner.archive_dir(&community).data_path()).unwrap()
+    );
+    nodes.stop().await;
+}
+
+/// A member that wants only some of the pieces it lacks (the newer of two new
+/// archives, then the older one) gets each, and the owner's files in the end,
+/// without selecting all of `data` as a new member does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_archives_fetched_one_at_a_time_out_of_order() {
+    let nodes = Nodes::default();
+    let owner = nodes.node().await;
+    let member = nodes.node().await;
+    let community = CommunityId([2; 33]);
+    let mut source = MessageList::new(week(0));
+    let first = publish(&owner, community, &source, 0..1, None).await;
+    let (known, _) = fetch_missing(
+        &member,
+        &community,
+        first.link.as_ref().unwrap(),
+        &HashSet::new(),
+    )
+    .await;
+
+    source.extend(week(1));
+    source.extend(week(2));
+    let second = publish(&owner, community, &source, 1..3, first.link.clone()).await;
+    let link = second.link.unwrap();
+    let (older, newer) = (second.archives[0].id, second.archives[1].id);
+    let mut skip: HashSet<_> = known.iter().copied().collect();
+    skip.insert(older);
+    let (got, _) = fetch_missing(&member, &community, &link, &skip).await;
+    assert_eq!(got, vec![newer]);
+    let owner_archive = |id| owner.read_archive(&community, &link, id);
+    assert_eq!(
+        member
+            .read_archive(&community, &link, &newer)
+            .await
+            .unwrap(),
+        owner_archive(&newer).await.unwrap()
+    );
+
+    skip.remove(&older);
+    skip.insert(newer);
+    let (got, _) = fetch_missing(&member, &community, &link, &skip).await;
+    assert_eq!(got, vec![older]);
+    assert_eq!(
+        member
+            .read_archive(&community, &link, &older)
+            .await
+            .unwrap(),
+        owner_archive(&older).await.unwrap()
+    );
+    let (member_dir, owner_dir) = (
+        member.archive_dir(&community),
+        owner.archive_dir(&community),
+    );
+    assert_eq!(
+        std::fs::read(member_dir.data_path()).unwrap(),
+        std::fs::read(owner_dir.data_path()).unwrap()
     );
     nodes.stop().await;
 }
