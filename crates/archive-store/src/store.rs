@@ -82,6 +82,12 @@ impl Store {
         self.with(move |db| db.insert_messages(&messages)).await
     }
 
+    /// See [`Database::insert_messages_if_absent`].
+    pub async fn insert_messages_if_absent(&self, messages: Vec<Message>) -> Result<usize> {
+        self.with(move |db| db.insert_messages_if_absent(&messages))
+            .await
+    }
+
     /// The stored messages on `topics` inside `range`, in (timestamp, hash)
     /// order, fetched in pages of at most 512 messages or 4 MiB.
     ///

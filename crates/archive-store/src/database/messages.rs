@@ -34,6 +34,9 @@ impl MessageKey {
 pub(super) const INSERT_OR_REPLACE: &str = "INSERT OR REPLACE INTO waku_messages \
      (sig, timestamp, topic, payload, padding, hash, third_party_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
+const INSERT_OR_IGNORE: &str = "INSERT OR IGNORE INTO waku_messages \
+     (sig, timestamp, topic, payload, padding, hash, third_party_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
 pub(super) fn bind_message(stmt: &mut Statement<'_>, m: &Message) -> Result<usize> {
     let timestamp = to_sql("timestamp", m.timestamp)?;
     Ok(stmt.execute(rusqlite::params![
@@ -64,6 +67,26 @@ impl Database {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Stores those of `messages` whose hash is not stored yet, in one
+    /// transaction, and returns how many that was. A stored message and, within
+    /// the batch, the first of equal hashes are kept as they are: messages
+    /// heard from the network are first come, first kept, so a peer cannot
+    /// rewrite a stored message by re-sending one whose hash collides.
+    ///
+    /// Either every new message is stored or, on error, none is.
+    pub fn insert_messages_if_absent(&mut self, messages: &[Message]) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let mut inserted = 0;
+        {
+            let mut stmt = tx.prepare_cached(INSERT_OR_IGNORE)?;
+            for m in messages {
+                inserted += bind_message(&mut stmt, m)?;
+            }
+        }
+        tx.commit()?;
+        Ok(inserted)
     }
 
     /// Calls `f` with each stored message on one of `topics` inside `range`,
