@@ -3,12 +3,13 @@
 mod import;
 mod messages;
 mod state;
+mod topics;
 
 use std::path::Path;
 
 use rusqlite::Connection;
 
-use crate::{error::Result, schema};
+use crate::{error::Result, lock::WriterLock, schema};
 
 pub use archive_index::LinkKind;
 pub use import::ImportReport;
@@ -24,6 +25,8 @@ pub use state::{Announcement, DownloadedArchive};
 #[derive(Debug)]
 pub struct Database {
     conn: Connection,
+    /// Held while this handle may write a file (`None` in memory and read-only).
+    _writer: Option<WriterLock>,
 }
 
 /// Prepared statements are keyed by SQL text; range queries have one text per
@@ -31,17 +34,27 @@ pub struct Database {
 const STATEMENT_CACHE: usize = 64;
 
 impl Database {
-    /// Opens (creating if missing) the database at `path` and migrates it to
-    /// [`SCHEMA_VERSION`](crate::SCHEMA_VERSION).
+    /// Opens (creating if missing) the database at `path` for writing and
+    /// migrates it to [`SCHEMA_VERSION`](crate::SCHEMA_VERSION).
     ///
-    /// A file that is not an SQLite database, belongs to another program or
-    /// has a newer schema is refused before anything is written to it.
+    /// A file that is not an SQLite database, belongs to another program
+    /// (another [`APPLICATION_ID`](crate::APPLICATION_ID), or none and tables
+    /// of no earlier archive-store schema) or has a newer schema is refused
+    /// before anything is written to it or created beside it. Then the writer
+    /// lock `<path>.lock` is taken: while this handle lives, any other open
+    /// for writing, in this process or another, fails at once with
+    /// [`Error::Locked`](crate::Error::Locked) naming the holder.
     pub fn open(path: impl AsRef<Path>) -> Result<Database> {
         let path = path.as_ref();
+        if path.exists() {
+            schema::open_checked_read_only(path)?;
+        }
+        let writer = WriterLock::acquire(path)?;
         let mut conn = Connection::open(path).map_err(|source| crate::Error::Open {
             path: path.to_owned(),
             source,
         })?;
+        // Again under the lock, in case the file changed since the check.
         let version = schema::check(&conn, path)?;
         // WAL lets readers run beside the writer, and with it NORMAL syncs
         // only at checkpoints while a crash still loses no committed
@@ -49,17 +62,29 @@ impl Database {
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         conn.execute_batch("PRAGMA synchronous = NORMAL")?;
         schema::migrate(&mut conn, version)?;
-        Database::configure(conn)
+        Database::configure(conn, Some(writer))
+    }
+
+    /// Opens the existing database at `path` for reading only: no writer
+    /// lock, no journal-mode change, no migration, nothing created (not even
+    /// `-wal`/`-shm` unless a writer's `-wal` is already there), so it works on
+    /// a read-only file in a read-only directory and beside a running writer.
+    ///
+    /// The same files are refused as by [`open`](Self::open). A file of an
+    /// older schema version is read as it is; writes through this handle fail.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Database> {
+        let (conn, _version) = schema::open_checked_read_only(path.as_ref())?;
+        Database::configure(conn, None)
     }
 
     /// A fresh database that lives in memory only (tests, dry runs).
     pub fn open_in_memory() -> Result<Database> {
         let mut conn = Connection::open_in_memory()?;
         schema::migrate(&mut conn, 0)?;
-        Database::configure(conn)
+        Database::configure(conn, None)
     }
 
-    fn configure(conn: Connection) -> Result<Database> {
+    fn configure(conn: Connection, writer: Option<WriterLock>) -> Result<Database> {
         // Range reads and imports walk tens of MB; without a larger page cache
         // and memory-mapped reads every page is re-read through read(2)
         // (measured: the bulk of range-read time), and the hash index's random
@@ -71,7 +96,10 @@ impl Database {
             "PRAGMA cache_size = -32768; PRAGMA mmap_size = 67108864; PRAGMA temp_store = MEMORY;",
         )?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(Database { conn })
+        Ok(Database {
+            conn,
+            _writer: writer,
+        })
     }
 
     /// The schema version of the open database.

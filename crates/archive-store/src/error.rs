@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use archive_index::{CommunityId, Topic};
+
 /// Everything that can go wrong while opening or using a store.
 ///
 /// Opening errors ([`NotADatabase`](Error::NotADatabase),
@@ -17,7 +19,7 @@ pub enum Error {
         path: PathBuf,
     },
     /// The database was written by a newer Archivist whose schema this build
-    /// does not know (or carries a `user_version` no Archivist ever wrote).
+    /// does not know.
     #[error(
         "{} has schema version {found}; this build knows versions up to {supported} and will not touch it",
         path.display()
@@ -30,12 +32,44 @@ pub enum Error {
         /// The newest version this build can migrate to.
         supported: u32,
     },
-    /// The file is an SQLite database with tables but no Archivist schema
-    /// version: some other program's database.
-    #[error("{} is an SQLite database of another program (it has tables but no archive-store schema version)", path.display())]
+    /// The file is an SQLite database of some other program: another
+    /// `application_id`, or none and tables that are not an earlier
+    /// archive-store schema.
+    #[error("{} is an SQLite database of another program ({reason})", path.display())]
     ForeignDatabase {
         /// The file that was given.
         path: PathBuf,
+        /// What gave it away.
+        reason: String,
+    },
+    /// Another process (or another handle in this one) has the store open
+    /// for writing; one writer per store.
+    #[error("{} is open for writing by another process ({holder}); stop it, or use a read-only command", path.display())]
+    Locked {
+        /// The database file.
+        path: PathBuf,
+        /// What the holder wrote into the lock file: its pid and command line.
+        holder: String,
+    },
+    /// The writer lock file beside the database could not be created or locked.
+    #[error("cannot take the writer lock {}: {source}", path.display())]
+    LockFile {
+        /// The lock file.
+        path: PathBuf,
+        /// The operating system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A topic is claimed for a community while another community of this
+    /// store owns it already.
+    #[error("topic {topic} belongs to community {owner} in this store, not to {community}")]
+    TopicOfAnotherCommunity {
+        /// The contested topic.
+        topic: Topic,
+        /// The community that owns it.
+        owner: CommunityId,
+        /// The community that claimed it.
+        community: CommunityId,
     },
     /// SQLite could not open the file at all (missing directory, permissions…).
     #[error("cannot open {}: {source}", path.display())]

@@ -1,9 +1,10 @@
-//! The schema, its versioned migrations (`PRAGMA user_version`) and the checks
-//! that run before anything is written to a file.
+//! The schema, its versioned migrations (`PRAGMA user_version`), the
+//! `application_id` that marks our files, and the checks that run before
+//! anything is written to a file.
 
 use std::path::Path;
 
-use rusqlite::{Connection, ErrorCode};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::error::{Error, Result};
 
@@ -75,43 +76,177 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (community_id, kind)
     ) WITHOUT ROWID;
     ",
+    // 3: which community owns each topic, so an archive of one community
+    // can never replace another's messages (a topic belongs to at most one
+    // community; a message belongs to its topic's community). Owners claim
+    // their configured topics, a community's archives claim unowned topics
+    // they list. Older files recorded no ownership, so it is inferred, and
+    // marked as such: a topic whose stored messages inside imported archive
+    // ranges lie only in ranges of one community is that community's.
+    // Topics seen in ranges of several communities, or in none (an owner's
+    // own messages), stay unowned until claimed. An owner's configured claim
+    // overrides an inferred one; an archive's claim never does.
+    // And the application id, checked before any write from now on.
+    "
+    CREATE TABLE community_topics (
+        topic BLOB PRIMARY KEY NOT NULL,
+        community_id BLOB NOT NULL,
+        inferred INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE INDEX community_topics_by_community ON community_topics (community_id);
+    INSERT INTO community_topics (topic, community_id, inferred)
+        SELECT m.topic, min(d.community_id), 1
+        FROM downloaded_archives d CROSS JOIN waku_messages m
+        WHERE d.imported = 1 AND m.timestamp >= d.range_from AND m.timestamp < d.range_to
+        GROUP BY m.topic
+        HAVING count(DISTINCT d.community_id) = 1;
+    PRAGMA application_id = 1095910230;
+    ",
 ];
 
 /// The schema version this build creates and understands.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
-/// Refuses files this build must not write to. Only reads, so a refused file
-/// keeps every byte.
+/// `PRAGMA application_id` of every archive-store database ("ARCV" in ASCII),
+/// set by migration 3 and checked before anything is written to a file, so
+/// another program's database is refused whatever its `user_version`. Not in
+/// SQLite's registry of known ids (`magic.txt`).
+pub const APPLICATION_ID: i32 = 0x4152_4356;
+
+/// The tables of the versions written before [`APPLICATION_ID`] existed:
+/// such a file is recognised as ours by exactly these tables.
+const UNMARKED_VERSIONS: &[(i64, &[&str])] = &[
+    (
+        1,
+        &[
+            "announcements",
+            "archive_ends",
+            "downloaded_archives",
+            "waku_messages",
+        ],
+    ),
+    (
+        2,
+        &[
+            "announcements",
+            "archive_ends",
+            "downloaded_archives",
+            "fetched_links",
+            "waku_messages",
+        ],
+    ),
+];
+
+/// Refuses files this build must not write to, returning the schema version
+/// of one it may. Only reads, so a refused file keeps every byte.
 pub(crate) fn check(conn: &Connection, path: &Path) -> Result<u32> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(|e| match e.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase) => Error::NotADatabase {
-                path: path.to_owned(),
-            },
-            _ => Error::Open {
-                path: path.to_owned(),
-                source: e,
-            },
-        })?;
-    let known = u32::try_from(version).ok().filter(|v| *v <= SCHEMA_VERSION);
-    let Some(version) = known else {
-        return Err(Error::SchemaTooNew {
+    let opening = |e: rusqlite::Error| match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => Error::NotADatabase {
             path: path.to_owned(),
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
+        },
+        _ => Error::Open {
+            path: path.to_owned(),
+            source: e,
+        },
     };
-    if version == 0 {
-        let tables: i64 =
-            conn.query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))?;
-        if tables > 0 {
-            return Err(Error::ForeignDatabase {
+    let pragma = |name: &str| -> Result<i64> {
+        conn.query_row(&format!("PRAGMA {name}"), [], |row| row.get(0))
+            .map_err(opening)
+    };
+    let application_id = pragma("application_id")?;
+    let version = pragma("user_version")?;
+    let foreign = |reason: String| Error::ForeignDatabase {
+        path: path.to_owned(),
+        reason,
+    };
+    if application_id == i64::from(APPLICATION_ID) {
+        return u32::try_from(version)
+            .ok()
+            .filter(|v| *v <= SCHEMA_VERSION)
+            .ok_or(Error::SchemaTooNew {
                 path: path.to_owned(),
+                found: version,
+                supported: SCHEMA_VERSION,
             });
+    }
+    if application_id != 0 {
+        return Err(foreign(format!(
+            "application_id {application_id:#010x}, not archive-store's {APPLICATION_ID:#010x}"
+        )));
+    }
+    let mut stmt = conn
+        .prepare("SELECT type, name FROM sqlite_schema ORDER BY name")
+        .map_err(opening)?;
+    let entries: Vec<(String, String)> = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if version == 0 && entries.is_empty() {
+        return Ok(0);
+    }
+    let tables: Vec<&str> = entries
+        .iter()
+        // ANALYZE and `PRAGMA optimize` may add sqlite_stat tables.
+        .filter(|(kind, name)| kind == "table" && !name.starts_with("sqlite_"))
+        .map(|(_, name)| name.as_str())
+        .collect();
+    match UNMARKED_VERSIONS.iter().find(|(v, _)| *v == version) {
+        Some((_, expected)) if tables == *expected => Ok(version as u32),
+        _ => Err(foreign(format!(
+            "no application_id, user_version {version} and tables [{}], which no archive-store \
+             version wrote",
+            tables.join(", ")
+        ))),
+    }
+}
+
+/// Checks the file at `path` without writing it or creating any file beside
+/// it, and returns a read-only connection to it.
+///
+/// Without a `-wal` file the main file holds every committed byte, and
+/// `immutable=1` reads it with no locking and no `-wal`/`-shm` (a read-only
+/// open of a WAL-mode file would create both). With a `-wal` file (a writer
+/// is running, or crashed) the file must be read through it: a plain
+/// read-only open, which at most adds the `-shm` index beside an existing
+/// `-wal`.
+pub(crate) fn open_checked_read_only(path: &Path) -> Result<(Connection, u32)> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let mode = if Path::new(&wal).exists() {
+        "mode=ro"
+    } else {
+        "immutable=1"
+    };
+    let uri = format!("file:{}?{mode}", uri_path(path));
+    let conn = Connection::open_with_flags(
+        uri,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|source| Error::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    let version = check(&conn, path)?;
+    Ok((conn, version))
+}
+
+/// `path` percent-encoded for an SQLite `file:` URI, where `?`, `#` and `%`
+/// would otherwise be read as syntax.
+fn uri_path(path: &Path) -> String {
+    #[cfg(unix)]
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()).to_vec();
+    #[cfg(not(unix))]
+    let bytes = path.to_string_lossy().into_owned().into_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    for b in bytes {
+        if b.is_ascii_alphanumeric() || b"/._-~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
-    Ok(version)
+    out
 }
 
 /// Runs the migrations after `from`, each in its own transaction together

@@ -45,6 +45,14 @@ impl Store {
         Ok(Store::from_database(db))
     }
 
+    /// Opens the database at `path` for reading only, as
+    /// [`Database::open_read_only`] does.
+    pub async fn open_read_only(path: impl Into<PathBuf>) -> Result<Store> {
+        let path = path.into();
+        let db = blocking(move || Database::open_read_only(path)).await?;
+        Ok(Store::from_database(db))
+    }
+
     /// A fresh in-memory store.
     pub async fn open_in_memory() -> Result<Store> {
         Ok(Store::from_database(
@@ -148,6 +156,22 @@ impl Store {
     ) -> Result<ImportReport> {
         self.with(move |db| db.import_archive(&community, &id, &archive))
             .await
+    }
+
+    /// See [`Database::claim_topics`].
+    pub async fn claim_topics(&self, community: CommunityId, topics: Vec<Topic>) -> Result<()> {
+        self.with(move |db| db.claim_topics(&community, &topics))
+            .await
+    }
+
+    /// See [`Database::community_topics`].
+    pub async fn community_topics(&self, community: CommunityId) -> Result<Vec<Topic>> {
+        self.with(move |db| db.community_topics(&community)).await
+    }
+
+    /// See [`Database::topic_owner`].
+    pub async fn topic_owner(&self, topic: Topic) -> Result<Option<CommunityId>> {
+        self.with(move |db| db.topic_owner(&topic)).await
     }
 
     /// See [`Database::last_archive_end`].

@@ -1,11 +1,16 @@
 //! Canonical import (status "Storing historical messages"): an archive replaces
-//! the stored messages of its topics and time range, in one transaction.
+//! the stored messages of its community's topics and time range, in one
+//! transaction.
 
 use std::collections::HashSet;
 
 use archive_index::{Archive, ArchiveId, CommunityId, Topic};
 
-use super::{Database, messages::bind_message};
+use super::{
+    Database,
+    messages::bind_message,
+    topics::{owner_of, set_owner},
+};
 use crate::{
     columns::{community_blob, inclusive_bounds, placeholders, to_sql},
     error::Result,
@@ -27,6 +32,13 @@ pub struct ImportReport {
     /// Archive messages not stored because they lie outside the archive's own
     /// range or topics; a well-formed archive has none.
     pub outside: u64,
+    /// Archive messages dropped because their topic, though listed by the
+    /// archive, belongs to another community in this store: an archive can
+    /// only touch its own community's history.
+    pub foreign_topic_messages: u64,
+    /// Topics the archive listed that belong to another community; their
+    /// stored messages were left alone.
+    pub foreign_topics: Vec<Topic>,
     /// Whether another imported archive of the community has the same range
     /// (a sibling chunk of one partition, spec c.3.1); then this import adds
     /// to the range instead of replacing it.
@@ -36,13 +48,17 @@ pub struct ImportReport {
 impl Database {
     /// Imports `archive` (ID `id`) as the canonical history of its range.
     ///
-    /// In one transaction: removes the stored messages whose topic is one of
-    /// `archive.metadata.topics` and whose timestamp lies in
-    /// `archive.metadata.range`, stores the archive's messages (deduplicated by
-    /// hash; the later copy in the archive wins), records the archive as
-    /// downloaded with its range and marks it imported. Repeating the call
-    /// changes nothing. Messages of other topics or outside the range are
-    /// untouched, even when they share a hash with an archive message.
+    /// In one transaction: `community` claims the topics of
+    /// `archive.metadata.topics` no community owns yet; the listed topics
+    /// another community owns are foreign, and the archive's messages on
+    /// them are dropped and counted ([`ImportReport::foreign_topic_messages`]).
+    /// Then it removes the stored messages whose topic is one of the
+    /// community's listed topics and whose timestamp lies in
+    /// `archive.metadata.range`, stores the archive's messages on those topics
+    /// (deduplicated by hash; the later copy in the archive wins), records the
+    /// archive as downloaded with its range and marks it imported. Repeating
+    /// the call changes nothing. Messages of other topics or outside the range
+    /// are untouched, even when they share a hash with an archive message.
     ///
     /// A partition larger than 30 MB is split into several archives with the
     /// same metadata (spec c.3.1). Replacing the range with each of them in
@@ -58,10 +74,31 @@ impl Database {
         let range = archive.metadata.range;
         let from = to_sql("time range", range.from)?;
         let to = to_sql("time range", range.to)?;
-        let topics: HashSet<Topic> = archive.metadata.topics.iter().copied().collect();
+        let listed: HashSet<Topic> = archive.metadata.topics.iter().copied().collect();
         let mut report = ImportReport::default();
 
         let tx = self.conn.transaction()?;
+        // Claiming an unowned topic is what the community's own archives do;
+        // a topic inferred for another community by the migration is not up
+        // for claiming by an archive (only by an owner's configuration).
+        let mut topics = HashSet::with_capacity(listed.len());
+        let mut foreign = HashSet::new();
+        for topic in &listed {
+            match owner_of(&tx, topic)? {
+                None => {
+                    set_owner(&tx, topic, community)?;
+                    topics.insert(*topic);
+                }
+                Some(owner) if owner.community == *community => {
+                    topics.insert(*topic);
+                }
+                Some(_) => {
+                    foreign.insert(*topic);
+                }
+            }
+        }
+        report.foreign_topics = foreign.iter().copied().collect();
+        report.foreign_topics.sort_unstable();
         report.merged_with_sibling = tx
             .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM downloaded_archives WHERE community_id = ?1 \
@@ -100,7 +137,9 @@ impl Database {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?;
             for m in archive.messages.iter().rev() {
-                if !range.contains(m.timestamp) || !topics.contains(&m.topic) {
+                if foreign.contains(&m.topic) {
+                    report.foreign_topic_messages += 1;
+                } else if !range.contains(m.timestamp) || !topics.contains(&m.topic) {
                     report.outside += 1;
                 } else if bind_message(&mut insert, m)? == 1 {
                     report.inserted += 1;

@@ -2,7 +2,7 @@
 //! of everything else, hash dedup, idempotence and sibling chunks.
 
 use archive_index::Message;
-use archive_store::Database;
+use archive_store::{Database, Error};
 
 use crate::sample::{all, archive, archive_id, community, message, range, sorted, topic};
 
@@ -133,13 +133,17 @@ fn sibling_chunks_of_one_partition_accumulate() {
     db.import_archive(&c, &archive_id(1), &chunk_a).unwrap();
     assert_eq!(all(&db, &topics), both);
 
-    // Another community's archives are no siblings.
-    let other = archive(range(0, 10), &topics, vec![message(topic(1), 9, 5)]);
+    // Another community's archives of the same range are no siblings: on
+    // its own topic it replaces the range (topic 1 is not its to touch).
+    db.insert_messages(&[message(topic(2), 3, 6)]).unwrap();
+    let other = archive(range(0, 10), &[topic(2)], vec![message(topic(2), 9, 5)]);
     let ro = db
         .import_archive(&community(2), &archive_id(3), &other)
         .unwrap();
     assert!(!ro.merged_with_sibling);
-    assert_eq!(all(&db, &topics), other.messages);
+    assert_eq!(ro.removed, 1);
+    assert_eq!(all(&db, &[topic(2)]), other.messages);
+    assert_eq!(all(&db, &topics), both);
 }
 
 #[test]
@@ -169,4 +173,69 @@ fn insert_or_replace_keeps_the_later_copy() {
     );
     assert_eq!(db.oldest_timestamp(&[topic(1)]).unwrap(), None);
     assert_eq!(db.oldest_timestamp(&[]).unwrap(), None);
+}
+
+/// The attack of issue 13 item 2: community A's archive lists B's topic and
+/// covers B's range. Before topics had owners it replaced B's messages
+/// (`"removed": 500`) while B's archives stayed marked imported, so they
+/// never came back.
+#[test]
+fn an_archive_cannot_replace_another_communitys_messages() {
+    let mut db = Database::open_in_memory().unwrap();
+    let (a, b) = (community(1), community(2));
+    let b_messages: Vec<Message> = (0..500).map(|i| message(topic(2), 100 + i, i)).collect();
+    let b_archive = archive(range(100, 700), &[topic(2)], b_messages.clone());
+    let report = db.import_archive(&b, &archive_id(20), &b_archive).unwrap();
+    assert_eq!((report.inserted, report.foreign_topic_messages), (500, 0));
+    assert_eq!(db.topic_owner(&topic(2)).unwrap(), Some(b));
+
+    let a_own = message(topic(1), 150, 1_000);
+    let forged: Vec<Message> = (0..7)
+        .map(|i| message(topic(2), 200 + i, 2_000 + i))
+        .collect();
+    let mut messages = vec![a_own.clone()];
+    messages.extend(forged);
+    let attack = archive(range(0, 1_000), &[topic(1), topic(2)], messages);
+    let report = db.import_archive(&a, &archive_id(10), &attack).unwrap();
+
+    assert_eq!(report.removed, 0);
+    assert_eq!(report.inserted, 1);
+    assert_eq!(report.foreign_topic_messages, 7);
+    assert_eq!(report.foreign_topics, vec![topic(2)]);
+    assert_eq!(all(&db, &[topic(2)]), sorted(b_messages));
+    assert_eq!(all(&db, &[topic(1)]), vec![a_own]);
+    let b_record = db.downloaded_archive(&b, &archive_id(20)).unwrap().unwrap();
+    assert!(b_record.imported);
+    assert!(db.archives_to_import(&b).unwrap().is_empty());
+    assert_eq!(db.community_topics(&a).unwrap(), vec![topic(1)]);
+    assert_eq!(db.community_topics(&b).unwrap(), vec![topic(2)]);
+}
+
+/// An owner's configured topics are its own before any archive arrives, so
+/// the first archive to list them cannot take them.
+#[test]
+fn configured_topics_cannot_be_claimed_by_another_communitys_archive() {
+    let mut db = Database::open_in_memory().unwrap();
+    let (owner, other) = (community(1), community(2));
+    db.claim_topics(&owner, &[topic(1)]).unwrap();
+    db.claim_topics(&owner, &[topic(1)]).unwrap();
+    db.insert_messages(&[message(topic(1), 5, 1)]).unwrap();
+    let a = archive(range(0, 10), &[topic(1)], vec![message(topic(1), 6, 2)]);
+    let report = db.import_archive(&other, &archive_id(1), &a).unwrap();
+    assert_eq!((report.removed, report.inserted), (0, 0));
+    assert_eq!(report.foreign_topic_messages, 1);
+    assert_eq!(all(&db, &[topic(1)]), vec![message(topic(1), 5, 1)]);
+
+    let err = db.claim_topics(&other, &[topic(3), topic(1)]).unwrap_err();
+    match &err {
+        Error::TopicOfAnotherCommunity {
+            topic: t,
+            owner: o,
+            community: c,
+        } => assert_eq!((*t, *o, *c), (topic(1), owner, other)),
+        e => panic!("expected TopicOfAnotherCommunity, got {e:?}"),
+    }
+    assert!(err.to_string().contains(&topic(1).to_string()), "{err}");
+    // Refused whole: topic 3 was not claimed either.
+    assert_eq!(db.topic_owner(&topic(3)).unwrap(), None);
 }

@@ -2,6 +2,8 @@
 
 mod crash;
 mod import;
+mod lock;
+mod migrate;
 mod model;
 mod open;
 mod sample;

@@ -3,11 +3,11 @@
 
 use std::{fs, path::Path};
 
-use archive_store::{Database, Error, LinkKind, SCHEMA_VERSION};
+use archive_store::{APPLICATION_ID, Database, Error, LinkKind, SCHEMA_VERSION};
 
 use crate::sample::{all, message, topic};
 
-fn sidecars_absent(path: &Path) {
+pub(crate) fn sidecars_absent(path: &Path) {
     for suffix in ["-wal", "-shm", "-journal"] {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
@@ -104,10 +104,100 @@ fn another_programs_database_is_refused_untouched() {
 }
 
 #[test]
-fn a_missing_directory_is_an_open_error() {
+fn a_missing_directory_is_an_error_naming_the_path() {
     let dir = tempfile::tempdir().unwrap();
-    let err = Database::open(dir.path().join("no/such/dir/store.db")).unwrap_err();
+    let path = dir.path().join("no/such/dir/store.db");
+    let err = Database::open(&path).unwrap_err();
+    // The writer lock beside the file is the first thing created.
+    assert!(matches!(err, Error::LockFile { .. }), "{err:?}");
+    assert!(err.to_string().contains("no/such/dir/store.db"), "{err}");
+    let err = Database::open_read_only(&path).unwrap_err();
     assert!(matches!(err, Error::Open { .. }), "{err:?}");
+}
+
+/// No lock file either: nothing is created beside a refused file.
+fn nothing_beside(path: &Path) {
+    sidecars_absent(path);
+    let mut lock = path.as_os_str().to_owned();
+    lock.push(".lock");
+    assert!(!Path::new(&lock).exists(), "a lock file was created");
+}
+
+/// Another program's database that happens to carry `user_version` 1 or 2
+/// (archive-store's first versions) was switched to WAL, and so changed and
+/// given `-wal`/`-shm` files, before its tables gave it away.
+#[test]
+fn a_foreign_database_with_user_version_1_or_2_is_refused_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    for version in [1, 2] {
+        for journal in ["DELETE", "WAL"] {
+            let path = dir.path().join(format!("other-{version}-{journal}.db"));
+            {
+                let conn = rusqlite::Connection::open(&path).unwrap();
+                let _: String = conn
+                    .query_row(&format!("PRAGMA journal_mode = {journal}"), [], |r| {
+                        r.get(0)
+                    })
+                    .unwrap();
+                conn.execute_batch(&format!(
+                    "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);
+                     INSERT INTO notes (body) VALUES ('keep me');
+                     PRAGMA user_version = {version};"
+                ))
+                .unwrap();
+            }
+            let before = fs::read(&path).unwrap();
+            // Byte 19 is the read version: 2 means WAL mode.
+            assert_eq!(before[19], if journal == "WAL" { 2 } else { 1 });
+            nothing_beside(&path);
+
+            let err = Database::open(&path).unwrap_err();
+            assert!(matches!(err, Error::ForeignDatabase { .. }), "{err:?}");
+            assert!(err.to_string().contains("another program"), "{err}");
+            let err = Database::open_read_only(&path).unwrap_err();
+            assert!(matches!(err, Error::ForeignDatabase { .. }), "{err:?}");
+
+            assert_eq!(fs::read(&path).unwrap(), before, "{path:?} was modified");
+            nothing_beside(&path);
+        }
+    }
+}
+
+#[test]
+fn another_application_id_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("marked.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(&format!(
+            "PRAGMA application_id = 305419896;
+             CREATE TABLE waku_messages (hash BLOB PRIMARY KEY);
+             PRAGMA user_version = {SCHEMA_VERSION};"
+        ))
+        .unwrap();
+    let before = fs::read(&path).unwrap();
+    let err = Database::open(&path).unwrap_err();
+    assert!(matches!(err, Error::ForeignDatabase { .. }), "{err:?}");
+    assert!(err.to_string().contains("0x12345678"), "{err}");
+    assert_eq!(fs::read(&path).unwrap(), before);
+    nothing_beside(&path);
+}
+
+#[test]
+fn our_databases_carry_the_application_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ours.db");
+    drop(Database::open(&path).unwrap());
+    let id: i32 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, APPLICATION_ID);
+    let id: i32 = rusqlite::Connection::open_in_memory()
+        .unwrap()
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, 0, "SQLite's default, so the check means something");
 }
 
 #[test]
@@ -162,6 +252,11 @@ fn version_one_archive_end_becomes_the_torrent_end() {
     }
     let mut db = Database::open(&path).unwrap();
     assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
+    let id: i32 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(id, APPLICATION_ID);
     assert_eq!(
         db.last_archive_end(&c, LinkKind::Magnet).unwrap(),
         Some(604_800)
