@@ -6,6 +6,7 @@ use std::{
     collections::HashSet,
     io::SeekFrom,
     net::SocketAddr,
+    sync::atomic::{AtomicU64, Ordering},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -29,6 +30,7 @@ use torrent_format::{ArchiveDir, Metainfo, TorrentOptions, torrent_path};
 use crate::{
     config::Config,
     engine::{Active, DATA, Engine, INDEX, NAME, engine_error},
+    stall::{Verdict, Watchdog},
 };
 
 /// status-go's BitTorrent backend: archives appended to `data`, an `index`, a
@@ -295,6 +297,7 @@ impl TorrentBackend {
             .with_metadata(|m| m.file_infos.get(INDEX).map(|f| f.len))
             .map_err(|e| engine_error(ErrorKind::Corrupt, "torrent metadata", e))?
             .ok_or_else(|| Error::new(ErrorKind::Corrupt, NAME, "the torrent has no index file"))?;
+        let mut watchdog = Watchdog::new(self.config.stall, tokio::time::Instant::now());
         loop {
             let stats = active.handle.stats();
             if stats.file_progress.get(INDEX).copied() == Some(index_len) {
@@ -307,13 +310,22 @@ impl TorrentBackend {
                     format!("downloading the index: {error}"),
                 ));
             }
-            if tokio::time::Instant::now() >= deadline {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
                 return Err(Error::new(
                     ErrorKind::Timeout,
                     NAME,
                     "the index did not arrive in time",
                 ));
             }
+            self.on_watch(
+                active,
+                &mut watchdog,
+                stats.progress_bytes,
+                now,
+                "the index",
+            )
+            .await?;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let path = self.archive_dir(community).index_path();
@@ -322,6 +334,54 @@ impl TorrentBackend {
         })?;
         TorrentIndex::decode(&bytes)
             .map_err(|e| Error::new(ErrorKind::Corrupt, NAME, "the fetched index").with_source(e))
+    }
+
+    /// Acts on the watchdog's verdict for `progress`: restarts the torrent
+    /// on a stall, and fails once restarts do not help.
+    async fn on_watch(
+        &self,
+        active: &Active,
+        watchdog: &mut Watchdog,
+        progress: u64,
+        now: tokio::time::Instant,
+        what: &str,
+    ) -> Result<()> {
+        match watchdog.observe(progress, now) {
+            Verdict::Wait => Ok(()),
+            Verdict::Restart => {
+                tracing::warn!(
+                    torrent = %active.infohash,
+                    restart = watchdog.restarts(),
+                    "{what}: no progress for {:?}; restarting the torrent",
+                    watchdog.policy().timeout
+                );
+                // A failed restart shows as more silence, and ends the wait.
+                if let Err(e) = self.engine.restart(active).await {
+                    tracing::warn!(torrent = %active.infohash, "{e}");
+                }
+                Ok(())
+            }
+            Verdict::GiveUp => Err(stalled(active, watchdog, what)),
+        }
+    }
+
+    /// Runs until `what` stalls beyond cure, and returns the error saying so;
+    /// progress is the torrent's verified bytes plus `archives_read`.
+    async fn watch(&self, active: &Active, archives_read: &AtomicU64, what: &str) -> Error {
+        let policy = self.config.stall;
+        let mut watchdog = Watchdog::new(policy, tokio::time::Instant::now());
+        loop {
+            tokio::time::sleep(policy.poll_interval()).await;
+            let progress =
+                active.handle.stats().progress_bytes + archives_read.load(Ordering::Relaxed);
+            let now = tokio::time::Instant::now();
+            if let Err(e) = self
+                .on_watch(active, &mut watchdog, progress, now, what)
+                .await
+            {
+                return e;
+            }
+        }
     }
 
     /// How to keep librqbit requesting the pieces of `entries` however far
@@ -485,6 +545,8 @@ impl Backend for TorrentBackend {
                 None
             }
         };
+        let archives_read = AtomicU64::new(0);
+        let what = format!("fetching {} archives", wanted.len());
         let read = async {
             let mut fetched = Vec::with_capacity(wanted.len());
             for (range, id, entry) in wanted {
@@ -492,12 +554,16 @@ impl Backend for TorrentBackend {
                     () = cancel.cancelled() => return Err(cancelled()),
                     read = read_verified(&mut stream, &id, &entry) => read?,
                 };
+                archives_read.fetch_add(1, Ordering::Relaxed);
                 fetched.push(id);
                 let _ = events.send(FetchEvent::ArchiveFetched { id, range }).await;
             }
             Ok(fetched)
-        }
-        .await;
+        };
+        let read = tokio::select! {
+            read = read => read,
+            stalled = self.watch(&active, &archives_read, &what) => Err(stalled),
+        };
         drop(pacer);
         drop(stream);
         let fetched = match (read, restore) {
@@ -600,6 +666,23 @@ impl Backend for TorrentBackend {
         }
         Ok(())
     }
+}
+
+/// The error of a wait on `active` that stalled after every restart.
+fn stalled(active: &Active, watchdog: &Watchdog, what: &str) -> Error {
+    let stats = active.handle.stats();
+    Error::new(
+        ErrorKind::Timeout,
+        NAME,
+        format!(
+            "{what} stalled: no progress for {:?} after {} restarts of the torrent \
+             ({} of {} bytes verified)",
+            watchdog.policy().timeout,
+            watchdog.restarts(),
+            stats.progress_bytes,
+            stats.total_bytes,
+        ),
+    )
 }
 
 /// The error of a fetch whose token fired.

@@ -2,6 +2,8 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use crate::stall::StallPolicy;
+
 /// How a node stores, seeds and downloads archives.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -28,6 +30,9 @@ pub struct Config {
     /// How long to wait for a magnet's metadata, per attempt (status-go: 20 s,
     /// retried once).
     pub metadata_timeout: Duration,
+    /// When a download without progress counts as stalled (the torrent is
+    /// then restarted, and after the last restart the download fails).
+    pub stall: StallPolicy,
 }
 
 impl Config {
@@ -49,6 +54,7 @@ impl Config {
             dht: false,
             created_by: String::new(),
             metadata_timeout: Duration::from_secs(20),
+            stall: StallPolicy::default(),
         }
     }
 }

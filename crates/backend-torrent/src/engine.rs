@@ -214,6 +214,18 @@ impl Engine {
             .map_err(|e| engine_error(ErrorKind::Other, "selecting the files to download", e))
     }
 
+    /// Pauses and resumes the torrent: its peer table starts afresh from the
+    /// configured peers, which are dialled at once. Open streams stay open.
+    pub(crate) async fn restart(&self, active: &Active) -> Result<()> {
+        // Pausing fails only when the torrent is not live; resuming then
+        // starts it all the same.
+        let _ = self.session.pause(&active.handle).await;
+        self.session
+            .unpause(&active.handle)
+            .await
+            .map_err(|e| engine_error(ErrorKind::Other, "restarting a stalled torrent", e))
+    }
+
     /// Stops every torrent and the session.
     pub(crate) async fn stop(&self) {
         // `Session::stop` does just this and then sleeps a whole second,

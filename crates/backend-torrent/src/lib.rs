@@ -14,9 +14,11 @@
 mod backend;
 mod config;
 mod engine;
+mod stall;
 
 pub use backend::TorrentBackend;
 pub use config::Config;
+pub use stall::StallPolicy;
 pub use torrent_format::{
     AppendOutcome, ArchiveDir, BuildStats, DEFAULT_TRACKERS, Error, FileEntry, Info, InfoHash,
     MAX_MAGNET_LEN, MAX_TORRENT_FILE_SIZE, Magnet, Metainfo, Result, TorrentOptions,

@@ -29,7 +29,7 @@ const BLOCK: usize = 16 * 1024;
 
 /// `weeks` weeks of `per_week` messages with 50 kB of payload each, the bytes
 /// varying so that no two pieces are alike.
-fn messages(weeks: u64, per_week: u64) -> Vec<Message> {
+pub(crate) fn messages(weeks: u64, per_week: u64) -> Vec<Message> {
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     let mut byte = move || {
         state ^= state << 13;
@@ -52,7 +52,7 @@ fn messages(weeks: u64, per_week: u64) -> Vec<Message> {
 
 /// Publishes the archives, then stops the owner seeding them: from then on
 /// the libtorrent seeders are the only sources.
-async fn publish(
+pub(crate) async fn publish(
     owner: &TorrentBackend,
     community: CommunityId,
     weeks: u64,
@@ -82,7 +82,7 @@ async fn publish(
 
 /// A copy of the owner's `data` and `index` under `root`, as a seeder's save
 /// directory wants them.
-fn copy_files(owner: &TorrentBackend, community: &CommunityId, root: &Path) -> PathBuf {
+pub(crate) fn copy_files(owner: &TorrentBackend, community: &CommunityId, root: &Path) -> PathBuf {
     let dir = root.join(community.to_string());
     std::fs::create_dir_all(&dir).unwrap();
     for file in ["data", "index"] {
@@ -96,13 +96,13 @@ fn copy_files(owner: &TorrentBackend, community: &CommunityId, root: &Path) -> P
 }
 
 /// A compressed public key's shape (prefix 2), distinct per test.
-fn community(n: u8) -> CommunityId {
+pub(crate) fn community(n: u8) -> CommunityId {
     let mut id = [2; 33];
     id[32] = n;
     CommunityId(id)
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -110,13 +110,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn loopback(port: u16) -> SocketAddr {
+pub(crate) fn loopback(port: u16) -> SocketAddr {
     ([127, 0, 0, 1], port).into()
 }
 
 /// The member's files are the owner's, byte for byte, and every archive
 /// reads back (through the index, decoded) as the owner's does.
-async fn assert_member_has_everything(
+pub(crate) async fn assert_member_has_everything(
     member: &TorrentBackend,
     owner: &TorrentBackend,
     community: &CommunityId,

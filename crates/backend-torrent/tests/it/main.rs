@@ -1,6 +1,7 @@
 //! The BitTorrent backend end to end on 127.0.0.1: the conformance kit, a
 //! member that holds the first archive fetching only the second, interop with
-//! libtorrent and aria2, and injected faults (a killed seeder, a lying peer).
+//! libtorrent and aria2, injected faults (a killed seeder, a lying peer) and
+//! stalls (the only peer gone once the index has arrived).
 
 mod aria2;
 mod conformance;
@@ -8,6 +9,7 @@ mod faults;
 mod incremental;
 mod interop;
 mod process;
+mod stall;
 
 use std::{
     path::PathBuf,
@@ -50,11 +52,34 @@ impl Nodes {
         root: PathBuf,
         peers: Vec<std::net::SocketAddr>,
     ) -> Arc<TorrentBackend> {
+        self.node_configured(root, peers, |_| {}).await
+    }
+
+    /// A node in a new temporary directory that contacts exactly `peers`,
+    /// with `configure` applied to its configuration.
+    pub(crate) async fn node_with(
+        &self,
+        peers: Vec<std::net::SocketAddr>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Arc<TorrentBackend> {
+        let dir = tempfile::tempdir().unwrap();
+        let root: PathBuf = dir.path().into();
+        self.dirs.lock().unwrap().push(dir);
+        self.node_configured(root, peers, configure).await
+    }
+
+    async fn node_configured(
+        &self,
+        root: PathBuf,
+        peers: Vec<std::net::SocketAddr>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Arc<TorrentBackend> {
         let mut config = Config::new(root);
         config.peers = peers;
         config.trackers = Vec::new();
         config.created_by = "0x04test".into();
         config.metadata_timeout = Duration::from_secs(10);
+        configure(&mut config);
         let node = Arc::new(TorrentBackend::start(config).await.unwrap());
         self.peers
             .lock()
