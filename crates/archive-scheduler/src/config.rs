@@ -22,8 +22,9 @@ pub struct SchedulerConfig {
     pub retry: RetryPolicy,
     /// Events a listener may fall behind by before it misses some.
     pub event_capacity: usize,
-    /// Whether stopping a community unseeds its current link, as status-go
-    /// does when its interval task ends.
+    /// Whether stopping one community ([`Scheduler::stop`](crate::Scheduler::stop))
+    /// unseeds its current link, as status-go does when its interval task
+    /// ends. Stopping them all at shutdown never does.
     pub unseed_on_stop: bool,
 }
 

@@ -4,7 +4,10 @@
 use std::{
     collections::HashMap,
     fmt,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use archive_backend::{DynBackend, Link};
@@ -66,6 +69,10 @@ impl Shared {
 /// so a community cannot be scheduled again while its old task still runs.
 struct Running {
     cancel: CancellationToken,
+    /// Set by [`Scheduler::stop`] (if configured) before it cancels: only a
+    /// community stopped on its own unseeds. Shutting the node down is not
+    /// unpublishing (on Codex an unseed deletes the index from the node).
+    unseed: Arc<AtomicBool>,
     /// Cancelled by the task itself when it ends, however it ends, so any
     /// number of concurrent `stop`s can wait for it.
     done: CancellationToken,
@@ -160,6 +167,7 @@ impl Scheduler {
             return Err(Error::AlreadyScheduled(community));
         }
         let cancel = self.root.child_token();
+        let unseed = Arc::new(AtomicBool::new(false));
         let done = CancellationToken::new();
         // One waiting request is enough: callers queue on the sender.
         let (requests, receiver) = mpsc::channel(1);
@@ -170,6 +178,7 @@ impl Scheduler {
             previous,
             receiver,
             cancel.clone(),
+            Arc::clone(&unseed),
         );
         let guard = done.clone().drop_guard();
         let join = tokio::spawn(async move {
@@ -180,6 +189,7 @@ impl Scheduler {
             community,
             Arc::new(Running {
                 cancel,
+                unseed,
                 done,
                 join: Mutex::new(Some(join)),
                 requests,
@@ -207,22 +217,27 @@ impl Scheduler {
 
     /// Stops `community`'s task and waits until it has ended: a publish in
     /// progress completes and its end is recorded; a wait or backoff ends at
-    /// once. Returns whether the community was scheduled; stopping it again
-    /// does nothing.
+    /// once; the current link is unseeded if
+    /// [`unseed_on_stop`](SchedulerConfig::unseed_on_stop) says so. Returns
+    /// whether the community was scheduled; stopping it again does nothing.
     ///
     /// If the task panicked, the panic is resumed here.
     pub async fn stop(&self, community: &CommunityId) -> bool {
         let Some(running) = self.lock_tasks().get(community).cloned() else {
             return false;
         };
+        running
+            .unseed
+            .store(self.shared.config.unseed_on_stop, Ordering::SeqCst);
         self.finish(community, &running).await;
         running.resume_panic().await;
         true
     }
 
-    /// Stops every task and waits until all have ended. Tasks are cancelled
-    /// together, so shutting down takes as long as the slowest publish in
-    /// progress, not the sum.
+    /// Stops every task and waits until all have ended: the node is shutting
+    /// down, so every link stays published (nothing is unseeded). Tasks are
+    /// cancelled together, so shutting down takes as long as the slowest
+    /// publish in progress, not the sum.
     pub async fn stop_all(&self) {
         let all: Vec<_> = self
             .lock_tasks()

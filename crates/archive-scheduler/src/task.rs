@@ -1,7 +1,13 @@
 //! One community's archive task: the start case, the periodic runs, and the
 //! publish-then-record step with its retries.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use archive_backend::{Link, LinkKind, PublishOptions, PublishOutcome, PublishRequest};
 use archive_index::{CommunityId, TimeRange, Topic};
@@ -49,6 +55,8 @@ pub(crate) struct Task {
     /// Runs asked for between ticks ([`Scheduler::archive_now`](crate::Scheduler::archive_now)).
     requests: mpsc::Receiver<oneshot::Sender<RunOutcome>>,
     cancel: CancellationToken,
+    /// Whether to unseed `link` once cancelled; set by the stop that cancels.
+    unseed_on_stop: Arc<AtomicBool>,
 }
 
 impl Task {
@@ -59,6 +67,7 @@ impl Task {
         previous: Option<Link>,
         requests: mpsc::Receiver<oneshot::Sender<RunOutcome>>,
         cancel: CancellationToken,
+        unseed_on_stop: Arc<AtomicBool>,
     ) -> Task {
         Task {
             shared,
@@ -69,10 +78,11 @@ impl Task {
             published_end: None,
             requests,
             cancel,
+            unseed_on_stop,
         }
     }
 
-    /// Runs until cancelled, then unseeds (if configured).
+    /// Runs until cancelled, then unseeds if the stop asked for it.
     pub(crate) async fn run(mut self, case: StartCase) {
         let interval = Duration::from_secs(self.shared.config.interval_secs());
         let started = Instant::now();
@@ -123,7 +133,7 @@ impl Task {
             }
         }
 
-        if self.shared.config.unseed_on_stop && self.seeded {
+        if self.unseed_on_stop.load(Ordering::SeqCst) && self.seeded {
             self.unseed().await;
         }
     }

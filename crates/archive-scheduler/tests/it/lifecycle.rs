@@ -59,6 +59,22 @@ async fn stop_and_stop_all_are_idempotent_and_unseed_once() {
     );
 }
 
+/// Shutting down is not unpublishing: on Codex an unseed deletes the index
+/// from the node, and a restarted owner found its own link gone.
+#[tokio::test(start_paused = true)]
+async fn stop_all_at_shutdown_keeps_every_link_published() {
+    let node = Node::new(T0 + 2 * WEEK).await;
+    node.insert(vec![message(T0, 1)]).await;
+    let (scheduler, mut events) = node.scheduler(Node::config());
+    scheduler.schedule(community()).await.unwrap();
+    pass(1).await;
+    assert!(last_link(&events.take()).is_some());
+
+    scheduler.stop_all().await;
+    assert_eq!(scheduler.scheduled(), []);
+    assert_eq!(events.take(), vec![], "nothing is unseeded at shutdown");
+}
+
 /// A publish in progress is not abandoned by `stop`: its archives exist, so
 /// their end must be recorded, or the next start would publish them again.
 #[tokio::test(start_paused = true)]
