@@ -66,7 +66,10 @@ pub(crate) fn run(command: MessagesCommand) -> anyhow::Result<()> {
             from,
             to,
         } => {
-            let db = Database::open(&db).with_context(|| format!("opening {}", db.display()))?;
+            // Only reads: no writer lock, nothing written, works on a
+            // read-only file and beside a running node.
+            let db = Database::open_read_only(&db)
+                .with_context(|| format!("opening {}", db.display()))?;
             let topics = if topics.is_empty() {
                 db.topics()?
             } else {

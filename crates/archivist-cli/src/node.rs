@@ -116,7 +116,9 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
         "no store at {}: the node has not run yet",
         path.display()
     );
-    let store = Store::open(&path).await?;
+    // Only reads, so it works beside a running node (which holds the writer
+    // lock) and on a read-only file.
+    let store = Store::open_read_only(&path).await?;
     let mut communities: Vec<(CommunityId, &str)> = Vec::new();
     for owned in &config.owned {
         let key = CommunityKey::read_file(&owned.key_file)

@@ -30,6 +30,8 @@ pub(crate) struct MemberStore {
     inserted: u64,
     removed: u64,
     duplicates: u64,
+    /// Messages dropped because their topic belongs to another community.
+    foreign_topic_messages: u64,
     busy: Duration,
 }
 
@@ -46,6 +48,7 @@ impl MemberStore {
             inserted: 0,
             removed: 0,
             duplicates: 0,
+            foreign_topic_messages: 0,
             busy: Duration::ZERO,
         })
     }
@@ -100,6 +103,7 @@ impl MemberStore {
         self.inserted += report.inserted;
         self.removed += report.removed;
         self.duplicates += report.duplicates;
+        self.foreign_topic_messages += report.foreign_topic_messages;
         Ok(())
     }
 
@@ -110,6 +114,7 @@ impl MemberStore {
             "messages": self.inserted,
             "removed": self.removed,
             "duplicates": self.duplicates,
+            "foreign_topic_messages": self.foreign_topic_messages,
             "seconds": self.busy.as_secs_f64(),
         })
     }

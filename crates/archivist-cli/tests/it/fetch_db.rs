@@ -161,3 +161,86 @@ fn a_member_imports_what_it_fetches_over_codex() {
     assert_eq!(again["imported"]["archives"], 0, "{again}");
     assert_eq!(stored_hashes(&db), hashes(&lines));
 }
+
+/// Issue 13 item 2 through the CLI: community A's archive lists B's topic
+/// and covers B's range. Fetched into a store that holds B's history, it
+/// must leave B's messages alone and say how many of its own it dropped.
+#[test]
+fn an_archive_of_another_community_cannot_replace_a_communitys_messages() {
+    const OTHER: &str = "0x02bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const OTHER_TOPIC: &str = "0xcafef00d";
+    let tmp = tempfile::tempdir().unwrap();
+    let (_node, started) = start_archivist(&[
+        "codex-devnode",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        tmp.path().join("node").to_str().unwrap(),
+    ]);
+    let url = started["url"].as_str().unwrap().to_string();
+    let db = tmp.path().join("member.sqlite");
+    let publish_and_fetch = |community: &str, topics: &str, lines: &[String]| {
+        let jsonl = tmp.path().join(format!("{community}.jsonl"));
+        write_jsonl(&jsonl, lines);
+        let out = tmp.path().join(format!("owner-{community}"));
+        let report = archivist_json(&[
+            "create",
+            "--messages",
+            jsonl.to_str().unwrap(),
+            "--community",
+            community,
+            "--topics",
+            topics,
+            "--from",
+            &D1.to_string(),
+            "--to",
+            &(D1 + 7 * DAY).to_string(),
+            "--out",
+            out.to_str().unwrap(),
+            "--codex",
+            &url,
+        ]);
+        let link = format!("codex:{}", report["index_cid"].as_str().unwrap());
+        archivist_json(&[
+            "fetch",
+            &link,
+            "--codex",
+            &url,
+            "--community",
+            community,
+            "--out",
+            tmp.path().join(format!("member-{community}")).to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+        ])
+    };
+
+    let victims = week_lines(0, 20);
+    let fetched = publish_and_fetch(COMMUNITY, TOPIC, &victims);
+    assert_eq!(fetched["imported"]["messages"], 20, "{fetched}");
+
+    let own: Vec<String> = (0..3)
+        .map(|i| line(D1 + i * 60, &format!("0xaa{i:02x}"), OTHER_TOPIC))
+        .collect();
+    let forged: Vec<String> = (0..5)
+        .map(|i| line(D1 + i * 60 + 30, &format!("0xbb{i:02x}"), TOPIC))
+        .collect();
+    let attack = publish_and_fetch(
+        OTHER,
+        &format!("{OTHER_TOPIC},{TOPIC}"),
+        &[own.clone(), forged].concat(),
+    );
+    assert_eq!(attack["imported"]["archives"], 1, "{attack}");
+    assert_eq!(attack["imported"]["removed"], 0, "{attack}");
+    assert_eq!(attack["imported"]["messages"], 3, "{attack}");
+    assert_eq!(attack["imported"]["foreign_topic_messages"], 5, "{attack}");
+
+    let mut expected = [hashes(&victims), hashes(&own)].concat();
+    expected.sort();
+    let mut stored = stored_hashes(&db);
+    stored.sort();
+    assert_eq!(stored, expected);
+    // B's archive stays imported, and a refetch finds nothing to do.
+    let again = publish_and_fetch(COMMUNITY, TOPIC, &victims);
+    assert_eq!(again["imported"]["archives"], 0, "{again}");
+}

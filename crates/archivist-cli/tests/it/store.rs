@@ -244,3 +244,48 @@ fn a_bad_line_imports_nothing_and_a_foreign_file_is_left_alone() {
     assert!(!out.status.success());
     assert_eq!(fs::read(&foreign).unwrap(), before);
 }
+
+/// `status` and `messages export` only read: on a store the user may not
+/// write (file 0444 in a 0555 directory) they work, take no writer lock and
+/// leave every byte as it was, with no `-wal`/`-shm` beside it.
+#[test]
+fn status_and_export_read_a_read_only_store_without_touching_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    fs::create_dir(&data).unwrap();
+    let (jsonl, db) = (tmp.path().join("m.jsonl"), data.join("store.sqlite"));
+    let lines = [line(D1, "0x01", TOPIC), line(D1 + 60, "0x02", TOPIC)];
+    write_jsonl(&jsonl, &lines);
+    assert_eq!(import(&db, &jsonl)["imported"], 2);
+    fs::remove_file(data.join("store.sqlite.lock")).unwrap();
+    let config = tmp.path().join("member.toml");
+    fs::write(
+        &config,
+        format!("data_dir = \"data\"\n[[joined]]\ncommunity = \"{COMMUNITY}\"\n"),
+    )
+    .unwrap();
+    let before = fs::read(&db).unwrap();
+    let mode = |path: &Path, mode: u32| {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    };
+    mode(&db, 0o444);
+    mode(&data, 0o555);
+    let status = archivist(&["status", "--json", "--config", config.to_str().unwrap()]);
+    let export = archivist(&["messages", "export", "--db", db.to_str().unwrap()]);
+    mode(&data, 0o755);
+    mode(&db, 0o644);
+
+    assert!(status.status.success(), "{status:?}");
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status[0]["role"], "member", "{status}");
+    assert!(export.status.success(), "{export:?}");
+    assert_eq!(String::from_utf8(export.stdout).unwrap().lines().count(), 2);
+    assert_eq!(fs::read(&db).unwrap(), before, "the store was modified");
+    let mut names: Vec<String> = fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["store.sqlite"]);
+}
