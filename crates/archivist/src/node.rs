@@ -254,7 +254,9 @@ impl Node {
     /// Takes ownership of a community: its archive tasks start on every
     /// network (if `archiving`), its last links are seeded and announced
     /// again, and with Waku ingestion on, messages relayed on `topics` are
-    /// stored.
+    /// stored. `topics` become the community's in the store; a topic another
+    /// community owns there fails with
+    /// [`archive_store::Error::TopicOfAnotherCommunity`].
     pub async fn add_owned(
         &self,
         key: CommunityKey,
@@ -265,6 +267,12 @@ impl Node {
         if self.inner.lock_owned().contains_key(&community) {
             return Err(Error::AlreadyAdded(community));
         }
+        // The configured topics are this community's before any archive
+        // arrives, so no other community's archive can claim them.
+        self.inner
+            .store
+            .claim_topics(community, topics.clone())
+            .await?;
         let owned = owner::Owned::start(&self.inner, key, topics).await?;
         self.inner.lock_owned().insert(community, owned);
         if archiving {
