@@ -16,6 +16,16 @@ pub enum DevnodeError {
     /// No peer (and not the local store) has the content.
     #[error("not found: {0}")]
     NotFound(String),
+    /// Storing a block would take the repository past `quota_max_bytes`.
+    #[error("Unable to store block {block}: {used} of the {limit} bytes of the quota are used")]
+    QuotaExceeded {
+        /// The block that did not fit.
+        block: String,
+        /// Bytes stored or being stored.
+        used: u64,
+        /// The quota.
+        limit: u64,
+    },
     /// A peer request failed.
     #[error("peer {peer}: {source}")]
     Peer {
@@ -24,7 +34,15 @@ pub enum DevnodeError {
         /// The cause.
         source: reqwest::Error,
     },
-    /// The data directory or the listening socket failed.
+    /// The listening address is taken (or not ours to bind).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Reading or writing the data directory (or an upload) failed.
     #[error("{what}: {source}")]
     Io {
         /// What was being done.

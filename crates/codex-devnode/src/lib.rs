@@ -36,6 +36,7 @@ mod error;
 pub use codex_format as format;
 mod network;
 mod node;
+mod serve;
 mod server;
 mod store;
 

@@ -48,7 +48,7 @@ pub(crate) async fn manifest(node: &NodeState, cid: &Cid) -> Result<Manifest, De
     for peer in node.peers() {
         match manifest_from(node, &peer, cid).await {
             Ok(m) => {
-                node.store.put(cid, &m.encode()).await?;
+                node.store.put_manifest(&m).await?;
                 return Ok(m);
             }
             Err(e) => last = Some(e),
@@ -98,7 +98,7 @@ pub(crate) async fn ensure_dataset(
     cid: &Cid,
     manifest: &Manifest,
 ) -> Result<(), DevnodeError> {
-    if node.store.complete_leaves(manifest).await?.is_some() {
+    if node.store.complete_leaves(manifest).is_some() {
         return Ok(());
     }
     let mut last = None;
@@ -261,9 +261,9 @@ impl PeerFetch {
     /// Hashes and stages one padded block; returns it unless it is the last.
     async fn accept(&mut self, block: Vec<u8>) -> Result<Option<Bytes>, DevnodeError> {
         let digest = block_digest(&block);
-        self.staging.put(&self.node.store, &digest, &block).await?;
-        self.leaves.push(digest);
         let block = Bytes::from(block);
+        self.staging.put(&digest, block.clone()).await?;
+        self.leaves.push(digest);
         let before = (self.leaves.len() as u64 - 1) * self.manifest.block_size;
         if self.leaves.len() as u64 == self.manifest.block_count() {
             let last = self.manifest.dataset_size.saturating_sub(before);
@@ -300,7 +300,7 @@ impl PeerFetch {
         }
         self.node
             .store
-            .commit(&mut self.staging, tree, &self.leaves)
+            .commit(&mut self.staging, &self.manifest, &self.leaves)
             .await?;
         self.node.trust(&self.peer, tree);
         Ok(self.held.take())

@@ -68,6 +68,19 @@ pub struct DevnodeConfig {
     pub quota_max_bytes: u64,
     /// Deadline of each request to a peer.
     pub peer_timeout: Duration,
+    /// How long a connection may take to send a request's headers, counted
+    /// from when the server starts waiting for them: it closes connections
+    /// that send nothing and keep-alive connections idle between requests.
+    /// 10 s, the node's (chronos') default.
+    pub header_read_timeout: Duration,
+    /// A connection on which no byte moves either way for this long while a
+    /// request is served (a body that stopped coming, a response nobody
+    /// reads) is closed. 60 s: longer than `peer_timeout`, which a request
+    /// may spend waiting on a peer.
+    pub idle_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog until
+    /// one closes. Keeps a flood of connections from using up descriptors.
+    pub max_connections: usize,
 }
 
 impl DevnodeConfig {
@@ -82,6 +95,9 @@ impl DevnodeConfig {
             cors_origin: None,
             quota_max_bytes: 20 * 1024 * 1024 * 1024,
             peer_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
         }
     }
 }
@@ -237,10 +253,21 @@ impl Devnode {
         if config.prefixes.is_empty() {
             return Err(DevnodeError::NotFound("no API prefix configured".into()));
         }
-        let store = Store::open(&config.data_dir)?;
+        // Bound first: a taken port fails before the store is touched. Tokio
+        // sets SO_REUSEADDR (for quick restarts), never SO_REUSEPORT, so a
+        // port another socket listens on is refused, not shared.
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|e| DevnodeError::io(format!("binding {}", config.listen), e))?;
+            .map_err(|source| DevnodeError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let store = {
+            let (dir, quota) = (config.data_dir.clone(), config.quota_max_bytes);
+            tokio::task::spawn_blocking(move || Store::open(&dir, quota))
+                .await
+                .map_err(|e| DevnodeError::io("opening the store", std::io::Error::other(e)))??
+        };
         let local_addr = listener
             .local_addr()
             .map_err(|e| DevnodeError::io("reading the bound address", e))?;
@@ -281,14 +308,13 @@ impl Devnode {
         node.peers = RwLock::new(peers);
         let node = Arc::new(node);
         let app = crate::server::router(node.clone());
+        let limits = crate::serve::Limits {
+            header_read_timeout: node.config.header_read_timeout,
+            idle_timeout: node.config.idle_timeout,
+            max_connections: node.config.max_connections,
+        };
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await
-        });
+        let server = tokio::spawn(crate::serve::serve(listener, app, limits, rx));
         Ok(DevnodeHandle {
             node,
             stop: Some(tx),
@@ -306,7 +332,7 @@ fn hex_encode(bytes: &[u8]) -> String {
 pub struct DevnodeHandle {
     node: Arc<NodeState>,
     stop: Option<oneshot::Sender<()>>,
-    server: Option<JoinHandle<std::io::Result<()>>>,
+    server: Option<JoinHandle<()>>,
 }
 
 impl DevnodeHandle {
@@ -354,8 +380,8 @@ impl DevnodeHandle {
         self.node.requests.load(Ordering::Relaxed)
     }
 
-    /// Stops accepting, lets open requests finish for up to 5 s, stops
-    /// background fetches, and returns the server's result.
+    /// Stops accepting, lets open requests finish for up to 5 s (then drops
+    /// them), and stops background fetches.
     pub async fn shutdown(mut self) -> Result<(), DevnodeError> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -373,7 +399,7 @@ impl DevnodeHandle {
             return Ok(());
         };
         match tokio::time::timeout(Duration::from_secs(5), &mut server).await {
-            Ok(Ok(result)) => result.map_err(|e| DevnodeError::io("serving", e)),
+            Ok(Ok(())) => Ok(()),
             Ok(Err(join)) => Err(DevnodeError::io("serving", std::io::Error::other(join))),
             Err(_) => {
                 // A client holding a response open: stop waiting for it.

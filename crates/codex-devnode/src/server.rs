@@ -201,12 +201,18 @@ async fn upload(
     };
     match store_upload(&api.node, body, block_size, filename, mimetype).await {
         Ok(cid) => ([(header::CONTENT_TYPE, "text/plain")], cid_text(&cid)).into_response(),
+        // The node logs the quota detail and answers only this.
+        Err(DevnodeError::QuotaExceeded { block, .. }) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Unable to store block {block}"),
+        ),
         Err(e) => internal(e),
     }
 }
 
 /// Streams the body into padded blocks, then stores the tree and the
-/// manifest; answers only when everything is stored, as the node does.
+/// manifest; answers only when everything is stored, as the node does. A
+/// failed upload leaves nothing behind.
 async fn store_upload(
     node: &NodeState,
     body: Body,
@@ -214,6 +220,7 @@ async fn store_upload(
     filename: Option<String>,
     mimetype: Option<String>,
 ) -> Result<Cid, DevnodeError> {
+    let mut upload = node.store.upload();
     let mut splitter = BlockSplitter::new(block_size);
     let mut leaves = Vec::new();
     let mut stream = body.into_data_stream();
@@ -223,18 +230,17 @@ async fn store_upload(
         let mut data = &chunk[..];
         while let Some(block) = splitter.next_block(&mut data) {
             let digest = block_digest(&block);
-            node.store.put_data_block(&digest, &block).await?;
+            upload.put_block(&digest, block).await?;
             leaves.push(digest);
         }
     }
     let dataset_size = splitter.len();
     if let Some(block) = splitter.finish() {
         let digest = block_digest(&block);
-        node.store.put_data_block(&digest, &block).await?;
+        upload.put_block(&digest, block).await?;
         leaves.push(digest);
     }
     let tree = tree_cid(&leaves).ok_or(DevnodeError::EmptyUpload)?;
-    node.store.put_tree(&tree, &leaves).await?;
     let manifest = Manifest {
         tree_cid: tree,
         block_size: block_size as u64,
@@ -242,9 +248,8 @@ async fn store_upload(
         filename,
         mimetype,
     };
-    let cid = manifest.cid();
-    node.store.put(&cid, &manifest.encode()).await?;
-    Ok(cid)
+    upload.finish(leaves, &manifest).await?;
+    Ok(manifest.cid())
 }
 
 async fn list(State(api): State<Api>) -> Response {
@@ -272,13 +277,12 @@ async fn download_local(State(api): State<Api>, Path(cid): Path<String>) -> Resp
         Ok(None) => return not_retrievable("Block not found in local store"),
         Err(e) => return not_retrievable(e),
     };
-    match api.node.store.complete_leaves(&manifest).await {
-        Ok(Some(leaves)) => {
+    match api.node.store.complete_leaves(&manifest) {
+        Some(leaves) => {
             let body = api.node.store.read_dataset(leaves, manifest.dataset_size);
             dataset_response(&api.node, &manifest, body, false)
         }
-        Ok(None) => not_retrievable("Block not found in local store"),
-        Err(e) => internal(e),
+        None => not_retrievable("Block not found in local store"),
     }
 }
 
@@ -293,16 +297,15 @@ async fn network_stream(State(api): State<Api>, Path(cid): Path<String>) -> Resp
         Ok(m) => m,
         Err(e) => return not_retrievable(e),
     };
-    match api.node.store.complete_leaves(&manifest).await {
-        Ok(Some(leaves)) => {
+    match api.node.store.complete_leaves(&manifest) {
+        Some(leaves) => {
             let body = api.node.store.read_dataset(leaves, manifest.dataset_size);
             dataset_response(&api.node, &manifest, body, true)
         }
-        Ok(None) => match network::open_dataset(&api.node, &cid, &manifest).await {
+        None => match network::open_dataset(&api.node, &cid, &manifest).await {
             Ok(body) => dataset_response(&api.node, &manifest, body, true),
             Err(e) => not_retrievable(e),
         },
-        Err(e) => not_retrievable(e),
     }
 }
 
@@ -420,26 +423,10 @@ async fn delete(State(api): State<Api>, Path(cid): Path<String>) -> Response {
     let Some(cid) = cid_param(&cid) else {
         return bad_cid();
     };
-    match delete_cid(&api.node, &cid).await {
+    match api.node.store.delete(&cid).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => internal(e),
     }
-}
-
-/// A manifest CID deletes the dataset's blocks, then the manifest; any other
-/// CID deletes that one block. Nothing there is not an error.
-async fn delete_cid(node: &NodeState, cid: &Cid) -> Result<(), DevnodeError> {
-    if let Ok(Some(manifest)) = node.store.manifest(cid).await {
-        if let Some(leaves) = node.store.tree(&manifest.tree_cid).await? {
-            for digest in &leaves {
-                let block =
-                    crate::format::cid::cid_of_digest(crate::format::cid::BLOCK_CODEC, digest);
-                node.store.delete(&block).await?;
-            }
-        }
-        node.store.delete_tree(&manifest.tree_cid).await;
-    }
-    node.store.delete(cid).await
 }
 
 async fn space(State(api): State<Api>) -> Response {

@@ -3,6 +3,7 @@
 mod api;
 mod openapi;
 mod peers;
+mod repo;
 
 use std::time::Duration;
 
