@@ -9,9 +9,19 @@ use prost::Message as _;
 use crate::{
     error::{Error, Result},
     ids::ArchiveId,
+    limits::{DecodeLimits, MetadataBuilder},
     message::ArchiveMetadata,
     missing::missing_oldest_first,
+    torrent_index::{count_map_entries, walk_map_entry},
+    wire::{Field, Fields, bytes_len, put_bytes, put_uint, put_varint, uint_len},
 };
+
+const WHAT: &str = "Codex index";
+const ENTRY: &str = "Codex index entry";
+
+/// An upper bound on the heap one entry takes in a [`CodexIndex`], with
+/// B-tree nodes as little as half full (its CID is counted with the input).
+const ENTRY_HEAP: u64 = 3 * std::mem::size_of::<(ArchiveId, CodexEntry)>() as u64;
 
 /// One archive stored as its own Codex dataset.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -36,7 +46,28 @@ impl CodexEntry {
 
     /// The archive ID: `Keccak-256(proto.Marshal(entry))`.
     pub fn id(&self) -> ArchiveId {
-        ArchiveId::of_encoded_entry(&self.to_proto().encode_to_vec())
+        ArchiveId::of_encoded_entry(&self.encode())
+    }
+
+    /// `proto.Marshal(entry)`, written directly as prost would.
+    fn encode(&self) -> Vec<u8> {
+        let metadata_len = self.metadata.wire_len();
+        let cid_len = if self.cid.is_empty() {
+            0
+        } else {
+            bytes_len(self.cid.len())
+        };
+        let mut out = Vec::with_capacity(
+            uint_len(self.version.into()) + bytes_len(metadata_len) + cid_len,
+        );
+        put_uint(&mut out, 1, self.version.into());
+        out.push((2 << 3) | 2);
+        put_varint(&mut out, metadata_len as u64);
+        self.metadata.put(&mut out);
+        if !self.cid.is_empty() {
+            put_bytes(&mut out, 3, self.cid.as_bytes());
+        }
+        out
     }
 }
 
@@ -55,18 +86,48 @@ impl CodexIndex {
     /// Decodes an index, checking that every key is the ID of its entry and every
     /// entry names a CID.
     pub fn decode(bytes: &[u8]) -> Result<CodexIndex> {
-        let wire =
-            pb::CodexWakuMessageArchiveIndex::decode(bytes).map_err(|source| Error::Decode {
-                what: "Codex index",
-                source,
-            })?;
+        CodexIndex::decode_with(bytes, &DecodeLimits::default())
+    }
+
+    /// As [`Self::decode`], one map entry at a time, refusing with
+    /// [`Error::TooLarge`] an index that would need more memory than `limits`
+    /// allow for its size.
+    pub fn decode_with(bytes: &[u8], limits: &DecodeLimits) -> Result<CodexIndex> {
+        let entries = count_map_entries(WHAT, bytes)?;
+        limits.check(
+            WHAT,
+            bytes.len(),
+            entries.saturating_mul(ENTRY_HEAP) + 2 * bytes.len() as u64,
+        )?;
         let mut index = CodexIndex::new();
-        for (key, m) in wire.archives {
-            let key: ArchiveId = key.parse()?;
+        let mut fields = Fields::new(WHAT, bytes);
+        while let Some((_, field)) = fields.next_field()? {
+            let Field::Bytes(map_entry) = field else {
+                continue;
+            };
+            let (mut version, mut cid) = (0u32, &[][..]);
+            let mut metadata = MetadataBuilder::default();
+            let key = walk_map_entry(WHAT, map_entry, |value| {
+                let mut fields = Fields::new(ENTRY, value);
+                while let Some((number, field)) = fields.next_field()? {
+                    match (number, field) {
+                        (1, Field::Varint(v)) => version = v as u32,
+                        (2, Field::Bytes(b)) => metadata.merge(ENTRY, b)?,
+                        (3, Field::Bytes(b)) => cid = b,
+                        (1..=3, _) => return Err(fields.wrong_type("of an index entry")),
+                        _ => {}
+                    }
+                }
+                Ok(())
+            })?;
+            let cid = std::str::from_utf8(cid).map_err(|_| Error::Malformed {
+                what: ENTRY,
+                reason: "cid is not UTF-8".into(),
+            })?;
             let entry = CodexEntry {
-                version: m.version,
-                metadata: ArchiveMetadata::from_proto("Codex index entry", m.metadata)?,
-                cid: m.cid,
+                version,
+                metadata: metadata.finish(ENTRY)?,
+                cid: cid.to_owned(),
             };
             if entry.cid.is_empty() {
                 return Err(Error::BadEntry {

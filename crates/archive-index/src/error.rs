@@ -90,6 +90,21 @@ pub enum Error {
     /// The archive ID is not in the index.
     #[error("archive {0} is not in the index")]
     UnknownArchive(ArchiveId),
+    /// Decoding the input would take more memory than its limits allow.
+    #[error(
+        "{what} of {input} bytes would need {needed} bytes of memory to decode, \
+         over the limit of {limit}"
+    )]
+    TooLarge {
+        /// Which message: "archive", "index", "Codex index".
+        what: &'static str,
+        /// Bytes of input.
+        input: u64,
+        /// Heap bytes decoding would need (an upper bound).
+        needed: u64,
+        /// What [`crate::DecodeLimits`] allows for this input.
+        limit: u64,
+    },
     /// Reading or writing the underlying stream failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -39,20 +39,9 @@ pub fn extract_archive<R: Read + Seek>(
     options: ExtractOptions,
 ) -> Result<Archive> {
     let entry = index.get(id).ok_or(Error::UnknownArchive(*id))?;
+    entry.check_readable(id, data_len, options.max_archive_bytes)?;
     let bad = |reason: String| Error::BadEntry { id: *id, reason };
-    if entry.end() > data_len {
-        return Err(bad(format!(
-            "ends at byte {} but data has only {data_len} bytes",
-            entry.end()
-        )));
-    }
     let raw_len = entry.raw_len();
-    if raw_len > options.max_archive_bytes {
-        return Err(bad(format!(
-            "archive of {raw_len} bytes exceeds the {} byte limit",
-            options.max_archive_bytes
-        )));
-    }
     data.seek(SeekFrom::Start(entry.offset))?;
     // Grow with the bytes that really arrive rather than trusting `data_len`.
     let mut bytes = Vec::with_capacity(raw_len.min(1 << 20) as usize);

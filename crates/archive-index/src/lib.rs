@@ -15,6 +15,8 @@
 //!   archives are missing" by set difference.
 //! - [`extract_archive`] reads one archive back from `data`, validating the
 //!   entry against the file and a memory cap first.
+//! - Every decoder walks the protobuf wire format itself and keeps its peak
+//!   heap within [`DecodeLimits`] (by default 8 × the input + 64 KiB).
 //!
 //! ```
 //! use archive_index::{ArchiveRun, Message, TimeRange, Topic, TorrentIndex, write_archives};
@@ -55,11 +57,13 @@ mod error;
 mod extract;
 mod ids;
 mod in_memory;
+mod limits;
 mod link_kind;
 mod message;
 mod missing;
 mod partition;
 mod torrent_index;
+mod wire;
 
 pub use chunking::DroppedMessage;
 pub use codex_index::{CodexEntry, CodexIndex};
@@ -69,6 +73,7 @@ pub use error::{Error, Result};
 pub use extract::{ExtractOptions, extract_archive};
 pub use ids::{ArchiveId, CommunityId, Topic, keccak256};
 pub use in_memory::{ArchiveRun, write_archives};
+pub use limits::{DECODE_HEAP_ALLOWANCE, DecodeLimits};
 pub use link_kind::LinkKind;
 pub use message::{Archive, ArchiveMetadata, Message, TimeRange};
 pub use partition::{Partitions, partitions};

@@ -6,6 +6,8 @@ use archive_proto::protobuf as pb;
 use crate::{
     error::{Error, Result},
     ids::Topic,
+    limits::{DecodeLimits, MetadataBuilder},
+    wire::{Field, Fields, bytes_len, put_bytes, put_uint, uint_len},
 };
 
 /// A half-open time range `[from, to)` in Unix seconds.
@@ -73,6 +75,56 @@ impl Message {
     }
 }
 
+impl Message {
+    /// Decodes one `WakuMessage`, copying each field once at its final size
+    /// (a repeated field replaces the earlier one, as in protobuf).
+    fn decode(bytes: &[u8]) -> Result<Message> {
+        const WHAT: &str = "message";
+        let mut fields = Fields::new(WHAT, bytes);
+        let (mut sig, mut payload, mut padding, mut hash, mut third_party_id): (
+            &[u8],
+            &[u8],
+            &[u8],
+            &[u8],
+            &[u8],
+        ) = (&[], &[], &[], &[], &[]);
+        let mut topic: &[u8] = &[];
+        let mut timestamp = 0;
+        while let Some((number, field)) = fields.next_field()? {
+            match (number, field) {
+                (1, Field::Bytes(b)) => sig = b,
+                (2, Field::Varint(v)) => timestamp = v,
+                (3, Field::Bytes(b)) => topic = b,
+                (4, Field::Bytes(b)) => payload = b,
+                (5, Field::Bytes(b)) => padding = b,
+                (6, Field::Bytes(b)) => hash = b,
+                (7, Field::Bytes(b)) => third_party_id = b,
+                (1..=7, _) => return Err(fields.wrong_type("of a message")),
+                _ => {}
+            }
+        }
+        let topic = Topic::from_slice(topic).ok_or_else(|| Error::Malformed {
+            what: WHAT,
+            reason: format!("topic has {} bytes, expected 4", topic.len()),
+        })?;
+        let third_party_id = std::str::from_utf8(third_party_id)
+            .map_err(|_| Error::Malformed {
+                what: WHAT,
+                reason: "thirdPartyId is not UTF-8".into(),
+            })?
+            .to_owned();
+        Ok(Message {
+            sig: sig.to_vec(),
+            timestamp,
+            topic,
+            payload: payload.to_vec(),
+            padding: padding.to_vec(),
+            hash: hash.to_vec(),
+            third_party_id,
+        })
+    }
+}
+
 impl TryFrom<pb::WakuMessage> for Message {
     type Error = Error;
     fn try_from(m: pb::WakuMessage) -> Result<Message> {
@@ -123,6 +175,25 @@ impl ArchiveMetadata {
         }
     }
 
+    /// Bytes [`ArchiveMetadata::put`] appends.
+    pub(crate) fn wire_len(&self) -> usize {
+        uint_len(self.version.into())
+            + uint_len(self.range.from)
+            + uint_len(self.range.to)
+            + self.topics.len() * bytes_len(4)
+    }
+
+    /// Appends the wire form exactly as prost encodes [`Self::to_proto`],
+    /// without building it: an entry's ID is hashed over these bytes.
+    pub(crate) fn put(&self, out: &mut Vec<u8>) {
+        put_uint(out, 1, self.version.into());
+        put_uint(out, 2, self.range.from);
+        put_uint(out, 3, self.range.to);
+        for topic in &self.topics {
+            put_bytes(out, 4, &topic.0);
+        }
+    }
+
     /// Reads metadata from the wire, requiring 4-byte topics and `from <= to`.
     pub fn from_proto(
         what: &'static str,
@@ -166,20 +237,55 @@ pub struct Archive {
 }
 
 impl Archive {
-    /// Decodes an unpadded, unencrypted `WakuMessageArchive`.
+    /// Decodes an unpadded, unencrypted `WakuMessageArchive` within the
+    /// default [`DecodeLimits`].
     pub fn decode(bytes: &[u8]) -> Result<Archive> {
-        use prost::Message as _;
-        let archive = pb::WakuMessageArchive::decode(bytes).map_err(|source| Error::Decode {
-            what: "archive",
-            source,
-        })?;
+        Archive::decode_with(bytes, &DecodeLimits::default())
+    }
+
+    /// Decodes an archive, refusing with [`Error::TooLarge`] one whose
+    /// messages would need more memory than `limits` allow for its size.
+    ///
+    /// A first pass counts the messages, so that their vector is allocated
+    /// once at its final size and only after the budget check; an empty
+    /// message is two bytes on the wire but a whole [`Message`] in memory.
+    pub fn decode_with(bytes: &[u8], limits: &DecodeLimits) -> Result<Archive> {
+        const WHAT: &str = "archive";
+        let (mut count, mut message_bytes, mut metadata_bytes) = (0u64, 0u64, 0u64);
+        let mut fields = Fields::new(WHAT, bytes);
+        while let Some((number, field)) = fields.next_field()? {
+            match (number, field) {
+                (1, Field::Varint(_)) => {}
+                (2, Field::Bytes(b)) => metadata_bytes += b.len() as u64,
+                (3, Field::Bytes(b)) => {
+                    count += 1;
+                    message_bytes += b.len() as u64;
+                }
+                (1..=3, _) => return Err(fields.wrong_type("of the archive")),
+                _ => {}
+            }
+        }
+        // Message fields are copied at their size; topics take 4 of every 6
+        // bytes, in a vector that may briefly hold twice that while it grows.
+        let needed = count
+            .saturating_mul(std::mem::size_of::<Message>() as u64)
+            .saturating_add(message_bytes)
+            .saturating_add(2 * metadata_bytes);
+        limits.check(WHAT, bytes.len(), needed)?;
+
+        let mut metadata = MetadataBuilder::default();
+        let mut messages = Vec::with_capacity(count as usize);
+        let mut fields = Fields::new(WHAT, bytes);
+        while let Some((number, field)) = fields.next_field()? {
+            match (number, field) {
+                (2, Field::Bytes(b)) => metadata.merge(WHAT, b)?,
+                (3, Field::Bytes(b)) => messages.push(Message::decode(b)?),
+                _ => {}
+            }
+        }
         Ok(Archive {
-            metadata: ArchiveMetadata::from_proto("archive", archive.metadata)?,
-            messages: archive
-                .messages
-                .into_iter()
-                .map(Message::try_from)
-                .collect::<Result<_>>()?,
+            metadata: metadata.finish(WHAT)?,
+            messages,
         })
     }
 

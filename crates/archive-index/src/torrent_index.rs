@@ -10,9 +10,57 @@ use crate::{
     encode::PIECE_LENGTH,
     error::{Error, Result},
     ids::ArchiveId,
+    limits::{DecodeLimits, MetadataBuilder},
     message::ArchiveMetadata,
     missing::missing_oldest_first,
+    wire::{Field, Fields, bytes_len, put_uint, put_varint, uint_len},
 };
+
+const WHAT: &str = "index";
+
+/// An upper bound on the heap one entry takes in a [`TorrentIndex`]: its
+/// place in both maps, with B-tree nodes as little as half full.
+const ENTRY_HEAP: u64 = 3
+    * (std::mem::size_of::<(ArchiveId, IndexEntry)>() + std::mem::size_of::<(u64, ArchiveId)>())
+        as u64;
+
+/// Counts the entries of an index's map (field 1), checking wire types.
+pub(crate) fn count_map_entries(what: &'static str, bytes: &[u8]) -> Result<u64> {
+    let mut count = 0;
+    let mut fields = Fields::new(what, bytes);
+    while let Some((number, field)) = fields.next_field()? {
+        match (number, field) {
+            (1, Field::Bytes(_)) => count += 1,
+            (1, _) => return Err(fields.wrong_type("archives")),
+            _ => {}
+        }
+    }
+    Ok(count)
+}
+
+/// Walks one map entry, handing each occurrence of its value to `value`,
+/// and returns its key parsed as an archive ID.
+pub(crate) fn walk_map_entry<'a>(
+    what: &'static str,
+    map_entry: &'a [u8],
+    mut value: impl FnMut(&'a [u8]) -> Result<()>,
+) -> Result<ArchiveId> {
+    let mut fields = Fields::new(what, map_entry);
+    let mut key: &[u8] = &[];
+    while let Some((number, field)) = fields.next_field()? {
+        match (number, field) {
+            (1, Field::Bytes(b)) => key = b,
+            (2, Field::Bytes(b)) => value(b)?,
+            (1 | 2, _) => return Err(fields.wrong_type("of a map entry")),
+            _ => {}
+        }
+    }
+    let key = std::str::from_utf8(key).map_err(|_| Error::Malformed {
+        what,
+        reason: "a key is not UTF-8".into(),
+    })?;
+    key.parse()
+}
 
 /// Where one archive lives in `data`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -43,7 +91,48 @@ impl IndexEntry {
 
     /// The archive ID: `Keccak-256(proto.Marshal(entry))`, as status-go.
     pub fn id(&self) -> ArchiveId {
-        ArchiveId::of_encoded_entry(&self.to_proto().encode_to_vec())
+        ArchiveId::of_encoded_entry(&self.encode())
+    }
+
+    /// `proto.Marshal(entry)`, written directly: going through
+    /// [`Self::to_proto`] costs 28 bytes per 4-byte topic.
+    fn encode(&self) -> Vec<u8> {
+        let metadata_len = self.metadata.wire_len();
+        let mut out = Vec::with_capacity(
+            uint_len(self.version.into())
+                + bytes_len(metadata_len)
+                + uint_len(self.offset)
+                + uint_len(self.size)
+                + uint_len(self.padding),
+        );
+        put_uint(&mut out, 1, self.version.into());
+        out.push((2 << 3) | 2);
+        put_varint(&mut out, metadata_len as u64);
+        self.metadata.put(&mut out);
+        put_uint(&mut out, 3, self.offset);
+        put_uint(&mut out, 4, self.size);
+        put_uint(&mut out, 5, self.padding);
+        out
+    }
+
+    /// Checks that the archive can be read from a `data` file of `data_len`
+    /// bytes into at most `max_archive_bytes` of memory, before anything is
+    /// allocated for it.
+    pub fn check_readable(&self, id: &ArchiveId, data_len: u64, max_archive_bytes: u64) -> Result<()> {
+        let bad = |reason: String| Error::BadEntry { id: *id, reason };
+        if self.end() > data_len {
+            return Err(bad(format!(
+                "ends at byte {} but data has only {data_len} bytes",
+                self.end()
+            )));
+        }
+        let raw_len = self.raw_len();
+        if raw_len > max_archive_bytes {
+            return Err(bad(format!(
+                "archive of {raw_len} bytes exceeds the {max_archive_bytes} byte limit"
+            )));
+        }
+        Ok(())
     }
 
     /// Length of the encoded archive, without padding.
@@ -84,13 +173,44 @@ impl IndexEntry {
         Ok(())
     }
 
-    fn from_proto(id: ArchiveId, m: pb::WakuMessageArchiveIndexMetadata) -> Result<IndexEntry> {
+}
+
+/// An index entry's value as it is read; protobuf merges repeated occurrences.
+#[derive(Default)]
+struct EntryBuilder {
+    version: u32,
+    metadata: MetadataBuilder,
+    offset: u64,
+    size: u64,
+    padding: u64,
+}
+
+impl EntryBuilder {
+    fn merge(&mut self, value: &[u8]) -> Result<()> {
+        const WHAT: &str = "index entry";
+        let mut fields = Fields::new(WHAT, value);
+        while let Some((number, field)) = fields.next_field()? {
+            match (number, field) {
+                (1, Field::Varint(v)) => self.version = v as u32,
+                (2, Field::Bytes(b)) => self.metadata.merge(WHAT, b)?,
+                (3, Field::Varint(v)) => self.offset = v,
+                (4, Field::Varint(v)) => self.size = v,
+                (5, Field::Varint(v)) => self.padding = v,
+                (1..=5, _) => return Err(fields.wrong_type("of an index entry")),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The entry, its shape checked.
+    fn finish(self, id: ArchiveId) -> Result<IndexEntry> {
         let entry = IndexEntry {
-            version: m.version,
-            metadata: ArchiveMetadata::from_proto("index entry", m.metadata)?,
-            offset: m.offset,
-            size: m.size,
-            padding: m.padding,
+            version: self.version,
+            metadata: self.metadata.finish("index entry")?,
+            offset: self.offset,
+            size: self.size,
+            padding: self.padding,
         };
         entry.check_shape(id)?;
         Ok(entry)
@@ -115,14 +235,24 @@ impl TorrentIndex {
     /// Decodes and validates an index file: every key is the ID of its entry, every
     /// entry is piece-aligned with `padding < size`, and no two entries overlap.
     pub fn decode(bytes: &[u8]) -> Result<TorrentIndex> {
-        let wire = pb::WakuMessageArchiveIndex::decode(bytes).map_err(|source| Error::Decode {
-            what: "index",
-            source,
-        })?;
+        TorrentIndex::decode_with(bytes, &DecodeLimits::default())
+    }
+
+    /// As [`Self::decode`], one map entry at a time (never a tree of prost
+    /// structs), refusing with [`Error::TooLarge`] an index whose entries
+    /// would need more memory than `limits` allow for its size.
+    pub fn decode_with(bytes: &[u8], limits: &DecodeLimits) -> Result<TorrentIndex> {
+        let entries = count_map_entries(WHAT, bytes)?;
+        limits.check(WHAT, bytes.len(), entries.saturating_mul(ENTRY_HEAP) + 2 * bytes.len() as u64)?;
         let mut index = TorrentIndex::new();
-        for (key, entry) in wire.archives {
-            let key: ArchiveId = key.parse()?;
-            let entry = IndexEntry::from_proto(key, entry)?;
+        let mut fields = Fields::new(WHAT, bytes);
+        while let Some((_, field)) = fields.next_field()? {
+            let Field::Bytes(map_entry) = field else {
+                continue;
+            };
+            let mut builder = EntryBuilder::default();
+            let key = walk_map_entry(WHAT, map_entry, |value| builder.merge(value))?;
+            let entry = builder.finish(key)?;
             let expected = entry.id();
             if expected != key {
                 return Err(Error::IdMismatch { key, expected });

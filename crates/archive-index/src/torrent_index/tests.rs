@@ -284,7 +284,7 @@ fn hostile_indexes_are_rejected_with_the_reason() {
     ));
     assert!(matches!(
         TorrentIndex::decode(b"\xff\xff"),
-        Err(Error::Decode { .. })
+        Err(Error::Malformed { .. })
     ));
 }
 
