@@ -450,6 +450,11 @@ impl Node {
         }
         self.inner.lock_owned().clear();
         self.inner.networks.stop().await;
+        // Handles to a stopped node may live on: they keep reading, but the
+        // store's writer lock is freed for a node restarted on these files.
+        if let Err(error) = self.inner.store.release_writer().await {
+            tracing::warn!(%error, "could not release the store's writer lock");
+        }
     }
 }
 
