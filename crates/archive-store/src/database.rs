@@ -5,7 +5,7 @@ mod messages;
 mod state;
 mod topics;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
@@ -26,7 +26,9 @@ pub use state::{Announcement, DownloadedArchive};
 pub struct Database {
     conn: Connection,
     /// Held while this handle may write a file (`None` in memory and read-only).
-    _writer: Option<WriterLock>,
+    writer: Option<WriterLock>,
+    /// The file, `None` in memory.
+    path: Option<PathBuf>,
 }
 
 /// Prepared statements are keyed by SQL text; range queries have one text per
@@ -47,7 +49,7 @@ impl Database {
     pub fn open(path: impl AsRef<Path>) -> Result<Database> {
         let path = path.as_ref();
         if path.exists() {
-            schema::open_checked_read_only(path)?;
+            schema::open_checked_read_only(path, false)?;
         }
         let writer = WriterLock::acquire(path)?;
         let mut conn = Connection::open(path).map_err(|source| crate::Error::Open {
@@ -62,7 +64,7 @@ impl Database {
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         conn.execute_batch("PRAGMA synchronous = NORMAL")?;
         schema::migrate(&mut conn, version)?;
-        Database::configure(conn, Some(writer))
+        Database::configure(conn, Some(writer), Some(path))
     }
 
     /// Opens the existing database at `path` for reading only: no writer
@@ -73,18 +75,49 @@ impl Database {
     /// The same files are refused as by [`open`](Self::open). A file of an
     /// older schema version is read as it is; writes through this handle fail.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Database> {
-        let (conn, _version) = schema::open_checked_read_only(path.as_ref())?;
-        Database::configure(conn, None)
+        let path = path.as_ref();
+        let (conn, _version) = schema::open_checked_read_only(path, false)?;
+        Database::configure(conn, None, Some(path))
+    }
+
+    /// Gives up writing: the writer lock is released, so another process
+    /// or handle can open the store for writing, and this handle goes on
+    /// reading the file (through the WAL, so it sees what the next writer
+    /// commits). Writes through it fail from now on. Does nothing to a
+    /// read-only or in-memory database.
+    ///
+    /// For a node that has stopped while handles to its store live on.
+    pub fn release_writer(&mut self) -> Result<()> {
+        let (Some(_), Some(path)) = (&self.writer, &self.path) else {
+            return Ok(());
+        };
+        let (conn, _version) = schema::open_checked_read_only(path, true)?;
+        let old = std::mem::replace(&mut self.conn, Database::tune(conn)?);
+        drop(old);
+        self.writer = None;
+        Ok(())
     }
 
     /// A fresh database that lives in memory only (tests, dry runs).
     pub fn open_in_memory() -> Result<Database> {
         let mut conn = Connection::open_in_memory()?;
         schema::migrate(&mut conn, 0)?;
-        Database::configure(conn, None)
+        Database::configure(conn, None, None)
     }
 
-    fn configure(conn: Connection, writer: Option<WriterLock>) -> Result<Database> {
+    fn configure(
+        conn: Connection,
+        writer: Option<WriterLock>,
+        path: Option<&Path>,
+    ) -> Result<Database> {
+        Ok(Database {
+            conn: Database::tune(conn)?,
+            writer,
+            path: path.map(Path::to_owned),
+        })
+    }
+
+    fn tune(conn: Connection) -> Result<Connection> {
         // Range reads and imports walk tens of MB; without a larger page cache
         // and memory-mapped reads every page is re-read through read(2)
         // (measured: the bulk of range-read time), and the hash index's random
@@ -96,10 +129,7 @@ impl Database {
             "PRAGMA cache_size = -32768; PRAGMA mmap_size = 67108864; PRAGMA temp_store = MEMORY;",
         )?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(Database {
-            conn,
-            _writer: writer,
-        })
+        Ok(conn)
     }
 
     /// The schema version of the open database.

@@ -208,10 +208,13 @@ pub(crate) fn check(conn: &Connection, path: &Path) -> Result<u32> {
 /// is running, or crashed) the file must be read through it: a plain
 /// read-only open, which at most adds the `-shm` index beside an existing
 /// `-wal`.
-pub(crate) fn open_checked_read_only(path: &Path) -> Result<(Connection, u32)> {
+///
+/// `through_wal` forces the plain read-only open, for a file known to be ours
+/// that a writer may open beside this connection.
+pub(crate) fn open_checked_read_only(path: &Path, through_wal: bool) -> Result<(Connection, u32)> {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
-    let mode = if Path::new(&wal).exists() {
+    let mode = if through_wal || Path::new(&wal).exists() {
         "mode=ro"
     } else {
         "immutable=1"

@@ -85,6 +85,11 @@ impl Store {
         .await
     }
 
+    /// See [`Database::release_writer`].
+    pub async fn release_writer(&self) -> Result<()> {
+        self.with(Database::release_writer).await
+    }
+
     /// See [`Database::insert_messages`].
     pub async fn insert_messages(&self, messages: Vec<Message>) -> Result<()> {
         self.with(move |db| db.insert_messages(&messages)).await

@@ -192,3 +192,36 @@ async fn a_read_only_open_works_on_a_read_only_file_and_writes_nothing() {
     sidecars_absent(&path);
     assert!(!folder.join("store.db.lock").exists(), "a lock was taken");
 }
+
+/// A node that stopped while handles to its store live on gives up writing,
+/// so the node restarted on the same files in the same process can open it.
+#[tokio::test]
+async fn a_released_writer_frees_the_store_and_keeps_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let stopped = Store::open(path.clone()).await.unwrap();
+    stopped
+        .insert_messages(vec![message(topic(1), 10, 1)])
+        .await
+        .unwrap();
+    assert!(matches!(
+        Store::open(path.clone()).await,
+        Err(Error::Locked { .. })
+    ));
+
+    stopped.release_writer().await.unwrap();
+    stopped.release_writer().await.unwrap();
+    let restarted = Store::open(path.clone()).await.unwrap();
+    restarted
+        .insert_messages(vec![message(topic(1), 11, 2)])
+        .await
+        .unwrap();
+    assert_eq!(stopped.message_count().await.unwrap(), 2, "it reads on");
+    assert!(
+        stopped
+            .insert_messages(vec![message(topic(1), 12, 3)])
+            .await
+            .is_err()
+    );
+    assert_eq!(restarted.message_count().await.unwrap(), 2);
+}
