@@ -57,9 +57,8 @@ impl CodexEntry {
         } else {
             bytes_len(self.cid.len())
         };
-        let mut out = Vec::with_capacity(
-            uint_len(self.version.into()) + bytes_len(metadata_len) + cid_len,
-        );
+        let mut out =
+            Vec::with_capacity(uint_len(self.version.into()) + bytes_len(metadata_len) + cid_len);
         put_uint(&mut out, 1, self.version.into());
         out.push((2 << 3) | 2);
         put_varint(&mut out, metadata_len as u64);

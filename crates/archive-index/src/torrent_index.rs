@@ -118,7 +118,12 @@ impl IndexEntry {
     /// Checks that the archive can be read from a `data` file of `data_len`
     /// bytes into at most `max_archive_bytes` of memory, before anything is
     /// allocated for it.
-    pub fn check_readable(&self, id: &ArchiveId, data_len: u64, max_archive_bytes: u64) -> Result<()> {
+    pub fn check_readable(
+        &self,
+        id: &ArchiveId,
+        data_len: u64,
+        max_archive_bytes: u64,
+    ) -> Result<()> {
         let bad = |reason: String| Error::BadEntry { id: *id, reason };
         if self.end() > data_len {
             return Err(bad(format!(
@@ -172,7 +177,6 @@ impl IndexEntry {
         }
         Ok(())
     }
-
 }
 
 /// An index entry's value as it is read; protobuf merges repeated occurrences.
@@ -243,7 +247,11 @@ impl TorrentIndex {
     /// would need more memory than `limits` allow for its size.
     pub fn decode_with(bytes: &[u8], limits: &DecodeLimits) -> Result<TorrentIndex> {
         let entries = count_map_entries(WHAT, bytes)?;
-        limits.check(WHAT, bytes.len(), entries.saturating_mul(ENTRY_HEAP) + 2 * bytes.len() as u64)?;
+        limits.check(
+            WHAT,
+            bytes.len(),
+            entries.saturating_mul(ENTRY_HEAP) + 2 * bytes.len() as u64,
+        )?;
         let mut index = TorrentIndex::new();
         let mut fields = Fields::new(WHAT, bytes);
         while let Some((_, field)) = fields.next_field()? {

@@ -191,7 +191,10 @@ mod tests {
         // Field 9 as a group holding a varint, then field 1 = 5.
         let bytes = [0x4b, 0x08, 0x01, 0x4c, 0x08, 0x05];
         let mut fields = Fields::new("test", &bytes);
-        assert!(matches!(fields.next_field().unwrap(), Some((9, Field::Other))));
+        assert!(matches!(
+            fields.next_field().unwrap(),
+            Some((9, Field::Other))
+        ));
         assert!(matches!(
             fields.next_field().unwrap(),
             Some((1, Field::Varint(5)))

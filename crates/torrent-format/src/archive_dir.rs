@@ -7,6 +7,12 @@
 //! directory). A crash at any point leaves either the old index or the new one,
 //! each describing bytes that are on disk. status-go writes the index first,
 //! which a crash can leave pointing at archives that were never written.
+//!
+//! One writer at a time: an append holds an exclusive advisory lock on
+//! `<dir>/writer.lock` (which names the holder's pid and command), so a second
+//! writer, in this process or another, fails at once with [`Error::Locked`]
+//! instead of interleaving its bytes. The torrent lists only `data` and
+//! `index`, so the lock file is never shared.
 
 use std::{
     fs::{self, File, OpenOptions},
@@ -16,7 +22,13 @@ use std::{
 
 use archive_index::{CommunityId, TorrentIndex, WriteReport};
 
-use crate::error::{Error, IoContext, Result};
+use crate::{
+    error::{Error, IoContext, Result},
+    writer_lock::WriterLock,
+};
+
+/// The name of the writer lock inside a community folder.
+const LOCK_FILE: &str = "writer.lock";
 
 /// The files of one community under a data directory.
 #[derive(Clone, Debug)]
@@ -63,6 +75,24 @@ impl ArchiveDir {
         self.dir.join("index")
     }
 
+    /// `<dir>/writer.lock`, held by whoever appends.
+    pub fn lock_path(&self) -> PathBuf {
+        self.dir.join(LOCK_FILE)
+    }
+
+    /// Takes the writer lock, creating the directory if needed (and syncing
+    /// its parent, so a crash cannot lose the new directory entry), or fails
+    /// at once with [`Error::Locked`] naming the holder. Returns the lock and
+    /// whether the directory was created.
+    fn lock(&self) -> Result<(WriterLock, bool)> {
+        let created = !self.dir.is_dir();
+        if created {
+            create_private_dir(&self.dir).at(&self.dir)?;
+            sync_parent(&self.dir)?;
+        }
+        Ok((WriterLock::acquire(&self.lock_path())?, created))
+    }
+
     /// The current index; empty when there is no index file yet.
     pub fn load_index(&self) -> Result<TorrentIndex> {
         let path = self.index_path();
@@ -106,6 +136,7 @@ impl ArchiveDir {
         F: FnOnce(&mut dyn Write, u64) -> Result<WriteReport, E>,
         E: From<Error>,
     {
+        let (lock, created) = self.lock()?;
         let mut index = self.load_index()?;
         let start = index.data_len();
         let data_path = self.data_path();
@@ -130,6 +161,13 @@ impl ArchiveDir {
             }
         };
         if report.archives.is_empty() {
+            if created {
+                // A run without archives leaves nothing on disk (status-go
+                // test 6): the folder and its lock existed only for this call.
+                let _ = fs::remove_file(self.lock_path());
+                drop(lock);
+                let _ = fs::remove_dir(&self.dir);
+            }
             return Ok(AppendOutcome {
                 report,
                 index,
@@ -176,6 +214,15 @@ impl ArchiveDir {
         let mut buf = Vec::with_capacity(len);
         file.take(len as u64).read_to_end(&mut buf).at(&path)?;
         Ok(buf)
+    }
+}
+
+/// Syncs the directory holding `path`, so that a new entry in it survives a
+/// crash.
+fn sync_parent(path: &Path) -> Result<()> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => File::open(parent).and_then(|d| d.sync_all()).at(parent),
+        None => Ok(()),
     }
 }
 

@@ -4,9 +4,11 @@
 //! input, so the infohash is taken over the `info` bytes exactly as found.
 //!
 //! The decoder never allocates more than a constant factor of its input: byte
-//! strings borrow from it, every list or dictionary element consumes at least
-//! two input bytes, and nesting is capped so hostile input cannot exhaust the
-//! stack.
+//! strings borrow from it, and every vector it grows is charged against a
+//! heap budget (by default [`HEAP_PER_INPUT_BYTE`] × the input plus
+//! [`HEAP_ALLOWANCE`]) before it grows, so a list of empty strings, two bytes
+//! each but 48 in memory, is refused instead of costing 24 times its size.
+//! Nesting is capped so hostile input cannot exhaust the stack.
 
 use std::{collections::BTreeMap, ops::Range};
 
@@ -14,6 +16,12 @@ use crate::error::{Error, Result};
 
 /// Deeper nesting than this is hostile: a `.torrent` needs four levels.
 const MAX_DEPTH: usize = 64;
+
+/// Heap [`decode`] may use per input byte.
+pub const HEAP_PER_INPUT_BYTE: usize = 8;
+
+/// Heap any decode may use whatever its input's size.
+pub const HEAP_ALLOWANCE: usize = 64 * 1024;
 
 /// A value to encode.
 #[derive(Debug)]
@@ -111,9 +119,27 @@ impl<'a> Dict<'a> {
     }
 }
 
-/// Decodes exactly one value that spans the whole input.
+/// Decodes exactly one value that spans the whole input, within
+/// [`HEAP_PER_INPUT_BYTE`] × its length plus [`HEAP_ALLOWANCE`] of heap.
 pub fn decode(input: &[u8]) -> Result<Value<'_>> {
-    let mut decoder = Decoder { input, pos: 0 };
+    let budget = input
+        .len()
+        .saturating_mul(HEAP_PER_INPUT_BYTE)
+        .saturating_add(HEAP_ALLOWANCE);
+    decode_within(input, budget)
+}
+
+/// Decodes exactly one value that spans the whole input, refusing it once
+/// its lists and dictionaries would need more than `max_heap` bytes. Every
+/// allocation is counted, including those a vector's growth frees again, so
+/// the peak heap of the decode stays below `max_heap`.
+pub fn decode_within(input: &[u8], max_heap: usize) -> Result<Value<'_>> {
+    let mut decoder = Decoder {
+        input,
+        pos: 0,
+        charged: 0,
+        budget: max_heap,
+    };
     let value = decoder.value(0)?;
     if decoder.pos != input.len() {
         return Err(decoder.error("trailing bytes after the value"));
@@ -124,6 +150,9 @@ pub fn decode(input: &[u8]) -> Result<Value<'_>> {
 struct Decoder<'a> {
     input: &'a [u8],
     pos: usize,
+    /// Bytes allocated so far for vectors, never decreased.
+    charged: usize,
+    budget: usize,
 }
 
 impl<'a> Decoder<'a> {
@@ -132,6 +161,24 @@ impl<'a> Decoder<'a> {
             offset: self.pos,
             reason,
         }
+    }
+
+    /// Makes room for one more element, charging the new allocation first.
+    fn grow<T>(&mut self, vec: &mut Vec<T>) -> Result<()> {
+        if vec.len() == vec.capacity() {
+            let extra = vec.capacity().max(4);
+            self.charge((vec.capacity() + extra) * std::mem::size_of::<T>())?;
+            vec.reserve_exact(extra);
+        }
+        Ok(())
+    }
+
+    fn charge(&mut self, bytes: usize) -> Result<()> {
+        self.charged = self.charged.saturating_add(bytes);
+        if self.charged > self.budget {
+            return Err(self.error("holds more values than its size allows"));
+        }
+        Ok(())
     }
 
     fn peek(&self) -> Result<u8> {
@@ -155,7 +202,9 @@ impl<'a> Decoder<'a> {
                 self.pos += 1;
                 let mut items = Vec::new();
                 while self.peek()? != b'e' {
-                    items.push(self.value(depth + 1)?);
+                    let item = self.value(depth + 1)?;
+                    self.grow(&mut items)?;
+                    items.push(item);
                 }
                 self.pos += 1;
                 Ok(Value::List(items))
@@ -178,6 +227,7 @@ impl<'a> Decoder<'a> {
             let key = self.bytes()?;
             let start = self.pos;
             let value = self.value(depth + 1)?;
+            self.grow(&mut entries)?;
             entries.push((key, value, start..self.pos));
         }
         let end = self.pos;
@@ -185,6 +235,7 @@ impl<'a> Decoder<'a> {
         // Key order is not enforced (other clients do not either; the infohash
         // is taken over the raw bytes), but a repeated key is ambiguous.
         if !entries.windows(2).all(|w| w[0].0 < w[1].0) {
+            self.charge(entries.len() * std::mem::size_of::<&[u8]>())?;
             let mut keys: Vec<&[u8]> = entries.iter().map(|(k, _, _)| *k).collect();
             keys.sort_unstable();
             if keys.windows(2).any(|w| w[0] == w[1]) {

@@ -74,6 +74,24 @@ pub enum Error {
         /// The directory.
         path: PathBuf,
     },
+    /// A torrent or magnet link names another community than the one fetched.
+    #[error("the {what} names {found:?}, not the community {expected} being fetched")]
+    WrongCommunity {
+        /// "torrent name" or "magnet dn".
+        what: &'static str,
+        /// The name found (cut to 80 characters).
+        found: String,
+        /// The community being fetched.
+        expected: archive_index::CommunityId,
+    },
+    /// Another process is writing this community's folder.
+    #[error("{path} is locked by another writer ({holder}); only one may write a community folder")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it, as it wrote itself into the lock file: pid and command.
+        holder: String,
+    },
     /// A magnet link that cannot be used.
     #[error("invalid magnet link: `{part}` {reason}")]
     InvalidMagnet {

@@ -22,6 +22,7 @@ mod error;
 mod info_hash;
 mod magnet;
 mod metainfo;
+mod writer_lock;
 
 pub use archive_dir::{AppendOutcome, ArchiveDir};
 pub use error::{Error, Result};

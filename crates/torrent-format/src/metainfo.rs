@@ -250,6 +250,12 @@ impl Metainfo {
         })
     }
 
+    /// Checks that the torrent is named after `community`, the one being
+    /// fetched: a torrent of another community must not fill its folder.
+    pub fn check_community(&self, community: &CommunityId) -> Result<()> {
+        check_name("torrent name", &self.info.name, community)
+    }
+
     /// The magnet link status-go announces for this torrent (spec c.6):
     /// trackers in announce-list order, each once. An empty URL names no
     /// tracker and is left out: `tr=` would make the link unparseable.
@@ -306,3 +312,15 @@ pub fn torrent_path(torrent_dir: &Path, community: &CommunityId) -> PathBuf {
 
 #[cfg(test)]
 mod tests;
+
+/// Checks that `name` (a torrent's `name` or a magnet's `dn`) is `community`.
+pub(crate) fn check_name(what: &'static str, name: &str, community: &CommunityId) -> Result<()> {
+    match name.parse::<CommunityId>() {
+        Ok(named) if named == *community => Ok(()),
+        _ => Err(Error::WrongCommunity {
+            what,
+            found: name.chars().take(80).collect(),
+            expected: *community,
+        }),
+    }
+}

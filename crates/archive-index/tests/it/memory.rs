@@ -13,7 +13,13 @@ use crate::{assert_within_budget, peak_during, serial};
 const TOPIC: Topic = Topic([1, 2, 3, 4]);
 
 fn metadata(topics: Vec<Topic>) -> ArchiveMetadata {
-    ArchiveMetadata::new(TimeRange { from: 0, to: 604_800 }, topics)
+    ArchiveMetadata::new(
+        TimeRange {
+            from: 0,
+            to: 604_800,
+        },
+        topics,
+    )
 }
 
 /// `WakuMessageArchive` whose messages are all empty: two bytes each.
@@ -27,7 +33,16 @@ fn an_archive_of_empty_messages_is_refused_within_eight_times_its_size() {
     let bytes = archive_of_empty_messages(2 << 20);
     let (result, peak) = peak_during(|| Archive::decode(&bytes));
     let err = result.unwrap_err();
-    assert!(matches!(err, Error::TooLarge { what: "archive", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::TooLarge {
+                what: "archive",
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_within_budget("archive of empty messages", bytes.len(), peak);
 }
 
@@ -78,10 +93,7 @@ fn an_archive_over_a_configured_cap_is_a_typed_error() {
         max_heap_bytes: 4,
     };
     let err = Archive::decode_with(&bytes, &limits).unwrap_err();
-    assert!(
-        matches!(err, Error::TooLarge { limit: 4, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, Error::TooLarge { limit: 4, .. }), "{err}");
     assert!(err.to_string().contains("over the limit of 4"), "{err}");
 }
 

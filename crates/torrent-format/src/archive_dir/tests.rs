@@ -130,3 +130,36 @@ fn a_failing_writer_leaves_the_files_as_they_were() {
     assert_eq!(fs::read(dir.data_path()).unwrap(), data);
     assert_eq!(fs::read(dir.index_path()).unwrap(), index);
 }
+
+#[test]
+fn a_second_writer_of_one_folder_fails_at_once_naming_the_holder() {
+    let root = tempfile::tempdir().unwrap();
+    let first = ArchiveDir::new(root.path(), &community());
+    let second = ArchiveDir::new(root.path(), &community());
+    let mut inner = None;
+    first
+        .append(|out: &mut dyn Write, start| {
+            // While the first append runs, a second writer of the same folder.
+            inner = Some(second.append(week(7 * DAY, vec![msg(7 * DAY + 5, 2)])));
+            week(0, vec![msg(10, 1)])(out, start)
+        })
+        .unwrap();
+    let err = inner.unwrap().unwrap_err();
+    let Error::Locked { path, holder } = &err else {
+        panic!("expected Locked, got {err}");
+    };
+    assert_eq!(path, &first.lock_path());
+    assert!(
+        holder.starts_with(&format!("pid {}:", std::process::id())),
+        "{holder}"
+    );
+    // Only the first writer's archive is there, and the index describes it.
+    let (_, len, index) = first.open_data().unwrap();
+    assert_eq!(index.len(), 1);
+    assert_eq!(len, index.data_len());
+    // Once the first is done, the second may write.
+    second
+        .append(week(7 * DAY, vec![msg(7 * DAY + 5, 2)]))
+        .unwrap();
+    assert_eq!(second.load_index().unwrap().len(), 2);
+}

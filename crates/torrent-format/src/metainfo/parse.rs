@@ -24,7 +24,13 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Metainfo> {
             max: MAX_TORRENT_FILE_SIZE,
         });
     }
-    let Value::Dict(top) = bencode::decode(bytes)? else {
+    // Half the decoder's usual budget: the strings, file entries and piece
+    // hashes copied out of the tree below take at most as much again.
+    let budget = bytes
+        .len()
+        .saturating_mul(bencode::HEAP_PER_INPUT_BYTE / 2)
+        .saturating_add(bencode::HEAP_ALLOWANCE);
+    let Value::Dict(top) = bencode::decode_within(bytes, budget)? else {
         return Err(invalid("torrent", "is not a dictionary"));
     };
     let (Some(Value::Dict(info_dict)), Some(info_bytes)) = (top.get("info"), top.raw("info"))
@@ -82,6 +88,12 @@ fn parse_info(dict: &Dict<'_>) -> Result<Info> {
     };
     if files.is_empty() {
         return Err(invalid("files", "is empty"));
+    }
+    // Two entries for one path would make one file stand for two byte ranges.
+    let mut paths: Vec<&[String]> = files.iter().map(|f| f.path.as_slice()).collect();
+    paths.sort_unstable();
+    if paths.windows(2).any(|w| w[0] == w[1]) {
+        return Err(invalid("files", "lists the same path twice"));
     }
     let total_length = files
         .iter()

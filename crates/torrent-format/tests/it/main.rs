@@ -1,0 +1,58 @@
+//! torrent-format's integration tests: what each parser may cost in memory,
+//! measured with a counting global allocator, and the checks that keep a
+//! `.torrent` or magnet from standing for another community or layout.
+
+mod community;
+mod memory;
+
+use std::sync::{Mutex, MutexGuard};
+
+use peak_alloc::PeakAlloc;
+
+#[global_allocator]
+static HEAP: PeakAlloc = PeakAlloc;
+
+/// The allocator's counters are process-wide, so every test of this binary
+/// holds this lock for its whole body: nothing else allocates while one
+/// measures.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Runs `f` and returns its result with the most heap bytes live at any one
+/// time beyond those live when it started (the result included).
+pub(crate) fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = HEAP.current_usage();
+    HEAP.reset_peak_usage();
+    let out = f();
+    (out, HEAP.peak_usage().saturating_sub(base))
+}
+
+/// The target: peak heap at most 8 × the input, plus the fixed
+/// allowance every parser has for tiny inputs.
+pub(crate) fn assert_within_budget(what: &str, input: usize, peak: usize) {
+    let bound = 8 * input + torrent_format::bencode::HEAP_ALLOWANCE;
+    eprintln!(
+        "{what}: {input} input bytes, peak heap {peak} bytes ({:.2}×)",
+        peak as f64 / input as f64
+    );
+    assert!(
+        peak <= bound,
+        "{what}: peak heap {peak} bytes for {input} input bytes, over {bound}"
+    );
+}
+
+/// A torrent whose info dictionary holds `info` (already bencoded entries,
+/// sorted), wrapped with `top` entries before it.
+pub(crate) fn torrent(top: &str, info: &str) -> Vec<u8> {
+    format!("d{top}4:infod{info}ee").into_bytes()
+}
+
+/// `pieces` for `n` pieces.
+pub(crate) fn pieces_field(n: usize) -> String {
+    format!("6:pieces{}:{}", n * 20, "x".repeat(n * 20))
+}
