@@ -65,6 +65,12 @@ pub struct TorrentConfig {
     pub trackers: Vec<String>,
     /// How long to wait for a magnet link's metadata (retried once).
     pub metadata_timeout: Duration,
+    /// How long a download may go without a verified byte before the
+    /// torrent is restarted (its peers dialled afresh).
+    pub stall_timeout: Duration,
+    /// Restarts of a stalled download before it fails (and is retried with
+    /// the next announcement or start).
+    pub stall_restarts: u32,
 }
 
 /// The Codex side.
@@ -138,6 +144,8 @@ impl Default for Config {
                 peers: Vec::new(),
                 trackers: Vec::new(),
                 metadata_timeout: Duration::from_secs(20),
+                stall_timeout: Duration::from_secs(30),
+                stall_restarts: 3,
             },
             codex: CodexConfig {
                 enabled: false,
@@ -355,6 +363,8 @@ struct RawTorrent {
     peers: Vec<String>,
     trackers: Vec<String>,
     metadata_timeout_secs: u64,
+    stall_timeout_secs: u64,
+    stall_restarts: u32,
 }
 
 #[derive(Deserialize)]
@@ -428,6 +438,8 @@ impl Default for RawTorrent {
             peers: Vec::new(),
             trackers: Vec::new(),
             metadata_timeout_secs: d.metadata_timeout.as_secs(),
+            stall_timeout_secs: d.stall_timeout.as_secs(),
+            stall_restarts: d.stall_restarts,
         }
     }
 }
@@ -573,6 +585,11 @@ impl RawConfig {
                     "torrent.metadata_timeout_secs",
                     self.torrent.metadata_timeout_secs,
                 )?,
+                stall_timeout: positive(
+                    "torrent.stall_timeout_secs",
+                    self.torrent.stall_timeout_secs,
+                )?,
+                stall_restarts: self.torrent.stall_restarts,
             },
             codex: CodexConfig {
                 enabled: self.codex.enabled,

@@ -51,13 +51,20 @@ impl Networks {
         torrent.contact_trackers = !config.torrent.trackers.is_empty();
         torrent.trackers.clone_from(&config.torrent.trackers);
         torrent.metadata_timeout = config.torrent.metadata_timeout;
+        torrent.stall = backend_torrent::StallPolicy {
+            timeout: config.torrent.stall_timeout,
+            restarts: config.torrent.stall_restarts,
+        };
         torrent.created_by = concat!("archivist/", env!("CARGO_PKG_VERSION")).to_owned();
         let backend = Arc::new(
             backend_torrent::TorrentBackend::start(torrent)
                 .await
                 .map_err(|e| Error::Start {
                     what: "the BitTorrent engine",
-                    message: e.to_string(),
+                    message: format!(
+                        "listening on {} (config key `torrent.listen`): {e}",
+                        config.torrent.listen
+                    ),
                 })?,
         );
         self.torrent = Some(Arc::clone(&backend));

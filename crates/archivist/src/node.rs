@@ -107,7 +107,13 @@ impl NodeBuilder {
                 store.clone(),
                 Arc::clone(&network.backend),
                 Arc::clone(&clock),
-                SchedulerConfig::default().with_interval(config.archive_interval),
+                SchedulerConfig::default()
+                    .with_interval(config.archive_interval)
+                    // A Codex unseed deletes the index from the node: pausing
+                    // archiving keeps what is published, and only a replaced
+                    // link or leaving the community deletes. A torrent stops
+                    // being seeded, as status-go does.
+                    .with_unseed_on_stop(network.kind == LinkKind::Magnet),
             )?);
             schedulers.push((network.kind, Arc::clone(&scheduler)));
             pumps.push((network.clone(), scheduler));
@@ -282,7 +288,8 @@ impl Node {
     }
 
     /// Starts or stops archiving an owned community. Stopping waits for a
-    /// run in progress and unseeds the community's links.
+    /// run in progress and stops seeding its torrent; what it published on
+    /// Codex stays there.
     pub async fn set_archiving(&self, community: &CommunityId, on: bool) -> Result<()> {
         let topics = self
             .inner
@@ -433,7 +440,9 @@ impl Node {
     }
 
     /// Stops everything gracefully: downloads are cancelled, runs in progress
-    /// complete and are recorded, links are unseeded, engines stop.
+    /// complete and are recorded, engines stop. Nothing is unpublished: a
+    /// Codex node keeps every index, and a restarted node seeds its links
+    /// again.
     pub async fn stop(self) {
         let members: Vec<Member> = self.inner.lock_members().drain().map(|(_, m)| m).collect();
         for member in members {

@@ -1,12 +1,13 @@
-//! Restarts: a member killed mid-download resumes from where it was, and an
+//! Restarts: a member killed mid-download resumes from where it was; an
 //! owner that restarts seeds and announces its last link again without
-//! making members fetch anything twice.
+//! making members fetch anything twice; a Codex owner's stop unpublishes
+//! nothing.
 
 use std::{sync::Arc, time::Duration};
 
 use archivist::{Node, NodeEvent, scheduler::ManualClock};
 
-use crate::fixture::{Networks, T0, WEEK, World, assert_same_history};
+use crate::fixture::{Networks, Owner, T0, WEEK, World, assert_same_history};
 
 /// The member's runtime is torn down (every task dropped mid-await, as in a
 /// crash) after its first archive arrived; a new node on the same files
@@ -116,11 +117,16 @@ async fn a_restarted_owner_reseeds_and_reannounces_and_members_fetch_nothing_twi
     let mut member = world.member(config, owner.community(), None).await;
     owner.start_archiving().await;
     member.finished().await;
-    owner.node.clone().stop().await;
+    let listen = owner.node.torrent_listen_addr().unwrap();
+    // The node goes, and with it the store's writer lock.
+    let Owner {
+        node, key, weeks, ..
+    } = owner;
+    node.stop().await;
 
     // Same files, same listening port (members know it), a day later.
     let mut restarted_config = owner_config;
-    restarted_config.torrent.listen = owner.node.torrent_listen_addr().unwrap();
+    restarted_config.torrent.listen = listen;
     let clock = Arc::new(ManualClock::new(T0 + 2 * WEEK + 86_400));
     let restarted = Node::builder(restarted_config)
         .transport(Arc::new(world.hub.attach()))
@@ -130,9 +136,15 @@ async fn a_restarted_owner_reseeds_and_reannounces_and_members_fetch_nothing_twi
         .unwrap();
     let mut owner_events = restarted.events();
     restarted
-        .add_owned(owner.key.clone(), crate::fixture::TOPICS.to_vec(), true)
+        .add_owned(key.clone(), crate::fixture::TOPICS.to_vec(), true)
         .await
         .unwrap();
+    let owner = Owner {
+        node: restarted,
+        key,
+        clock,
+        weeks,
+    };
     let mut seen = Vec::new();
     crate::fixture::wait_for(&mut owner_events, &mut seen, &mut |e| match e {
         NodeEvent::Announced { .. } => Some(()),
@@ -148,5 +160,70 @@ async fn a_restarted_owner_reseeds_and_reannounces_and_members_fetch_nothing_twi
     assert_eq!(code, "already-seen");
     assert_same_history(&owner, &member.node).await;
     member.node.stop().await;
-    restarted.stop().await;
+    owner.node.stop().await;
+}
+
+/// Stopping is not unpublishing: a Codex owner stopped (as Ctrl-C does) and
+/// started again on its files publishes its next round, and a member fetches
+/// it. The stop used to DELETE the current index from the node, and every
+/// publish after the restart failed for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codex_owner_stopped_and_restarted_keeps_its_index_and_publishes_the_next_round() {
+    let world = World::new(Networks::Codex).await;
+    let mut owner = world.owner().await;
+    owner.write_weeks(2).await;
+    let config = world.member_config("member", None);
+    let mut member = world.member(config, owner.community(), None).await;
+    owner.start_archiving().await;
+    let (fetched, _, _, _) = member.finished().await;
+    assert_eq!(fetched, 2);
+    let link = owner
+        .node
+        .status(&owner.community())
+        .await
+        .unwrap()
+        .networks[0]
+        .announced_link
+        .clone()
+        .unwrap();
+    let owner_config = owner.node.config().clone();
+    let Owner {
+        node,
+        key,
+        clock,
+        weeks,
+    } = owner;
+    node.stop().await;
+
+    let (owner_codex, _) = world.codex.as_ref().unwrap();
+    let client =
+        archivist::codex::CodexClient::new(archivist::codex::ClientConfig::new(owner_codex.url()))
+            .unwrap();
+    assert!(
+        client.exists(&link).await.unwrap(),
+        "the stop deleted the current index {link} from the owner's node"
+    );
+
+    let restarted = Node::builder(owner_config)
+        .transport(Arc::new(world.hub.attach()))
+        .clock(Arc::clone(&clock) as _)
+        .start()
+        .await
+        .unwrap();
+    restarted
+        .add_owned(key.clone(), crate::fixture::TOPICS.to_vec(), true)
+        .await
+        .unwrap();
+    let mut owner = Owner {
+        node: restarted,
+        key,
+        clock,
+        weeks,
+    };
+    assert_eq!(owner.archive_next_week().await, vec![1]);
+    let (fetched, _, used, _) = member.finished().await;
+    assert_eq!((fetched, used), (1, "codex"), "the next round arrives");
+    assert_same_history(&owner, &member.node).await;
+    member.node.stop().await;
+    owner.node.stop().await;
 }
