@@ -245,34 +245,53 @@ fn a_bad_line_imports_nothing_and_a_foreign_file_is_left_alone() {
     assert_eq!(fs::read(&foreign).unwrap(), before);
 }
 
+/// Runs `archivist` as a user who cannot write what the test's files deny
+/// (as root, `setpriv` drops to `nobody`: root would write a 0444 file).
+fn archivist_unprivileged(args: &[&str]) -> Output {
+    use std::os::unix::fs::MetadataExt;
+    let root = fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let mut command = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+        c.arg(env!("CARGO_BIN_EXE_archivist"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_archivist"))
+    };
+    command.args(args).output().expect("archivist runs")
+}
+
 /// `status` and `messages export` only read: on a store the user may not
 /// write (file 0444 in a 0555 directory) they work, take no writer lock and
-/// leave every byte as it was, with no `-wal`/`-shm` beside it.
+/// leave every byte as it was, with no `-wal`/`-shm` beside it. They used to
+/// open it for writing and fail switching it to WAL.
 #[test]
 fn status_and_export_read_a_read_only_store_without_touching_it() {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
+    let mode = |path: &Path, mode: u32| {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    };
+    mode(tmp.path(), 0o755);
     let data = tmp.path().join("data");
     fs::create_dir(&data).unwrap();
     let (jsonl, db) = (tmp.path().join("m.jsonl"), data.join("store.sqlite"));
     let lines = [line(D1, "0x01", TOPIC), line(D1 + 60, "0x02", TOPIC)];
     write_jsonl(&jsonl, &lines);
     assert_eq!(import(&db, &jsonl)["imported"], 2);
-    fs::remove_file(data.join("store.sqlite.lock")).unwrap();
+    let _ = fs::remove_file(data.join("store.sqlite.lock"));
     let config = tmp.path().join("member.toml");
     fs::write(
         &config,
         format!("data_dir = \"data\"\n[[joined]]\ncommunity = \"{COMMUNITY}\"\n"),
     )
     .unwrap();
+    mode(&config, 0o644);
     let before = fs::read(&db).unwrap();
-    let mode = |path: &Path, mode: u32| {
-        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-    };
     mode(&db, 0o444);
     mode(&data, 0o555);
-    let status = archivist(&["status", "--json", "--config", config.to_str().unwrap()]);
-    let export = archivist(&["messages", "export", "--db", db.to_str().unwrap()]);
+    let status = archivist_unprivileged(&["status", "--json", "--config", config.to_str().unwrap()]);
+    let export = archivist_unprivileged(&["messages", "export", "--db", db.to_str().unwrap()]);
     mode(&data, 0o755);
     mode(&db, 0o644);
 
