@@ -6,9 +6,15 @@
 //!   here behaves the same against a real node.
 //! - Byte-identical CIDs for manifest format A (spec 4): [`format`](mod@format)
 //!   is pure and knows nothing of HTTP; clients use it to verify downloads.
-//! - Blocks live on disk under the data dir, padded and content-addressed.
-//!   "The network" is the local store plus peer devnodes, whose data is
-//!   verified before it is stored.
+//! - Blocks live on disk under the data dir, padded and content-addressed,
+//!   written durably and reference-counted as a node's repo store does: a
+//!   `DELETE` removes only the blocks no other dataset uses, a stored block
+//!   is compared with the bytes that name it before it is reused, and the
+//!   quota is enforced (an upload past it is the node's 500 `Unable to store
+//!   block <cid>`). "The network" is the local store plus peer devnodes,
+//!   whose data is verified before it is stored.
+//! - Its HTTP/1 server bounds what a client can hold: header-read and idle
+//!   timeouts and a cap on open connections.
 //! - Faults (latency, 503s, lying downloads) can be injected for client tests.
 //!
 //! Where it knowingly differs from a real node:
@@ -21,7 +27,8 @@
 //!   is held back until then. A wrong dataset ends the response early (fewer
 //!   bytes than `Content-Length`, like any failed fetch on a node) where a
 //!   node would reject the bad blocks and ask other peers;
-//! - the quota is reported, not enforced; peer IDs and SPRs are stand-ins.
+//! - blocks have no time-to-live, and `quotaReservedBytes` is always 0 (no
+//!   marketplace); peer IDs and SPRs are stand-ins.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), codex_devnode::DevnodeError> {

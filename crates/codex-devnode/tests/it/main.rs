@@ -1,6 +1,7 @@
 //! The devnode's integration tests: its REST API as a client sees it.
 
 mod api;
+mod connections;
 mod openapi;
 mod peers;
 mod repo;
