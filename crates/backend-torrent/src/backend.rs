@@ -25,7 +25,7 @@ use tokio::{
 };
 use tokio_util::sync::CancellationToken;
 
-use torrent_format::{ArchiveDir, Metainfo, TorrentOptions, torrent_path};
+use torrent_format::{ArchiveDir, Magnet, Metainfo, TorrentOptions, torrent_path};
 
 use crate::{
     config::Config,
@@ -260,6 +260,9 @@ impl TorrentBackend {
                 format!("{link} is not a magnet link"),
             )
         })?;
+        if let Ok(magnet) = link.announced().parse::<Magnet>() {
+            magnet.check_community(community).map_err(wrong_community)?;
+        }
         if let Some(active) = self
             .engine
             .active(community)
@@ -291,6 +294,14 @@ impl TorrentBackend {
         active: &Active,
         timeout: Duration,
     ) -> Result<TorrentIndex> {
+        let (info_bytes, data_len) = active
+            .handle
+            .with_metadata(|m| {
+                let data_len = m.file_infos.get(DATA).map_or(0, |f| f.len);
+                (m.info_bytes.clone(), data_len)
+            })
+            .map_err(|e| engine_error(ErrorKind::Corrupt, "torrent metadata", e))?;
+        check_torrent(community, &info_bytes)?;
         let deadline = tokio::time::Instant::now() + timeout;
         let index_len = active
             .handle
@@ -332,7 +343,10 @@ impl TorrentBackend {
         let bytes = tokio::fs::read(&path).await.map_err(|e| {
             Error::new(ErrorKind::Io, NAME, format!("reading {}", path.display())).with_source(e)
         })?;
+        // Every entry must lie inside `data` as the torrent sizes it, so that
+        // no read allocates for an archive that cannot be there.
         TorrentIndex::decode(&bytes)
+            .and_then(|index| index.check_data_len(data_len).map(|()| index))
             .map_err(|e| Error::new(ErrorKind::Corrupt, NAME, "the fetched index").with_source(e))
     }
 
@@ -685,6 +699,23 @@ fn stalled(active: &Active, watchdog: &Watchdog, what: &str) -> Error {
     )
 }
 
+/// The error of a torrent or magnet that names another community.
+fn wrong_community(e: torrent_format::Error) -> Error {
+    Error::new(ErrorKind::InvalidInput, NAME, e.to_string()).with_source(e)
+}
+
+/// Checks the torrent's `info` as this crate would parse a `.torrent` (no
+/// path listed twice, …) and that it is named after `community`.
+fn check_torrent(community: &CommunityId, info_bytes: &[u8]) -> Result<()> {
+    let mut torrent = Vec::with_capacity(info_bytes.len() + 8);
+    torrent.extend_from_slice(b"d4:info");
+    torrent.extend_from_slice(info_bytes);
+    torrent.push(b'e');
+    let metainfo = Metainfo::from_bytes(&torrent)
+        .map_err(|e| Error::new(ErrorKind::Corrupt, NAME, "the torrent's info").with_source(e))?;
+    metainfo.check_community(community).map_err(wrong_community)
+}
+
 /// The error of a fetch whose token fired.
 fn cancelled() -> Error {
     Error::new(ErrorKind::Cancelled, NAME, "fetch cancelled")
@@ -762,6 +793,13 @@ async fn read_verified(
     id: &ArchiveId,
     entry: &IndexEntry,
 ) -> Result<Archive> {
+    // The index was checked against `data`'s length; the cap bounds what one
+    // archive may take in memory, as for every other reader.
+    entry
+        .check_readable(id, u64::MAX, ExtractOptions::default().max_archive_bytes)
+        .map_err(|e| {
+            Error::new(ErrorKind::Corrupt, NAME, format!("archive {id}")).with_source(e)
+        })?;
     let mut bytes = vec![0u8; entry.raw_len() as usize];
     let read = async {
         stream.seek(SeekFrom::Start(entry.offset)).await?;

@@ -1,11 +1,13 @@
 //! The BitTorrent backend end to end on 127.0.0.1: the conformance kit, a
 //! member that holds the first archive fetching only the second, interop with
-//! libtorrent and aria2, injected faults (a killed seeder, a lying peer) and
+//! libtorrent and aria2, injected faults (a killed seeder, a lying peer), a
+//! hostile owner (an index past the end of `data`, another community) and
 //! stalls (the only peer gone once the index has arrived).
 
 mod aria2;
 mod conformance;
 mod faults;
+mod hostile;
 mod incremental;
 mod interop;
 mod process;
