@@ -1,56 +1,80 @@
-//! Archive announcements on the wire: status-go's signed
-//! `ApplicationMetadataMessage` carrying a magnet link (type 43) or a Codex
-//! index CID (type 76).
+//! The application layer of an announcement: status-go's
+//! `CommunityMessageArchiveLink{clock, archive_link}` in an
+//! `ApplicationMetadataMessage` of type 43 (`COMMUNITY_MESSAGE_ARCHIVE_LINK`),
+//! signed with the community key, for magnet links and index CIDs alike.
 //!
 //! The signature is go-ethereum's `crypto.Sign` over Keccak-256 of the encoded
 //! payload, so the signer's public key is recovered from the message itself;
 //! compressed, it *is* the community ID (spec c.9: only the community key maps
-//! to a community, there is no separate sender field).
+//! to a community, there is no separate sender field). The type is not
+//! covered by the signature, so the link's kind is read from the signed link
+//! text (`magnet:` or a CID), never from the type.
 
 use archive_index::{CommunityId, keccak256};
 use archive_proto::{
     Message,
     protobuf::{
-        ApplicationMetadataMessage, CommunityMessageArchiveIndexCid,
-        CommunityMessageArchiveMagnetlink, application_metadata_message::Type,
+        ApplicationMetadataMessage, CommunityMessageArchiveLink, application_metadata_message::Type,
     },
 };
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 
 use crate::{
     error::{Error, Result},
-    key::CommunityKey,
+    key::{CommunityKey, uncompressed},
 };
 
-/// The largest wire message [`open_announcement`] accepts by default. An announcement is a
-/// signature, a clock and one link — a few hundred bytes — so 64 KiB leaves
-/// room for long magnet links with many trackers while bounding the work a
-/// stranger can make a member do.
+/// The largest wire message a member decodes by default. An announcement is
+/// two signatures, a clock and one link padded to 256 bytes — well under a
+/// kilobyte — so 64 KiB leaves room for long magnet links with many trackers
+/// while bounding the work a stranger can make a member do.
 pub const MAX_WIRE_SIZE: usize = 64 * 1024;
+
+/// Longest link announced or accepted: far beyond any real magnet link or CID.
+pub const MAX_LINK_LEN: usize = 8 * 1024;
+
+/// Longest string taken as a CID (a Codex CIDv1 in base58btc has 50–60).
+const MAX_CID_LEN: usize = 128;
 
 pub use archive_index::LinkKind;
 
-/// The `ApplicationMetadataMessage.type` of each kind:
-/// `COMMUNITY_MESSAGE_ARCHIVE_MAGNETLINK` (43) and
-/// `COMMUNITY_MESSAGE_ARCHIVE_INDEX_CID` (76). Each kind has its own clock and
-/// last-seen link on the member (spec c.9 `magnetlink_clock`, h.2 `index_cid_clock`).
-pub fn message_type(kind: LinkKind) -> Type {
-    match kind {
-        LinkKind::Magnet => Type::CommunityMessageArchiveMagnetlink,
-        LinkKind::IndexCid => Type::CommunityMessageArchiveIndexCid,
-    }
+/// `COMMUNITY_MESSAGE_ARCHIVE_LINK`, the only type an announcement has.
+pub const ARCHIVE_LINK_TYPE: i32 = Type::CommunityMessageArchiveLink as i32;
+
+/// The `ApplicationMetadataMessage.type` of each kind: 43 for both, as
+/// current status-go sends them. (The Codex prototype's 76 is status-go's
+/// `SYNC_ACTIVITY_CENTER_UNREAD` and is neither sent nor accepted.)
+pub fn message_type(_kind: LinkKind) -> Type {
+    Type::CommunityMessageArchiveLink
 }
 
-fn kind_from_wire(value: i32) -> Result<LinkKind> {
-    match Type::try_from(value) {
-        Ok(Type::CommunityMessageArchiveMagnetlink) => Ok(LinkKind::Magnet),
-        Ok(Type::CommunityMessageArchiveIndexCid) => Ok(LinkKind::IndexCid),
-        Ok(Type::Unknown) | Err(_) => Err(Error::UnknownType(value)),
+/// The kind of a link, read from its text as status-go does: a `magnet:` URI
+/// is a magnet link; a CID-shaped string (2 to 128 ASCII letters and digits,
+/// which every base58 or base32 multibase form of a CID is) is an index CID;
+/// anything else is refused. Whether a CID-shaped string is a valid CID is
+/// decided by the backend that resolves it.
+pub fn link_kind(link: &str) -> Result<LinkKind> {
+    if link.is_empty() {
+        return Err(Error::EmptyLink);
     }
+    if link.len() > MAX_LINK_LEN {
+        return Err(Error::UnrecognisedLink {
+            reason: "longer than any real link",
+        });
+    }
+    if link.starts_with("magnet:") {
+        return Ok(LinkKind::Magnet);
+    }
+    if (2..=MAX_CID_LEN).contains(&link.len()) && link.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Ok(LinkKind::IndexCid);
+    }
+    Err(Error::UnrecognisedLink {
+        reason: "neither a magnet: URI nor a CID",
+    })
 }
 
 /// A verified announcement: `community` is the signer, recovered from the
-/// signature, not a claim of the sender.
+/// signature, not a claim of the sender; `kind` is read from the signed link.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Announcement {
     /// The community whose key signed the announcement.
@@ -63,37 +87,43 @@ pub struct Announcement {
     pub link: String,
 }
 
+/// An opened `ApplicationMetadataMessage`: the announcement and status-go's
+/// message ID, `Keccak-256(uncompressed signer ‖ message bytes)`.
+#[derive(Clone, Debug)]
+pub(crate) struct Opened {
+    pub(crate) announcement: Announcement,
+    pub(crate) message_id: [u8; 32],
+}
+
 /// Builds and signs an announcement, returning the encoded
-/// `ApplicationMetadataMessage` ready for a transport.
+/// `ApplicationMetadataMessage` (type 43). `kind` must be the kind of `link`
+/// (see [`link_kind`]); it is what members will read from it.
 ///
-/// Fails on an empty link, and on a link so long the message would exceed
-/// [`MAX_WIRE_SIZE`] (members would drop it unread).
+/// Fails on an empty or unrecognised link, a kind that does not match it, and
+/// a link so long the message would exceed [`MAX_WIRE_SIZE`].
 pub fn sign_announcement(
     key: &CommunityKey,
     kind: LinkKind,
     clock: u64,
     link: &str,
 ) -> Result<Vec<u8>> {
-    if link.is_empty() {
-        return Err(Error::EmptyLink);
+    let actual = link_kind(link)?;
+    if actual != kind {
+        return Err(Error::LinkKindMismatch {
+            declared: kind,
+            actual,
+        });
     }
-    let payload = match kind {
-        LinkKind::Magnet => CommunityMessageArchiveMagnetlink {
-            clock,
-            magnet_uri: link.to_owned(),
-        }
-        .encode_to_vec(),
-        LinkKind::IndexCid => CommunityMessageArchiveIndexCid {
-            clock,
-            cid: link.to_owned(),
-        }
-        .encode_to_vec(),
-    };
+    let payload = CommunityMessageArchiveLink {
+        clock,
+        archive_link: link.to_owned(),
+    }
+    .encode_to_vec();
     let signature = key.sign_prehash(&keccak256(&payload));
     let wire = ApplicationMetadataMessage {
         signature: signature.to_vec(),
         payload,
-        r#type: message_type(kind) as i32,
+        r#type: ARCHIVE_LINK_TYPE,
     }
     .encode_to_vec();
     if wire.len() > MAX_WIRE_SIZE {
@@ -105,12 +135,17 @@ pub fn sign_announcement(
     Ok(wire)
 }
 
-/// Decodes a received message and recovers who signed it.
+/// Decodes an `ApplicationMetadataMessage` and recovers who signed it.
 ///
-/// Checks, in order: size (before any decoding), the wrapper, the type, the
-/// signature's shape (65 bytes, V ∈ {0, 1}, low S), recovery of the signer, the
-/// payload, a non-empty link. Never panics, whatever the bytes.
+/// Checks, in order: size (before any decoding), the wrapper, the type (43
+/// only), the signature's shape (65 bytes, V ∈ {0, 1}, low S), recovery of the
+/// signer, the payload, and the link, whose text gives the kind. Never
+/// panics, whatever the bytes.
 pub fn open_announcement(wire: &[u8], max_size: usize) -> Result<Announcement> {
+    open_message(wire, max_size).map(|opened| opened.announcement)
+}
+
+pub(crate) fn open_message(wire: &[u8], max_size: usize) -> Result<Opened> {
     if wire.len() > max_size {
         return Err(Error::Oversized {
             len: wire.len(),
@@ -121,45 +156,40 @@ pub fn open_announcement(wire: &[u8], max_size: usize) -> Result<Announcement> {
         what: "ApplicationMetadataMessage",
         reason: e.to_string(),
     })?;
-    let kind = kind_from_wire(message.r#type)?;
-    let community = recover_signer(&message.signature, &message.payload)?;
-    let malformed = |e: prost::DecodeError| Error::Malformed {
-        what: match kind {
-            LinkKind::Magnet => "CommunityMessageArchiveMagnetlink",
-            LinkKind::IndexCid => "CommunityMessageArchiveIndexCid",
-        },
-        reason: e.to_string(),
-    };
-    let (clock, link) = match kind {
-        LinkKind::Magnet => {
-            let m = CommunityMessageArchiveMagnetlink::decode(message.payload.as_slice())
-                .map_err(malformed)?;
-            (m.clock, m.magnet_uri)
-        }
-        LinkKind::IndexCid => {
-            let m = CommunityMessageArchiveIndexCid::decode(message.payload.as_slice())
-                .map_err(malformed)?;
-            (m.clock, m.cid)
-        }
-    };
-    if link.is_empty() {
-        return Err(Error::EmptyLink);
+    if message.r#type != ARCHIVE_LINK_TYPE {
+        return Err(Error::UnknownType(message.r#type));
     }
-    Ok(Announcement {
-        community,
-        kind,
-        clock,
-        link,
+    let signer = recover_key(&message.signature, &keccak256(&message.payload))?;
+    let payload = CommunityMessageArchiveLink::decode(message.payload.as_slice()).map_err(|e| {
+        Error::Malformed {
+            what: "CommunityMessageArchiveLink",
+            reason: e.to_string(),
+        }
+    })?;
+    let kind = link_kind(&payload.archive_link)?;
+    let mut id_input = uncompressed(&signer).to_vec();
+    id_input.extend_from_slice(wire);
+    Ok(Opened {
+        announcement: Announcement {
+            community: compressed(&signer),
+            kind,
+            clock: payload.clock,
+            link: payload.archive_link,
+        },
+        message_id: keccak256(&id_input),
     })
 }
 
-/// Recovers the compressed public key that made a go-ethereum style signature
-/// over Keccak-256 of `payload`.
-pub(crate) fn recover_signer(signature: &[u8], payload: &[u8]) -> Result<CommunityId> {
-    recover_prehash(signature, &keccak256(payload))
+/// The compressed public key, which for a community key is its ID.
+pub(crate) fn compressed(key: &VerifyingKey) -> CommunityId {
+    let mut id = [0u8; 33];
+    id.copy_from_slice(key.to_sec1_point(true).as_bytes());
+    CommunityId(id)
 }
 
-fn recover_prehash(signature: &[u8], digest: &[u8; 32]) -> Result<CommunityId> {
+/// Recovers the public key that made a go-ethereum style signature over a
+/// 32-byte digest.
+pub(crate) fn recover_key(signature: &[u8], digest: &[u8; 32]) -> Result<VerifyingKey> {
     let signature: &[u8; 65] = signature
         .try_into()
         .map_err(|_| Error::SignatureLength(signature.len()))?;
@@ -179,12 +209,13 @@ fn recover_prehash(signature: &[u8], digest: &[u8; 32]) -> Result<CommunityId> {
             "S is not in the low half of the curve order",
         ));
     }
-    let key = VerifyingKey::recover_from_prehash(digest, &rs, recovery)
-        .map_err(|_| Error::BadSignature("no public key can be recovered from it"))?;
-    let point = key.to_sec1_point(true);
-    let mut id = [0u8; 33];
-    id.copy_from_slice(point.as_bytes());
-    Ok(CommunityId(id))
+    VerifyingKey::recover_from_prehash(digest, &rs, recovery)
+        .map_err(|_| Error::BadSignature("no public key can be recovered from it"))
+}
+
+#[cfg(test)]
+fn recover_prehash(signature: &[u8], digest: &[u8; 32]) -> Result<CommunityId> {
+    recover_key(signature, digest).map(|key| compressed(&key))
 }
 
 #[cfg(test)]
@@ -260,16 +291,50 @@ mod tests {
     }
 
     #[test]
-    fn signing_refuses_empty_and_oversized_links() {
+    fn signing_refuses_empty_long_and_mislabelled_links() {
         let key = CommunityKey::generate();
         assert!(matches!(
             sign_announcement(&key, LinkKind::Magnet, 1, ""),
             Err(Error::EmptyLink)
         ));
-        let long = "m".repeat(MAX_WIRE_SIZE);
+        let long = format!("magnet:?{}", "m".repeat(MAX_LINK_LEN));
         assert!(matches!(
-            sign_announcement(&key, LinkKind::IndexCid, 1, &long),
-            Err(Error::Oversized { .. })
+            sign_announcement(&key, LinkKind::Magnet, 1, &long),
+            Err(Error::UnrecognisedLink { .. })
         ));
+        assert!(matches!(
+            sign_announcement(&key, LinkKind::IndexCid, 1, "magnet:?xt=urn:btih:aa"),
+            Err(Error::LinkKindMismatch {
+                declared: LinkKind::IndexCid,
+                actual: LinkKind::Magnet
+            })
+        ));
+    }
+
+    #[test]
+    fn link_kind_comes_from_the_text() {
+        assert_eq!(
+            link_kind("magnet:?xt=urn:btih:aa").unwrap(),
+            LinkKind::Magnet
+        );
+        assert_eq!(link_kind("zDvZRwzmTestCID123").unwrap(), LinkKind::IndexCid);
+        assert_eq!(
+            link_kind("bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi").unwrap(),
+            LinkKind::IndexCid
+        );
+        for bad in [
+            "z",
+            "codex:zDvZ",
+            "zDv Z",
+            "http://x",
+            "zDv\u{e9}",
+            &format!("z{}", "a".repeat(128)),
+        ] {
+            assert!(
+                matches!(link_kind(bad), Err(Error::UnrecognisedLink { .. })),
+                "{bad}"
+            );
+        }
+        assert!(matches!(link_kind(""), Err(Error::EmptyLink)));
     }
 }

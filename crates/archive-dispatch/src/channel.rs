@@ -1,9 +1,23 @@
 //! Where announcements travel: status-go's chat IDs for a community, their
-//! 4-byte Waku v1 topics and the Waku v2 content topics those map to.
+//! 4-byte Waku v1 topics, the Waku v2 content topics those map to, and the
+//! symmetric key each chat's messages are encrypted with (wire spec A.6, A.7).
+
+use std::{
+    collections::HashMap,
+    sync::{Mutex, OnceLock},
+};
 
 use archive_index::{CommunityId, Topic};
+use sha2::Sha256;
 
 use crate::announcement::LinkKind;
+
+/// status-go's PBKDF2 iteration count for chat keys: 65356, not 65536.
+pub const CHAT_KEY_ITERATIONS: u32 = 65_356;
+
+/// Derived chat keys kept before the cache is emptied; a node listens on two
+/// channels per community, so this covers hundreds of communities.
+const CHAT_KEY_CACHE_LIMIT: usize = 1024;
 
 /// The pubsub topic status-go's communities use by default: cluster 16, shard 32.
 pub const DEFAULT_PUBSUB_TOPIC: &str = "/waku/2/rs/16/32";
@@ -30,33 +44,75 @@ impl Channel {
         }
     }
 
-    /// `<communityID>-magnetlinks`, where status-go sends magnet links
-    /// (`MagnetlinkMessageChannelID`, spec c.8).
+    /// `<communityID>-magnetlinks`, where status-go up to 2024 sent magnet
+    /// links (`MagnetlinkMessageChannelID`); still listened on, never sent on.
     pub fn magnetlinks(community: &CommunityId) -> Channel {
         Channel::for_chat(format!("{community}-magnetlinks"))
     }
 
-    /// `<communityID>-memberUpdate`, the universal channel where the Codex
-    /// prototype sends index CIDs (`UniversalChatID`, spec h.2).
+    /// `<communityID>-memberUpdate`, the universal channel where current
+    /// status-go sends archive links of both kinds (`UniversalChatID`).
     pub fn member_update(community: &CommunityId) -> Channel {
         Channel::for_chat(format!("{community}-memberUpdate"))
     }
 
-    /// The channel an announcement of `kind` is sent on, as status-go does.
-    pub fn for_announcement(community: &CommunityId, kind: LinkKind) -> Channel {
-        match kind {
-            LinkKind::Magnet => Channel::magnetlinks(community),
-            LinkKind::IndexCid => Channel::member_update(community),
-        }
+    /// The channel an announcement is sent on: `-memberUpdate` for either
+    /// kind, which both status-go generations listen on (wire spec A.7.1).
+    pub fn for_announcement(community: &CommunityId, _kind: LinkKind) -> Channel {
+        Channel::member_update(community)
     }
 
-    /// Every channel a member listens on for a community's announcements.
+    /// Every channel a member listens on for a community's announcements:
+    /// `-memberUpdate`, and the legacy `-magnetlinks`.
     pub fn all_for(community: &CommunityId) -> [Channel; 2] {
         [
-            Channel::magnetlinks(community),
             Channel::member_update(community),
+            Channel::magnetlinks(community),
         ]
     }
+
+    /// The channel of `community` whose content topic is `content_topic`.
+    pub fn of_community(community: &CommunityId, content_topic: &str) -> Option<Channel> {
+        Channel::all_for(community)
+            .into_iter()
+            .find(|channel| channel.content_topic == content_topic)
+    }
+
+    /// The AES-256 key of this chat:
+    /// `PBKDF2-HMAC-SHA256(chat ID, empty salt, 65356 iterations, 32 bytes)`.
+    ///
+    /// Anyone can derive it from the community ID: it keeps nothing secret,
+    /// status-go just requires it. Derivations are cached per chat ID, as
+    /// status-go caches them in its `keys` table, because each costs 65356
+    /// HMAC rounds.
+    pub fn symmetric_key(&self) -> [u8; 32] {
+        static CACHE: OnceLock<Mutex<HashMap<String, [u8; 32]>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Mutex::default);
+        let cached = cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&self.chat_id)
+            .copied();
+        if let Some(key) = cached {
+            return key;
+        }
+        // Derived outside the lock: other chats need not wait for this one.
+        let key = derive_chat_key(&self.chat_id);
+        let mut cache = cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cache.len() >= CHAT_KEY_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.insert(self.chat_id.clone(), key);
+        key
+    }
+}
+
+fn derive_chat_key(chat_id: &str) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<Sha256>(chat_id.as_bytes(), &[], CHAT_KEY_ITERATIONS, &mut key);
+    key
 }
 
 /// The content topic a Waku v1 topic is bridged to (23/WAKU2-TOPICS).
@@ -95,17 +151,23 @@ mod tests {
     }
 
     #[test]
-    fn kinds_use_status_go_channels() {
+    fn both_kinds_are_sent_on_member_update_and_magnetlinks_is_still_heard() {
         let community = CommunityId([3; 33]);
-        assert!(
-            Channel::for_announcement(&community, LinkKind::Magnet)
-                .chat_id
-                .ends_with("-magnetlinks")
+        for kind in [LinkKind::Magnet, LinkKind::IndexCid] {
+            assert!(
+                Channel::for_announcement(&community, kind)
+                    .chat_id
+                    .ends_with("-memberUpdate")
+            );
+        }
+        let legacy = Channel::magnetlinks(&community);
+        assert_eq!(
+            Channel::of_community(&community, &legacy.content_topic),
+            Some(legacy)
         );
-        assert!(
-            Channel::for_announcement(&community, LinkKind::IndexCid)
-                .chat_id
-                .ends_with("-memberUpdate")
+        assert_eq!(
+            Channel::of_community(&community, "/waku/1/0x00000000/rfc26"),
+            None
         );
     }
 }

@@ -1,23 +1,30 @@
 //! Glue between keys, rules, debounce and a transport: the owner publishes
-//! announcements on its community's channel; a member's listener turns what
-//! arrives into accepted announcements or rejections with reasons.
+//! announcements on its community's channel in status-go's wire format; a
+//! member's listener opens what arrives and turns it into accepted
+//! announcements or rejections with reasons.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use archive_index::CommunityId;
 use async_trait::async_trait;
-use bytes::Bytes;
 use futures::StreamExt;
 use tokio::{sync::mpsc, task::JoinHandle};
 
 use crate::{
-    announcement::{Announcement, LinkKind, MAX_WIRE_SIZE, open_announcement, sign_announcement},
+    announcement::{Announcement, LinkKind, MAX_WIRE_SIZE, link_kind},
     channel::Channel,
     debounce::{DEFAULT_QUIET_PERIOD, Debouncer},
-    error::Result,
+    error::{Error, Result},
+    identity::NodeIdentity,
     key::CommunityKey,
     rules::{CommunityView, Rejection, check},
     transport::{Received, Subscription, Transport},
+    wire::{OsEntropy, encode_announcement, open_on_channel},
 };
 
 /// Tunables of a [`Dispatcher`].
@@ -61,7 +68,8 @@ pub enum Event {
     /// should now record its clock and fetch the link.
     Accepted(Announcement),
     /// A message that will not be acted on, and why. `announcement` is `None`
-    /// when the message could not be decoded or verified.
+    /// when the message could not be decoded or verified; such a message never
+    /// reaches the debouncer, so it supersedes nothing.
     Rejected {
         /// The verified announcement, if it got that far.
         announcement: Option<Announcement>,
@@ -70,29 +78,54 @@ pub enum Event {
     },
 }
 
-/// Publishes and receives announcements over a [`Transport`].
+/// Publishes and receives announcements over a [`Transport`], in status-go's
+/// wire format ([`crate::wire`]).
 #[derive(Clone)]
 pub struct Dispatcher {
     transport: Arc<dyn Transport>,
     config: DispatchConfig,
+    identity: Arc<NodeIdentity>,
 }
 
 impl fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Dispatcher")
             .field("config", &self.config)
+            .field("identity", &self.identity)
             .finish_non_exhaustive()
     }
 }
 
 impl Dispatcher {
-    /// A dispatcher on `transport`.
+    /// A dispatcher on `transport` with a new, unsaved node identity: fine for
+    /// tests and one-off tools; a node that runs for long should keep its
+    /// identity across restarts with [`Dispatcher::with_identity`].
     pub fn new(transport: Arc<dyn Transport>, config: DispatchConfig) -> Dispatcher {
-        Dispatcher { transport, config }
+        Dispatcher::with_identity(transport, config, NodeIdentity::generate())
+    }
+
+    /// A dispatcher on `transport` that signs frames as `identity` (see
+    /// [`NodeIdentity::load_or_create`]).
+    pub fn with_identity(
+        transport: Arc<dyn Transport>,
+        config: DispatchConfig,
+        identity: NodeIdentity,
+    ) -> Dispatcher {
+        Dispatcher {
+            transport,
+            config,
+            identity: Arc::new(identity),
+        }
+    }
+
+    /// The identity frames are signed with.
+    pub fn identity(&self) -> &NodeIdentity {
+        &self.identity
     }
 
     /// Signs an announcement of `link` with the community key and publishes it
-    /// on the community's channel for `kind` (spec c.8, h.2). Returns what was
+    /// on the community's `-memberUpdate` channel as status-go does (type 43
+    /// for either kind; `kind` must be the kind of `link`). Returns what was
     /// announced, for the owner to record its clock.
     pub async fn announce(
         &self,
@@ -101,12 +134,17 @@ impl Dispatcher {
         clock: u64,
         link: &str,
     ) -> Result<Announcement> {
-        let wire = sign_announcement(key, kind, clock, link)?;
+        let actual = link_kind(link)?;
+        if actual != kind {
+            return Err(Error::LinkKindMismatch {
+                declared: kind,
+                actual,
+            });
+        }
         let community = key.community_id();
-        let channel = Channel::for_announcement(&community, kind);
-        self.transport
-            .publish(&channel.content_topic, Bytes::from(wire))
-            .await?;
+        let message =
+            encode_announcement(key, &self.identity, link, clock, now_ns(), &mut OsEntropy)?;
+        self.transport.publish_outbound(&message).await?;
         Ok(Announcement {
             community,
             kind,
@@ -115,23 +153,44 @@ impl Dispatcher {
         })
     }
 
-    /// Listens for announcements of `communities` on all their channels.
+    /// Listens for announcements of `communities` on all their channels
+    /// (`-memberUpdate` and the legacy `-magnetlinks`).
     ///
-    /// Each message is verified and checked against `lookup` on arrival (so
-    /// rejections are reported at once), debounced, and checked again when
-    /// its quiet period ends, against the state of that moment.
+    /// Each message is opened with its channel's key and verified, then
+    /// checked against `lookup` for the community that signed it, on arrival
+    /// (so rejections are reported at once); only then is it debounced, and
+    /// checked again when its quiet period ends, against the state of that
+    /// moment.
     pub async fn listen(
         &self,
         communities: &[CommunityId],
         lookup: Arc<dyn CommunityLookup>,
     ) -> Result<Listener> {
-        let topics: Vec<String> = communities
+        let channels: HashMap<String, Channel> = communities
             .iter()
-            .flat_map(|c| Channel::all_for(c).map(|channel| channel.content_topic))
+            .flat_map(Channel::all_for)
+            .map(|channel| (channel.content_topic.clone(), channel))
             .collect();
+        // Derive the chat keys now (65356 PBKDF2 rounds each, then cached)
+        // rather than on the first message.
+        let warm: Vec<Channel> = channels.values().cloned().collect();
+        tokio::task::spawn_blocking(move || {
+            for channel in &warm {
+                channel.symmetric_key();
+            }
+        })
+        .await
+        .map_err(|e| Error::Transport(format!("deriving chat keys: {e}")))?;
+        let topics: Vec<String> = channels.keys().cloned().collect();
         let messages = self.transport.subscribe(&topics).await?;
         let (events, receiver) = mpsc::channel(self.config.event_capacity.max(1));
-        let task = tokio::spawn(receive_loop(messages, lookup, self.config.clone(), events));
+        let task = tokio::spawn(receive_loop(
+            messages,
+            channels,
+            lookup,
+            self.config.clone(),
+            events,
+        ));
         Ok(Listener {
             events: receiver,
             task,
@@ -159,8 +218,17 @@ impl Drop for Listener {
     }
 }
 
+/// Unix time in nanoseconds, the Waku timestamp unit.
+fn now_ns() -> i64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX)
+}
+
 async fn receive_loop(
     mut messages: Subscription,
+    channels: HashMap<String, Channel>,
     lookup: Arc<dyn CommunityLookup>,
     config: DispatchConfig,
     events: mpsc::Sender<Event>,
@@ -169,7 +237,9 @@ async fn receive_loop(
     loop {
         let event = tokio::select! {
             received = messages.next() => match received {
-                Some(received) => on_received(received, &*lookup, &config, &mut debouncer).await,
+                Some(received) => {
+                    on_received(received, &channels, &*lookup, &config, &mut debouncer).await
+                }
                 None => break,
             },
             due = debouncer.ready() => Some(on_quiet(due, &*lookup).await),
@@ -184,12 +254,19 @@ async fn receive_loop(
 
 async fn on_received(
     received: Received,
+    channels: &HashMap<String, Channel>,
     lookup: &dyn CommunityLookup,
     config: &DispatchConfig,
     debouncer: &mut Debouncer,
 ) -> Option<Event> {
-    let announcement = match open_announcement(&received.payload, config.max_message_size) {
-        Ok(announcement) => announcement,
+    let opened = match channels.get(&received.content_topic) {
+        Some(channel) => open_on_channel(channel, &received.payload, config.max_message_size),
+        None => Err(Error::UnknownContentTopic {
+            content_topic: received.content_topic,
+        }),
+    };
+    let announcement = match opened {
+        Ok(verified) => verified.announcement(),
         Err(error) => {
             return Some(Event::Rejected {
                 announcement: None,

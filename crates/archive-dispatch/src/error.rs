@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use archive_index::{CommunityId, LinkKind};
+
 /// Why a key could not be loaded or stored, an announcement could not be built
 /// or read, or a transport failed.
 ///
@@ -69,8 +71,10 @@ pub enum Error {
         /// The decoder's explanation.
         reason: String,
     },
-    /// The wrapper's type is not an archive announcement.
-    #[error("message type {0} is not an archive announcement (expected 43 or 76)")]
+    /// The `ApplicationMetadataMessage` type is not 43
+    /// (`COMMUNITY_MESSAGE_ARCHIVE_LINK`). Other status-go messages on the same
+    /// channel end up here, and so does the Codex prototype's 76.
+    #[error("message type {0} is not an archive link (expected 43)")]
     UnknownType(i32),
     /// The signature is not 65 bytes.
     #[error("signature has {0} bytes, expected 65")]
@@ -85,6 +89,57 @@ pub enum Error {
     /// The announcement carries an empty link.
     #[error("announcement has an empty link")]
     EmptyLink,
+    /// The signed link is neither a `magnet:` URI nor a CID, so it has no kind.
+    #[error("link is not an archive link: {reason}")]
+    UnrecognisedLink {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The caller's kind is not the kind the link's text has.
+    #[error("link was given as a {declared} but is a {actual}")]
+    LinkKindMismatch {
+        /// The kind the caller passed.
+        declared: LinkKind,
+        /// The kind read from the link.
+        actual: LinkKind,
+    },
+    /// The installation ID is empty, too long, or not visible ASCII.
+    #[error("installation ID must be 1 to 64 visible ASCII characters")]
+    InvalidInstallationId,
+
+    /// The payload does not decrypt under the channel's symmetric key.
+    #[error("payload does not decrypt: {reason}")]
+    Decrypt {
+        /// Why: too short, or the AES-GCM tag does not match.
+        reason: &'static str,
+    },
+    /// The decrypted 26/WAKU2-PAYLOAD frame is malformed.
+    #[error("malformed payload frame: {0}")]
+    Frame(&'static str),
+    /// The frame carries no signature; status-go drops such messages.
+    #[error("payload frame is not signed")]
+    UnsignedFrame,
+    /// The frame's signature is malformed or recovers no key.
+    #[error("payload frame signature: {0}")]
+    FrameSignature(#[source] Box<Error>),
+    /// The message arrived on a content topic that is none of the community's
+    /// announcement channels.
+    #[error("content topic {content_topic:?} is not an announcement channel of the community")]
+    UnknownContentTopic {
+        /// The content topic.
+        content_topic: String,
+    },
+    /// The announcement is well signed, but not by the expected community.
+    #[error("announcement is signed by {signer}, not by community {expected}")]
+    SignerMismatch {
+        /// The community the message was meant for.
+        expected: CommunityId,
+        /// Whose key signed it.
+        signer: CommunityId,
+    },
+    /// The system's random number generator failed.
+    #[error("randomness unavailable: {0}")]
+    Entropy(String),
 
     /// A transport could not publish or subscribe.
     #[error("transport: {0}")]

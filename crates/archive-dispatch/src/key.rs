@@ -18,7 +18,7 @@ use std::{
 
 use archive_index::CommunityId;
 use k256::{
-    ecdsa::{RecoveryId, Signature, SigningKey},
+    ecdsa::{RecoveryId, Signature, SigningKey, VerifyingKey},
     elliptic_curve::Generate,
 };
 
@@ -62,86 +62,120 @@ impl CommunityKey {
     /// Signs a 32-byte digest in go-ethereum's `crypto.Sign` layout:
     /// `R ‖ S ‖ V` with low S and V ∈ {0, 1}.
     pub(crate) fn sign_prehash(&self, digest: &[u8; 32]) -> [u8; 65] {
-        let (signature, recovery): (Signature, RecoveryId) =
-            self.signing.sign_prehash_recoverable(digest);
-        let mut out = [0u8; 65];
-        out[..64].copy_from_slice(&signature.to_bytes());
-        out[64] = recovery.to_byte();
-        out
+        sign_recoverable(&self.signing, digest)
     }
 
     /// Reads a key file (format in the module docs).
     pub fn read_file(path: impl AsRef<Path>) -> Result<CommunityKey> {
         let path = path.as_ref();
-        // A key line is 67 bytes; the cap keeps a wrong path (a device, a huge
-        // file) from being read whole.
-        let mut text = String::new();
-        let read = fs::File::open(path)
-            .and_then(|file| file.take(KEY_FILE_MAX_LEN + 1).read_to_string(&mut text));
-        read.map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => Error::KeyFileMissing {
-                path: path.to_path_buf(),
-            },
-            io::ErrorKind::InvalidData => Error::KeyFileFormat {
-                path: path.to_path_buf(),
-                reason: "is not text",
-            },
-            _ => Error::KeyFileIo {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
-        let format = |reason| Error::KeyFileFormat {
-            path: path.to_path_buf(),
-            reason,
-        };
-        if text.len() as u64 > KEY_FILE_MAX_LEN {
-            return Err(format("is far longer than one key line"));
-        }
-        let line = text.trim_end();
-        let digits = line
-            .strip_prefix("0x")
-            .or_else(|| line.strip_prefix("0X"))
-            .ok_or_else(|| format("must start with 0x"))?;
-        if digits.len() != 64 {
-            return Err(format("must hold 0x and exactly 64 hex digits on one line"));
-        }
-        let mut secret = [0u8; 32];
-        hex::decode_to_slice(digits, &mut secret)
-            .map_err(|_| format("contains a non-hex character"))?;
-        let key = CommunityKey::from_bytes(&secret).map_err(|_| Error::KeyFileInvalidKey {
-            path: path.to_path_buf(),
-        });
-        secret.fill(0);
-        key
+        let text = read_small_file(path)?;
+        let signing = parse_secret_line(path, text.trim_end())?;
+        Ok(CommunityKey { signing })
     }
 
     /// Writes the key to a new file with mode 0600 (on unix). Fails with
     /// [`Error::KeyFileExists`] rather than replace a file: losing a community
     /// key means losing the community.
     pub fn write_file(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let io_error = |source: io::Error| match source.kind() {
-            io::ErrorKind::AlreadyExists => Error::KeyFileExists {
-                path: path.to_path_buf(),
-            },
-            _ => Error::KeyFileIo {
-                path: path.to_path_buf(),
-                source,
-            },
-        };
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path).map_err(io_error)?;
-        let line = format!("0x{}\n", hex::encode(self.signing.to_bytes()));
-        file.write_all(line.as_bytes()).map_err(io_error)?;
-        file.sync_all().map_err(io_error)
+        write_new_file(path.as_ref(), secret_line(&self.signing).as_bytes())
     }
+}
+
+/// `R ‖ S ‖ V` (low S, V ∈ {0, 1}) over a 32-byte digest, as go-ethereum's
+/// `crypto.Sign` writes it; RFC 6979 nonces make it deterministic.
+pub(crate) fn sign_recoverable(signing: &SigningKey, digest: &[u8; 32]) -> [u8; 65] {
+    let (signature, recovery): (Signature, RecoveryId) = signing.sign_prehash_recoverable(digest);
+    let mut out = [0u8; 65];
+    out[..64].copy_from_slice(&signature.to_bytes());
+    out[64] = recovery.to_byte();
+    out
+}
+
+/// `0x04 ‖ X ‖ Y`.
+pub(crate) fn uncompressed(key: &VerifyingKey) -> [u8; 65] {
+    let mut out = [0u8; 65];
+    out.copy_from_slice(key.to_sec1_point(false).as_bytes());
+    out
+}
+
+/// The key line of a key file: `0x` + 64 lowercase hex digits + newline.
+pub(crate) fn secret_line(signing: &SigningKey) -> String {
+    format!("0x{}\n", hex::encode(signing.to_bytes()))
+}
+
+/// Reads a file of at most [`KEY_FILE_MAX_LEN`] bytes of text.
+pub(crate) fn read_small_file(path: &Path) -> Result<String> {
+    // A key line is 67 bytes; the cap keeps a wrong path (a device, a huge
+    // file) from being read whole.
+    let mut text = String::new();
+    let read = fs::File::open(path)
+        .and_then(|file| file.take(KEY_FILE_MAX_LEN + 1).read_to_string(&mut text));
+    read.map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => Error::KeyFileMissing {
+            path: path.to_path_buf(),
+        },
+        io::ErrorKind::InvalidData => Error::KeyFileFormat {
+            path: path.to_path_buf(),
+            reason: "is not text",
+        },
+        _ => Error::KeyFileIo {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    if text.len() as u64 > KEY_FILE_MAX_LEN {
+        return Err(Error::KeyFileFormat {
+            path: path.to_path_buf(),
+            reason: "is far longer than one key line",
+        });
+    }
+    Ok(text)
+}
+
+/// Parses one key line (`0x` + 64 hex digits, either case) of the file at `path`.
+pub(crate) fn parse_secret_line(path: &Path, line: &str) -> Result<SigningKey> {
+    let format = |reason| Error::KeyFileFormat {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let digits = line
+        .strip_prefix("0x")
+        .or_else(|| line.strip_prefix("0X"))
+        .ok_or_else(|| format("must start with 0x"))?;
+    if digits.len() != 64 {
+        return Err(format("must hold 0x and exactly 64 hex digits on one line"));
+    }
+    let mut secret = [0u8; 32];
+    hex::decode_to_slice(digits, &mut secret)
+        .map_err(|_| format("contains a non-hex character"))?;
+    let key = SigningKey::from_slice(&secret).map_err(|_| Error::KeyFileInvalidKey {
+        path: path.to_path_buf(),
+    });
+    secret.fill(0);
+    key
+}
+
+/// Creates `path` with `contents`, mode 0600 on unix; never replaces a file.
+pub(crate) fn write_new_file(path: &Path, contents: &[u8]) -> Result<()> {
+    let io_error = |source: io::Error| match source.kind() {
+        io::ErrorKind::AlreadyExists => Error::KeyFileExists {
+            path: path.to_path_buf(),
+        },
+        _ => Error::KeyFileIo {
+            path: path.to_path_buf(),
+            source,
+        },
+    };
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io_error)?;
+    file.write_all(contents).map_err(io_error)?;
+    file.sync_all().map_err(io_error)
 }
 
 impl fmt::Debug for CommunityKey {

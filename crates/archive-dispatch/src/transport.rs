@@ -18,7 +18,7 @@ use bytes::Bytes;
 use futures::stream::{self, BoxStream};
 use tokio::sync::broadcast;
 
-use crate::error::Result;
+use crate::{error::Result, wire::WakuOutbound};
 
 /// A message received on a subscribed content topic.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,6 +40,14 @@ pub type Subscription = BoxStream<'static, Received>;
 pub trait Transport: Send + Sync {
     /// Publishes `payload` on `content_topic`.
     async fn publish(&self, content_topic: &str, payload: Bytes) -> Result<()>;
+
+    /// Publishes an encoded announcement. A Waku transport overrides this to
+    /// send the message's `version` and `timestamp_ns` (and pubsub topic) as
+    /// status-go does; the default publishes the payload on the content topic.
+    async fn publish_outbound(&self, message: &WakuOutbound) -> Result<()> {
+        self.publish(&message.content_topic, Bytes::from(message.payload.clone()))
+            .await
+    }
 
     /// Subscribes to the given content topics. Messages this node published
     /// itself are not delivered back to it.

@@ -12,6 +12,13 @@ pub mod protobuf {
     include!("generated/protobuf.rs");
 }
 
+/// status-go's `package encryption`: the `ProtocolMessage` envelope around
+/// public (announcements) and hash-ratchet encrypted (archives) messages.
+#[allow(clippy::all, missing_docs, unreachable_pub)]
+pub mod encryption {
+    include!("generated/encryption.rs");
+}
+
 /// The 14/WAKU2-MESSAGE envelope relayed over `/vac/waku/relay/2.0.0`.
 pub mod waku {
     /// `package waku.relay`.

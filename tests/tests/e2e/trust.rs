@@ -6,7 +6,10 @@ use std::time::Duration;
 use archivist::{
     Error, NodeEvent,
     backend::{Backend, ErrorKind, Link, ResolveOptions},
-    dispatch::{Channel, CommunityKey, Transport, sign_announcement},
+    dispatch::{
+        Channel, CommunityKey, NodeIdentity, Transport, sign_announcement,
+        wire::{OsEntropy, seal_frame},
+    },
     index::LinkKind,
     torrent::{Config as TorrentConfig, TorrentBackend},
 };
@@ -32,6 +35,8 @@ async fn a_forged_announcement_is_ignored() {
     )
     .unwrap();
     let channel = Channel::for_announcement(&owner.community(), LinkKind::Magnet);
+    // Sealed for the community's channel, as any relay peer can.
+    let wire = seal_frame(&channel, &NodeIdentity::generate(), &wire, &mut OsEntropy).unwrap();
     world
         .hub
         .attach()

@@ -9,9 +9,11 @@ use std::{
 
 use archive_dispatch::{
     Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, DispatchConfig, Dispatcher,
-    Error, Event, LinkKind, Listener, MemoryHub, Rejection, Transport, sign_announcement,
+    Error, Event, LinkKind, Listener, MemoryHub, NodeIdentity, Rejection, Transport,
+    sign_announcement,
+    wire::{self, OsEntropy},
 };
-use archive_proto::{Message, protobuf::ApplicationMetadataMessage};
+use archive_proto::{Message, encryption::ProtocolMessage, protobuf::ApplicationMetadataMessage};
 use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::time::{Instant, timeout};
@@ -89,6 +91,20 @@ async fn next_event(listener: &mut Listener) -> Event {
         .expect("listener still running")
 }
 
+/// What a relay peer can publish on a community's channel: any signed
+/// application message, wrapped and sealed under the public chat key.
+fn sealed(channel: &Channel, application: Vec<u8>) -> Bytes {
+    let wrapped = ProtocolMessage {
+        installation_id: "relay-peer".to_owned(),
+        public_message: application,
+        ..ProtocolMessage::default()
+    }
+    .encode_to_vec();
+    let payload =
+        wire::seal_frame(channel, &NodeIdentity::generate(), &wrapped, &mut OsEntropy).unwrap();
+    Bytes::from(payload)
+}
+
 fn rejection(event: Event) -> Rejection {
     match event {
         Event::Rejected { rejection, .. } => rejection,
@@ -123,7 +139,7 @@ async fn member_accepts_owner_announcement_after_the_quiet_period() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn both_link_kinds_travel_on_their_own_channels() {
+async fn both_link_kinds_are_debounced_and_accepted_independently() {
     let mut s = setup().await;
     s.owner
         .announce(&s.owner_key, LinkKind::Magnet, 1, "magnet:?a")
@@ -173,14 +189,15 @@ async fn only_the_newest_of_a_burst_is_accepted() {
 #[tokio::test(start_paused = true)]
 async fn forged_and_foreign_announcements_are_rejected_with_reasons() {
     let mut s = setup().await;
-    let topic = Channel::magnetlinks(&s.owner_key.community_id()).content_topic;
+    let channel = Channel::member_update(&s.owner_key.community_id());
+    let topic = channel.content_topic.clone();
 
     // Flip a byte of R in a genuine announcement.
-    let wire = sign_announcement(&s.owner_key, LinkKind::Magnet, 5, "magnet:?forged").unwrap();
-    let mut outer = ApplicationMetadataMessage::decode(wire.as_slice()).unwrap();
+    let signed = sign_announcement(&s.owner_key, LinkKind::Magnet, 5, "magnet:?forged").unwrap();
+    let mut outer = ApplicationMetadataMessage::decode(signed.as_slice()).unwrap();
     outer.signature[3] ^= 0x40;
     s.raw
-        .publish(&topic, Bytes::from(outer.encode_to_vec()))
+        .publish(&topic, sealed(&channel, outer.encode_to_vec()))
         .await
         .unwrap();
     let event = next_event(&mut s.listener).await;
@@ -201,16 +218,28 @@ async fn forged_and_foreign_announcements_are_rejected_with_reasons() {
 
     // A well-signed announcement from a stranger on the community's channel.
     let stranger = CommunityKey::generate();
-    let wire = sign_announcement(&stranger, LinkKind::Magnet, 6, "magnet:?stranger").unwrap();
-    s.raw.publish(&topic, Bytes::from(wire)).await.unwrap();
+    let signed = sign_announcement(&stranger, LinkKind::Magnet, 6, "magnet:?stranger").unwrap();
+    s.raw
+        .publish(&topic, sealed(&channel, signed))
+        .await
+        .unwrap();
     let r = rejection(next_event(&mut s.listener).await);
     assert!(
         matches!(r, Rejection::UnknownCommunity { community } if community == stranger.community_id())
     );
 
-    // Garbage and oversized payloads.
+    // Garbage outside and inside the frame, and oversized payloads.
     s.raw
         .publish(&topic, Bytes::from_static(b"\xff\xff\xff"))
+        .await
+        .unwrap();
+    let r = rejection(next_event(&mut s.listener).await);
+    assert!(
+        matches!(r, Rejection::Invalid(Error::Decrypt { .. })),
+        "{r}"
+    );
+    s.raw
+        .publish(&topic, sealed(&channel, vec![0xff, 0xff, 0xff]))
         .await
         .unwrap();
     let r = rejection(next_event(&mut s.listener).await);
@@ -337,4 +366,65 @@ async fn owner_node_and_unjoined_member_do_not_act() {
     assert!(matches!(r, Rejection::OwnNode { .. }), "{r}");
     let r = rejection(next_event(&mut spectator_listener).await);
     assert!(matches!(r, Rejection::NotJoined { .. }), "{r}");
+}
+
+/// Regression (issue 14): a relay peer re-published the owner's magnet
+/// announcement relabelled as type 76; the member took it for an index CID,
+/// dropped the genuine index-CID announcement of the same clock in its favour,
+/// and the relabelled one then failed, so a Codex-only member fetched nothing.
+#[tokio::test(start_paused = true)]
+async fn relabelled_magnet_announcement_does_not_displace_the_index_cid() {
+    let mut s = setup().await;
+    let community = s.owner_key.community_id();
+    let cid = "zDvZRwzmAbCdEfGhJkLmNoPqRsTuVwXyZ123456789abcdefghij";
+    let magnet = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567";
+    s.owner
+        .announce(&s.owner_key, LinkKind::IndexCid, 10, cid)
+        .await
+        .unwrap();
+    s.owner
+        .announce(&s.owner_key, LinkKind::Magnet, 10, magnet)
+        .await
+        .unwrap();
+    let signed = sign_announcement(&s.owner_key, LinkKind::Magnet, 10, magnet).unwrap();
+    let mut relabelled = ApplicationMetadataMessage::decode(signed.as_slice()).unwrap();
+    relabelled.r#type = 76;
+    for channel in Channel::all_for(&community) {
+        s.raw
+            .publish(
+                &channel.content_topic,
+                sealed(&channel, relabelled.encode_to_vec()),
+            )
+            .await
+            .unwrap();
+    }
+
+    let mut accepted = Vec::new();
+    let mut refused_76 = 0;
+    while accepted.len() < 2 {
+        match next_event(&mut s.listener).await {
+            Event::Accepted(a) => accepted.push((a.kind, a.link)),
+            Event::Rejected {
+                announcement: None,
+                rejection: Rejection::Invalid(Error::UnknownType(76)),
+            } => refused_76 += 1,
+            Event::Rejected {
+                announcement,
+                rejection,
+            } => panic!("unexpected rejection of {announcement:?}: {rejection}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    accepted.sort();
+    assert_eq!(
+        accepted,
+        [
+            (LinkKind::Magnet, magnet.to_owned()),
+            (LinkKind::IndexCid, cid.to_owned())
+        ]
+    );
+    assert_eq!(
+        refused_76, 2,
+        "each relabelled copy is reported with its reason"
+    );
 }

@@ -1,6 +1,10 @@
-//! Integration tests of archive-dispatch through its public API: wire format,
-//! forgeries and replays, fuzzed decoding, and two nodes over the in-memory hub.
+//! Integration tests of archive-dispatch through its public API: the spec's
+//! wire vectors, every layer of the wire format, forgeries and replays, fuzzed
+//! decoding, key and identity files, and two nodes over the in-memory hub.
 
 mod exchange;
 mod key_file;
+mod layers;
+mod node_identity;
+mod vectors;
 mod wire;

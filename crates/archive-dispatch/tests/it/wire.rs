@@ -1,4 +1,5 @@
-//! Signing, verifying and rejecting announcements on the wire.
+//! The signed `ApplicationMetadataMessage` alone: signing, verifying and
+//! rejecting it (the layers around it are in `layers.rs`).
 
 use archive_dispatch::{
     Announcement, CommunityKey, CommunityView, Error, LinkKind, MAX_WIRE_SIZE, Rejection, check,
@@ -6,10 +7,7 @@ use archive_dispatch::{
 };
 use archive_proto::{
     Message,
-    protobuf::{
-        ApplicationMetadataMessage, CommunityMessageArchiveIndexCid,
-        CommunityMessageArchiveMagnetlink,
-    },
+    protobuf::{ApplicationMetadataMessage, CommunityMessageArchiveLink},
 };
 use proptest::prelude::*;
 
@@ -32,14 +30,11 @@ fn member_of(last_clock: u64, last_link: Option<&str>) -> CommunityView {
 #[test]
 fn magnet_and_cid_announcements_round_trip() {
     let key = CommunityKey::generate();
-    for (kind, link, ty) in [
-        (LinkKind::Magnet, MAGNET, 43),
-        (LinkKind::IndexCid, CID, 76),
-    ] {
+    for (kind, link) in [(LinkKind::Magnet, MAGNET), (LinkKind::IndexCid, CID)] {
         let wire = sign_announcement(&key, kind, 1_700_000_000_123, link).unwrap();
 
         let outer = ApplicationMetadataMessage::decode(wire.as_slice()).unwrap();
-        assert_eq!(outer.r#type, ty);
+        assert_eq!(outer.r#type, 43);
         assert_eq!(outer.signature.len(), 65);
         assert!(outer.signature[64] <= 1);
 
@@ -63,12 +58,12 @@ fn payloads_are_status_go_messages() {
     let outer = |wire: Vec<u8>| ApplicationMetadataMessage::decode(wire.as_slice()).unwrap();
 
     let magnet = outer(sign_announcement(&key, LinkKind::Magnet, 7, MAGNET).unwrap());
-    let payload = CommunityMessageArchiveMagnetlink::decode(magnet.payload.as_slice()).unwrap();
-    assert_eq!((payload.clock, payload.magnet_uri.as_str()), (7, MAGNET));
+    let payload = CommunityMessageArchiveLink::decode(magnet.payload.as_slice()).unwrap();
+    assert_eq!((payload.clock, payload.archive_link.as_str()), (7, MAGNET));
 
     let cid = outer(sign_announcement(&key, LinkKind::IndexCid, 8, CID).unwrap());
-    let payload = CommunityMessageArchiveIndexCid::decode(cid.payload.as_slice()).unwrap();
-    assert_eq!((payload.clock, payload.cid.as_str()), (8, CID));
+    let payload = CommunityMessageArchiveLink::decode(cid.payload.as_slice()).unwrap();
+    assert_eq!((payload.clock, payload.archive_link.as_str()), (8, CID));
 }
 
 #[test]
@@ -95,9 +90,9 @@ fn tampered_payload_maps_to_another_signer() {
     let key = CommunityKey::generate();
     let wire = sign_announcement(&key, LinkKind::Magnet, 1, MAGNET).unwrap();
     let mut outer = ApplicationMetadataMessage::decode(wire.as_slice()).unwrap();
-    outer.payload = CommunityMessageArchiveMagnetlink {
+    outer.payload = CommunityMessageArchiveLink {
         clock: 1,
-        magnet_uri: "magnet:?xt=urn:btih:evil".into(),
+        archive_link: "magnet:?xt=urn:btih:evil".into(),
     }
     .encode_to_vec();
     let opened = open(&outer.encode_to_vec());
@@ -165,14 +160,18 @@ fn malformed_layers_give_their_own_errors() {
         Err(Error::Malformed { .. })
     ));
 
-    let wrong_type = ApplicationMetadataMessage {
-        r#type: 1,
-        ..outer.clone()
-    };
-    assert!(matches!(
-        open(&wrong_type.encode_to_vec()),
-        Err(Error::UnknownType(1))
-    ));
+    // 76 was the Codex prototype's number; it is status-go's
+    // SYNC_ACTIVITY_CENTER_UNREAD and is refused like any other type.
+    for ty in [1, 76] {
+        let wrong_type = ApplicationMetadataMessage {
+            r#type: ty,
+            ..outer.clone()
+        };
+        assert!(matches!(
+            open(&wrong_type.encode_to_vec()),
+            Err(Error::UnknownType(got)) if got == ty
+        ));
+    }
     let unknown = ApplicationMetadataMessage {
         r#type: 0,
         ..outer.clone()
@@ -208,25 +207,30 @@ fn malformed_layers_give_their_own_errors() {
     assert!(matches!(
         open(&signed_garbage.encode_to_vec()),
         Err(Error::Malformed {
-            what: "CommunityMessageArchiveMagnetlink",
+            what: "CommunityMessageArchiveLink",
             ..
         })
     ));
 
-    // A valid signature over a magnet-link message without a link.
-    let empty = CommunityMessageArchiveMagnetlink {
-        clock: 5,
-        magnet_uri: String::new(),
-    }
-    .encode_to_vec();
-    let signed_empty = ApplicationMetadataMessage {
-        signature: sign_raw(&empty),
-        payload: empty,
-        r#type: 43,
+    // Valid signatures over a message without a link, and over a link that
+    // is neither a magnet link nor a CID.
+    let signed_link = |link: &str| {
+        let payload = CommunityMessageArchiveLink {
+            clock: 5,
+            archive_link: link.to_owned(),
+        }
+        .encode_to_vec();
+        ApplicationMetadataMessage {
+            signature: sign_raw(&payload),
+            payload,
+            r#type: 43,
+        }
+        .encode_to_vec()
     };
+    assert!(matches!(open(&signed_link("")), Err(Error::EmptyLink)));
     assert!(matches!(
-        open(&signed_empty.encode_to_vec()),
-        Err(Error::EmptyLink)
+        open(&signed_link("https://example.org/archive")),
+        Err(Error::UnrecognisedLink { .. })
     ));
 }
 
@@ -278,9 +282,12 @@ proptest! {
     }
 
     #[test]
-    fn every_signed_announcement_verifies(clock in any::<u64>(), link in "[ -~]{1,200}", cid in any::<bool>()) {
+    fn every_signed_announcement_verifies(
+        clock in any::<u64>(),
+        link in prop_oneof!["magnet:[ -~]{0,200}", "z[1-9A-HJ-NP-Za-km-z]{1,100}"],
+    ) {
         let key = CommunityKey::from_bytes(&SECRET).unwrap();
-        let kind = if cid { LinkKind::IndexCid } else { LinkKind::Magnet };
+        let kind = archive_dispatch::link_kind(&link).unwrap();
         let got = open(&sign_announcement(&key, kind, clock, &link).unwrap()).unwrap();
         prop_assert_eq!(got, Announcement { community: key.community_id(), kind, clock, link });
     }

@@ -28,9 +28,10 @@ pub mod application_metadata_message {
     #[repr(i32)]
     pub enum Type {
         Unknown = 0,
-        CommunityMessageArchiveMagnetlink = 43,
-        /// The Codex prototype's number; no merged status-go proto file fixes it.
-        CommunityMessageArchiveIndexCid = 76,
+        /// Magnet links and Logos Storage / Codex index CIDs alike (status-go's
+        /// current name; formerly COMMUNITY_MESSAGE_ARCHIVE_MAGNETLINK, same number).
+        /// 76 is status-go's SYNC_ACTIVITY_CENTER_UNREAD and is not ours to use.
+        CommunityMessageArchiveLink = 43,
     }
     impl Type {
         /// String value of the enum field names used in the ProtoBuf definition.
@@ -40,47 +41,32 @@ pub mod application_metadata_message {
         pub fn as_str_name(&self) -> &'static str {
             match self {
                 Self::Unknown => "UNKNOWN",
-                Self::CommunityMessageArchiveMagnetlink => {
-                    "COMMUNITY_MESSAGE_ARCHIVE_MAGNETLINK"
-                }
-                Self::CommunityMessageArchiveIndexCid => {
-                    "COMMUNITY_MESSAGE_ARCHIVE_INDEX_CID"
-                }
+                Self::CommunityMessageArchiveLink => "COMMUNITY_MESSAGE_ARCHIVE_LINK",
             }
         }
         /// Creates an enum from field names used in the ProtoBuf definition.
         pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
             match value {
                 "UNKNOWN" => Some(Self::Unknown),
-                "COMMUNITY_MESSAGE_ARCHIVE_MAGNETLINK" => {
-                    Some(Self::CommunityMessageArchiveMagnetlink)
-                }
-                "COMMUNITY_MESSAGE_ARCHIVE_INDEX_CID" => {
-                    Some(Self::CommunityMessageArchiveIndexCid)
+                "COMMUNITY_MESSAGE_ARCHIVE_LINK" => {
+                    Some(Self::CommunityMessageArchiveLink)
                 }
                 _ => None,
             }
         }
     }
 }
-/// Announcement of a BitTorrent magnet link for a community's archives.
+/// Announcement of a community's archive link: a BitTorrent magnet URI or a
+/// Logos Storage / Codex index CID (status-go's current message, wire-identical
+/// to its predecessor CommunityMessageArchiveMagnetlink{clock, magnet_uri}).
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
-pub struct CommunityMessageArchiveMagnetlink {
+pub struct CommunityMessageArchiveLink {
     /// Sender's clock in milliseconds.
     #[prost(uint64, tag = "1")]
     pub clock: u64,
+    /// The link as announced: "magnet:?..." or the bare CID ("zDv...").
     #[prost(string, tag = "2")]
-    pub magnet_uri: ::prost::alloc::string::String,
-}
-/// Announcement of a Codex index CID for a community's archives (Codex prototype).
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
-pub struct CommunityMessageArchiveIndexCid {
-    /// Sender's clock in milliseconds.
-    #[prost(uint64, tag = "1")]
-    pub clock: u64,
-    /// Codex CID of the index, base58btc ("zDv...").
-    #[prost(string, tag = "2")]
-    pub cid: ::prost::alloc::string::String,
+    pub archive_link: ::prost::alloc::string::String,
 }
 /// One raw Waku envelope as stored in status-go's `waku_messages` table.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

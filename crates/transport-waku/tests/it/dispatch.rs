@@ -6,7 +6,8 @@ use std::{sync::Arc, time::Duration};
 
 use archive_dispatch::{
     Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, DispatchConfig, Dispatcher,
-    Event, LinkKind, Rejection, Transport, sign_announcement,
+    Event, LinkKind, NodeIdentity, Rejection, Transport, sign_announcement,
+    wire::{OsEntropy, seal_frame},
 };
 use bytes::Bytes;
 use tokio::time::{Instant, timeout};
@@ -44,7 +45,8 @@ async fn member_accepts_after_the_quiet_period_and_rejects_a_forgery() {
     // Gossipsub needs the member's subscription to reach the owner first.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    // A forgery: a valid signature by a key that is not the community's.
+    // A forgery: a valid signature by a key that is not the community's,
+    // sealed for the community's channel as any relay peer can.
     let channel = Channel::for_announcement(&community, LinkKind::Magnet);
     let forged = sign_announcement(
         &CommunityKey::generate(),
@@ -53,6 +55,7 @@ async fn member_accepts_after_the_quiet_period_and_rejects_a_forgery() {
         "magnet:?xt=urn:btih:ff",
     )
     .unwrap();
+    let forged = seal_frame(&channel, &NodeIdentity::generate(), &forged, &mut OsEntropy).unwrap();
     owner
         .publish(&channel.content_topic, Bytes::from(forged))
         .await
