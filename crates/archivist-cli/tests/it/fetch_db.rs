@@ -209,7 +209,10 @@ fn an_archive_of_another_community_cannot_replace_a_communitys_messages() {
             "--community",
             community,
             "--out",
-            tmp.path().join(format!("member-{community}")).to_str().unwrap(),
+            tmp.path()
+                .join(format!("member-{community}"))
+                .to_str()
+                .unwrap(),
             "--db",
             db.to_str().unwrap(),
         ])

@@ -290,7 +290,8 @@ fn status_and_export_read_a_read_only_store_without_touching_it() {
     let before = fs::read(&db).unwrap();
     mode(&db, 0o444);
     mode(&data, 0o555);
-    let status = archivist_unprivileged(&["status", "--json", "--config", config.to_str().unwrap()]);
+    let status =
+        archivist_unprivileged(&["status", "--json", "--config", config.to_str().unwrap()]);
     let export = archivist_unprivileged(&["messages", "export", "--db", db.to_str().unwrap()]);
     mode(&data, 0o755);
     mode(&db, 0o644);
