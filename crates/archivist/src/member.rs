@@ -459,10 +459,11 @@ async fn fetch_and_import(
         let context = Arc::clone(context);
         let backend = Arc::clone(backend);
         let link = link.clone();
+        let cancel = cancel.clone();
         tokio::spawn(async move {
-            let mut failures = 0;
+            let mut tally = ImportTally::default();
             for id in leftovers {
-                failures += usize::from(!import(&context, &backend, &link, id).await);
+                tally.import(&context, &backend, &link, id, &cancel).await;
             }
             while let Some(FetchEvent::ArchiveFetched { id, range }) = fetched.recv().await {
                 if let Err(e) = context
@@ -471,17 +472,18 @@ async fn fetch_and_import(
                     .await
                 {
                     tracing::warn!(error = %e, "recording a downloaded archive failed");
-                    failures += 1;
+                    tally.failed += 1;
                     continue;
                 }
+                tally.fetched += 1;
                 context.emit(NodeEvent::HistoryArchiveDownloaded {
                     community: context.community,
                     id,
                     range,
                 });
-                failures += usize::from(!import(&context, &backend, &link, id).await);
+                tally.import(&context, &backend, &link, id, &cancel).await;
             }
-            failures
+            tally
         })
     };
     let order = if context.inner.config.import.newest_first {
@@ -500,8 +502,27 @@ async fn fetch_and_import(
         )
         .await;
     // The sender is gone with the fetch, so the importer drains and ends.
-    let failures = importer.await.unwrap_or(1);
+    let tally = importer.await.unwrap_or(ImportTally {
+        failed: 1,
+        ..ImportTally::default()
+    });
+    if cancel.is_cancelled() {
+        // Said once, at the boundary where the work stopped: what is
+        // recorded as downloaded is imported on the next start.
+        tracing::info!(
+            community = %community,
+            backend = backend.name(),
+            "download stopped: {} archive(s) fetched and {} imported before the stop, \
+             {} fetched but left to import and {} not fetched, for the next start",
+            tally.fetched,
+            tally.imported,
+            tally.deferred,
+            missing.len().saturating_sub(tally.fetched),
+        );
+        return Err(cancelled(backend));
+    }
     let outcome = outcome?;
+    let failures = tally.failed;
     if failures > 0 {
         return Err(archive_backend::Error::new(
             ErrorKind::Other,
@@ -517,6 +538,39 @@ async fn fetch_and_import(
         .await
         .map_err(|e| store_error(backend, e))?;
     Ok(outcome)
+}
+
+/// What one download's importer did.
+#[derive(Debug, Default)]
+struct ImportTally {
+    /// Archives the fetch handed over (recorded as downloaded).
+    fetched: usize,
+    imported: usize,
+    failed: usize,
+    /// Not imported because the download was stopped first; they are
+    /// recorded as downloaded, so the next start imports them.
+    deferred: usize,
+}
+
+impl ImportTally {
+    /// Imports `id` unless the download was stopped: a stop lets the import
+    /// in progress finish (one transaction) and starts no other.
+    async fn import(
+        &mut self,
+        context: &MemberContext,
+        backend: &DynBackend,
+        link: &Link,
+        id: ArchiveId,
+        cancel: &CancellationToken,
+    ) {
+        if cancel.is_cancelled() {
+            self.deferred += 1;
+        } else if import(context, backend, link, id).await {
+            self.imported += 1;
+        } else {
+            self.failed += 1;
+        }
+    }
 }
 
 /// Imports one downloaded archive (when importing is on) and marks it;

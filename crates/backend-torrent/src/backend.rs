@@ -564,7 +564,10 @@ impl Backend for TorrentBackend {
         let read = async {
             let mut fetched = Vec::with_capacity(wanted.len());
             for (range, id, entry) in wanted {
+                // Biased: once cancelled, no further archive is handed over,
+                // however quickly the next one would read.
                 tokio::select! {
+                    biased;
                     () = cancel.cancelled() => return Err(cancelled()),
                     read = read_verified(&mut stream, &id, &entry) => read?,
                 };

@@ -227,3 +227,55 @@ async fn a_codex_owner_stopped_and_restarted_keeps_its_index_and_publishes_the_n
     member.node.stop().await;
     owner.node.stop().await;
 }
+
+/// Stopping stops: a member node stopped mid-download starts no import
+/// after the stop (the one in progress may finish), and what was fetched
+/// but not imported is imported by the next start. Before, every archive
+/// already read went on being imported after the stop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_stopped_mid_download_imports_nothing_after_the_stop_and_resumes() {
+    let world = World::new(Networks::Torrent).await;
+    let mut owner = world.owner().await;
+    owner.write_weeks(12).await;
+    let config = world.member_config("member", owner.node.torrent_listen_addr());
+    let mut member = world.member(config.clone(), owner.community(), None).await;
+    owner.start_archiving().await;
+    member
+        .wait_for(&mut Vec::new(), |e| match e {
+            NodeEvent::HistoryArchiveImported { .. } => Some(()),
+            _ => None,
+        })
+        .await;
+    let community = owner.community();
+    let imported = |store: archivist::store::Store| async move {
+        let downloaded = store.downloaded_archive_ids(community).await.unwrap().len();
+        let waiting = store.archives_to_import(community).await.unwrap().len();
+        downloaded - waiting
+    };
+    let before = imported(member.node.store().clone()).await;
+    member.node.stop().await;
+    // A fresh handle on the file: the stopped node's is gone.
+    let store = archivist::store::Store::open_read_only(config.store_path())
+        .await
+        .unwrap();
+    let after = imported(store.clone()).await;
+    assert!(
+        after <= before + 2,
+        "{before} archives imported at the stop, {after} after it"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        imported(store).await,
+        after,
+        "imports went on after the stop"
+    );
+
+    // The next start finishes the job.
+    let mut member = world.member(config, community, None).await;
+    if after < 12 {
+        member.finished().await;
+    }
+    assert_same_history(&owner, &member.node).await;
+    member.node.stop().await;
+    owner.node.stop().await;
+}
