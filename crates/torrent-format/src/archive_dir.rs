@@ -80,15 +80,23 @@ impl ArchiveDir {
         self.dir.join(LOCK_FILE)
     }
 
-    /// Takes the writer lock, creating the directory if needed (and syncing
-    /// its parent, so a crash cannot lose the new directory entry), or fails
-    /// at once with [`Error::Locked`] naming the holder. Returns the lock and
-    /// whether the directory was created.
-    fn lock(&self) -> Result<(WriterLock, bool)> {
-        let created = !self.dir.is_dir();
-        if created {
+    /// Takes the writer lock, creating the directory and any missing parents
+    /// if needed (and syncing the directory above each, so a crash cannot
+    /// lose the new entries), or fails at once with [`Error::Locked`] naming
+    /// the holder. Returns the lock and the directories created, deepest
+    /// first.
+    fn lock(&self) -> Result<(WriterLock, Vec<PathBuf>)> {
+        let created: Vec<PathBuf> = self
+            .dir
+            .ancestors()
+            .take_while(|dir| !dir.as_os_str().is_empty() && !dir.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        if !created.is_empty() {
             create_private_dir(&self.dir).at(&self.dir)?;
-            sync_parent(&self.dir)?;
+            for dir in &created {
+                sync_parent(dir)?;
+            }
         }
         Ok((WriterLock::acquire(&self.lock_path())?, created))
     }
@@ -161,12 +169,14 @@ impl ArchiveDir {
             }
         };
         if report.archives.is_empty() {
-            if created {
+            if !created.is_empty() {
                 // A run without archives leaves nothing on disk (status-go
-                // test 6): the folder and its lock existed only for this call.
+                // test 6): the folders and the lock existed only for this call.
                 let _ = fs::remove_file(self.lock_path());
                 drop(lock);
-                let _ = fs::remove_dir(&self.dir);
+                for dir in &created {
+                    let _ = fs::remove_dir(dir);
+                }
             }
             return Ok(AppendOutcome {
                 report,

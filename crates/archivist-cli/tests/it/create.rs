@@ -148,3 +148,106 @@ fn bad_input_fails_clearly_and_writes_nothing() {
     }
     assert!(!out.exists(), "nothing is written on bad input");
 }
+
+fn create_args(jsonl: &Path, from: u64, to: u64, out: &Path) -> Vec<String> {
+    [
+        "create",
+        "--messages",
+        jsonl.to_str().unwrap(),
+        "--community",
+        COMMUNITY,
+        "--topics",
+        TOPIC,
+        "--from",
+        &from.to_string(),
+        "--to",
+        &to.to_string(),
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Two `archivist create` runs on one community folder at once used to
+/// interleave their bytes, leaving an index that pointed at the other's
+/// archives. Now one may have to give up, naming the other, and the folder
+/// always verifies.
+#[test]
+fn two_creates_on_one_folder_never_interleave() {
+    let tmp = tempfile::tempdir().unwrap();
+    let jsonl = tmp.path().join("m.jsonl");
+    let lines: Vec<String> = (0..20_000u64)
+        .map(|i| line(D1 + i * 60, &format!("0x{i:08x}"), TOPIC))
+        .collect();
+    write_jsonl(&jsonl, &lines);
+    for trial in 0..3 {
+        let out = tmp.path().join(format!("out{trial}"));
+        let weeks = [(D1, D1 + 7 * DAY), (D1 + 7 * DAY, D1 + 14 * DAY)];
+        let outputs: Vec<Output> = std::thread::scope(|s| {
+            let runs: Vec<_> = weeks
+                .iter()
+                .map(|&(from, to)| {
+                    let args = create_args(&jsonl, from, to, &out);
+                    s.spawn(move || {
+                        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                        archivist(&args)
+                    })
+                })
+                .collect();
+            runs.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let mut written = 0;
+        for output in &outputs {
+            if output.status.success() {
+                written += 1;
+            } else {
+                let stderr = String::from_utf8_lossy(&output.stderr);
+                assert!(
+                    stderr.contains("is locked by another writer (pid "),
+                    "trial {trial}: {stderr}"
+                );
+            }
+        }
+        assert!(written >= 1, "trial {trial}: neither run wrote");
+        let dir = out.join(COMMUNITY);
+        let verified = archivist_json(&["verify", dir.to_str().unwrap(), "--json"]);
+        assert_eq!(verified["archives"], written, "trial {trial}: {verified}");
+    }
+}
+
+/// A writer holding the folder's lock makes `archivist create` fail at once,
+/// naming the holder, and leaves the files as they were.
+#[test]
+fn create_on_a_locked_folder_fails_naming_the_holder() {
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let jsonl = tmp.path().join("m.jsonl");
+    write_jsonl(&jsonl, &[line(D1 + 3600, "0x01", TOPIC)]);
+    let out = tmp.path().join("out");
+    let dir = out.join(COMMUNITY);
+    fs::create_dir_all(&dir).unwrap();
+    let mut lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(dir.join("writer.lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    writeln!(lock, "pid 1: the other writer").unwrap();
+
+    let args = create_args(&jsonl, D1, D1 + 7 * DAY, &out);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = archivist(&args);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("locked by another writer (pid 1: the other writer)"),
+        "{stderr}"
+    );
+    assert!(!dir.join("data").exists() && !dir.join("index").exists());
+
+    drop(lock);
+    archivist_json(&args);
+    archivist_json(&["verify", dir.to_str().unwrap(), "--json"]);
+}
