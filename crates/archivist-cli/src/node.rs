@@ -82,6 +82,14 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopping");
     node.stop().await;
+    // What the stop interrupted (`archivist.downloadStopped`) is said too.
+    while let Ok(event) = events.try_recv() {
+        print_event(&event.to_json(), args.json);
+    }
+    print_event(
+        &json!({ "type": "archivist.stopped", "event": {} }),
+        args.json,
+    );
     Ok(())
 }
 

@@ -63,6 +63,14 @@ pub(crate) struct FetchArgs {
     /// Seconds to wait for the metadata (retried once, as status-go).
     #[arg(long, default_value_t = 20)]
     timeout: u64,
+    /// Seconds a BitTorrent download may go without a verified byte before
+    /// its peers are dialled afresh (three times, then it fails).
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    stall_timeout: u64,
+    /// Seconds the whole fetch may take, whatever it waits on; past it the
+    /// command fails, keeping what it fetched and imported.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    deadline: u64,
     /// Import the fetched archives into the message store at FILE (created if
     /// missing), each whole or not at all; archives imported there before are
     /// not fetched again.
@@ -87,7 +95,20 @@ pub(crate) async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `archivist fetch`, within its `--deadline`.
 pub(crate) async fn fetch(args: FetchArgs) -> anyhow::Result<serde_json::Value> {
+    let deadline = Duration::from_secs(args.deadline);
+    match tokio::time::timeout(deadline, fetch_link(args)).await {
+        Ok(result) => result,
+        Err(_) => bail!(
+            "the fetch did not finish within {}s (--deadline); what arrived is kept, \
+             and a new fetch resumes from it",
+            deadline.as_secs()
+        ),
+    }
+}
+
+async fn fetch_link(args: FetchArgs) -> anyhow::Result<serde_json::Value> {
     let link = args.link.clone();
     if link.kind() == LinkKind::IndexCid {
         let url = args
@@ -124,6 +145,7 @@ pub(crate) async fn fetch(args: FetchArgs) -> anyhow::Result<serde_json::Value> 
     config.contact_trackers = !args.trackers.is_empty();
     config.trackers = args.trackers;
     config.metadata_timeout = Duration::from_secs(args.timeout);
+    config.stall.timeout = Duration::from_secs(args.stall_timeout.max(1));
     let node = TorrentBackend::start(config).await?;
     let result = async {
         let started = std::time::Instant::now();

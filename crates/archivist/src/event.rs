@@ -126,6 +126,23 @@ pub enum NodeEvent {
         /// The other network, tried next because the owner announced both.
         fallback: Option<&'static str>,
     },
+    /// A download was stopped (the node stopping, the community left, a
+    /// newer link): what it did before the stop, and what the next start
+    /// picks up.
+    DownloadStopped {
+        /// The community.
+        community: CommunityId,
+        /// The network it used.
+        backend: &'static str,
+        /// Archives fetched before the stop.
+        fetched: usize,
+        /// Archives imported before the stop.
+        imported: usize,
+        /// Fetched but not imported: imported on the next start.
+        left_to_import: usize,
+        /// Not fetched yet.
+        not_fetched: usize,
+    },
     /// Importing failed; the archive stays queued and is imported again on
     /// the next download or restart.
     ImportFailed {
@@ -154,6 +171,7 @@ impl NodeEvent {
             | NodeEvent::DownloadingHistoryArchivesFinished { community, .. }
             | NodeEvent::MemberSeeding { community, .. }
             | NodeEvent::DownloadFailed { community, .. }
+            | NodeEvent::DownloadStopped { community, .. }
             | NodeEvent::ImportFailed { community, .. } => Some(community),
         }
     }
@@ -185,6 +203,7 @@ impl NodeEvent {
             }
             NodeEvent::MemberSeeding { .. } => "community.historyArchivesSeeding",
             NodeEvent::DownloadFailed { .. } => "archivist.downloadFailed",
+            NodeEvent::DownloadStopped { .. } => "archivist.downloadStopped",
             NodeEvent::ImportFailed { .. } => "archivist.importFailed",
         }
     }
@@ -236,6 +255,20 @@ impl NodeEvent {
                 fallback,
                 ..
             } => json!({ "backend": backend, "error": error, "fallback": fallback }),
+            NodeEvent::DownloadStopped {
+                backend,
+                fetched,
+                imported,
+                left_to_import,
+                not_fetched,
+                ..
+            } => json!({
+                "backend": backend,
+                "fetched": fetched,
+                "imported": imported,
+                "leftToImport": left_to_import,
+                "notFetched": not_fetched,
+            }),
             NodeEvent::ImportFailed { id, error, .. } => {
                 json!({ "archiveId": id.to_string(), "error": error })
             }

@@ -509,16 +509,14 @@ async fn fetch_and_import(
     if cancel.is_cancelled() {
         // Said once, at the boundary where the work stopped: what is
         // recorded as downloaded is imported on the next start.
-        tracing::info!(
-            community = %community,
-            backend = backend.name(),
-            "download stopped: {} archive(s) fetched and {} imported before the stop, \
-             {} fetched but left to import and {} not fetched, for the next start",
-            tally.fetched,
-            tally.imported,
-            tally.deferred,
-            missing.len().saturating_sub(tally.fetched),
-        );
+        context.emit(NodeEvent::DownloadStopped {
+            community,
+            backend: backend.name(),
+            fetched: tally.fetched,
+            imported: tally.imported,
+            left_to_import: tally.deferred,
+            not_fetched: missing.len().saturating_sub(tally.fetched),
+        });
         return Err(cancelled(backend));
     }
     let outcome = outcome?;

@@ -269,6 +269,25 @@ async fn a_member_stopped_mid_download_imports_nothing_after_the_stop_and_resume
         after,
         "imports went on after the stop"
     );
+    if after < 12 {
+        // The stop says what it interrupted.
+        let mut stopped = None;
+        while let Ok(event) = member.events.try_recv() {
+            if let NodeEvent::DownloadStopped {
+                left_to_import,
+                not_fetched,
+                ..
+            } = event
+            {
+                stopped = Some(left_to_import + not_fetched);
+            }
+        }
+        let left = stopped.expect("an archivist.downloadStopped event");
+        assert!(
+            left > 0,
+            "a stopped download left nothing for the next start"
+        );
+    }
 
     // The next start finishes the job.
     let mut member = world.member(config, community, None).await;

@@ -10,7 +10,7 @@ mod store;
 mod torrent;
 
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Read},
     path::Path,
     process::{Child, Command, Output, Stdio},
     time::Duration,
@@ -23,12 +23,49 @@ pub(crate) const COMMUNITY: &str =
     "0x02aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 pub(crate) const TOPIC: &str = "0xdeadbeef";
 
-/// Runs `archivist` with `args` and returns its output.
+/// How long any one `archivist` command of these tests may run: a hang
+/// fails the test (and is killed) instead of stopping the suite.
+pub(crate) const COMMAND_DEADLINE: Duration = Duration::from_secs(300);
+
+/// Runs `archivist` with `args` and returns its output, killing it and
+/// failing after [`COMMAND_DEADLINE`].
 pub(crate) fn archivist(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_archivist"))
-        .args(args)
-        .output()
-        .expect("the archivist binary runs")
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_archivist"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the archivist binary runs"),
+    );
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.0.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.0.stderr.take().map(|p| Box::new(p) as _));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("waiting for archivist") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < COMMAND_DEADLINE,
+            "archivist {args:?} still running after {COMMAND_DEADLINE:?}: killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
 }
 
 /// Runs `archivist`, requires success and parses stdout as JSON.

@@ -101,3 +101,38 @@ fn a_member_fetches_what_the_owner_seeds() {
         "{stderr}"
     );
 }
+
+/// `--deadline` bounds the whole fetch, whatever it waits on: here a peer
+/// that accepts the connection and never says a word.
+#[test]
+fn fetch_gives_up_at_its_deadline_with_a_silent_peer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let peer = silent.local_addr().unwrap().to_string();
+    let magnet = format!("magnet:?xt=urn:btih:{}&dn={COMMUNITY}", "ab".repeat(20));
+    let started = std::time::Instant::now();
+    let failed = archivist(&[
+        "fetch",
+        &magnet,
+        "--out",
+        tmp.path().join("member").to_str().unwrap(),
+        "--peer",
+        &peer,
+        "--timeout",
+        "120",
+        "--deadline",
+        "2",
+    ]);
+    assert!(!failed.status.success());
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        stderr.contains("did not finish within 2s (--deadline)"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "the deadline of 2 s took {:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
