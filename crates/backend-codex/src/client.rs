@@ -133,6 +133,13 @@ impl CodexClient {
         format!("{}{path}", self.api)
     }
 
+    /// `{api}/data/{cid}{rest}`, once `cid` is checked to be a CID whose
+    /// text is safe in a URL path as it is (see [`check_cid`]).
+    fn cid_url(&self, cid: &str, rest: &str) -> Result<String, CodexError> {
+        check_cid(cid)?;
+        Ok(self.url(&format!("/data/{cid}{rest}")))
+    }
+
     /// Sends the request `build` makes, retrying connection failures,
     /// timeouts and 5xx with backoff; any other status fails at once with its
     /// body. `deadline` bounds each try until the headers arrive.
@@ -241,7 +248,7 @@ impl CodexClient {
     /// `GET /data/{cid}/network/manifest`: the manifest, fetched from the
     /// network if needed, within the manifest deadline.
     pub async fn manifest(&self, cid: &str) -> Result<DataItem, CodexError> {
-        let url = self.url(&format!("/data/{cid}/network/manifest"));
+        let url = self.cid_url(cid, "/network/manifest")?;
         let what = format!("GET /data/{cid}/network/manifest");
         let deadline = Some(self.config.manifest_deadline);
         let response = self.send(&what, deadline, || self.http.get(&url)).await?;
@@ -252,7 +259,7 @@ impl CodexClient {
     /// background; returns once the manifest is local. Sent without a body,
     /// which the node would otherwise want a Content-Type for.
     pub async fn fetch_in_background(&self, cid: &str) -> Result<DataItem, CodexError> {
-        let url = self.url(&format!("/data/{cid}/network"));
+        let url = self.cid_url(cid, "/network")?;
         let what = format!("POST /data/{cid}/network");
         let deadline = Some(self.config.manifest_deadline);
         let response = self.send(&what, deadline, || self.http.post(&url)).await?;
@@ -263,7 +270,7 @@ impl CodexClient {
     /// answers are read: the node's `{"<cid>": bool}` and the spec's
     /// `{"has": bool}`.
     pub async fn exists(&self, cid: &str) -> Result<bool, CodexError> {
-        let url = self.url(&format!("/data/{cid}/exists"));
+        let url = self.cid_url(cid, "/exists")?;
         let what = format!("GET /data/{cid}/exists");
         let deadline = Some(self.config.request_deadline);
         let response = self.send(&what, deadline, || self.http.get(&url)).await?;
@@ -276,7 +283,7 @@ impl CodexClient {
 
     /// `DELETE /data/{cid}`: removes a dataset (or block) from the node.
     pub async fn delete(&self, cid: &str) -> Result<(), CodexError> {
-        let url = self.url(&format!("/data/{cid}"));
+        let url = self.cid_url(cid, "")?;
         let what = format!("DELETE /data/{cid}");
         let deadline = Some(self.config.request_deadline);
         self.send(&what, deadline, || self.http.delete(&url))
@@ -313,6 +320,24 @@ fn exists_answer(map: &serde_json::Map<String, serde_json::Value>, cid: &str) ->
         .or_else(|| map.get("has"))
         .or_else(|| (map.len() == 1).then(|| map.values().next()).flatten())
         .and_then(serde_json::Value::as_bool)
+}
+
+/// Refuses a CID that does not parse, or whose text is not all letters and
+/// digits: every multibase a node prints (base58btc) or may be given
+/// (base32, base36) is, while base64 ones carry `/` and `+`, and anything
+/// else could carry `..`, `?` or `#` into the node's router.
+fn check_cid(cid: &str) -> Result<(), CodexError> {
+    let invalid = |reason: String| CodexError::InvalidCid {
+        cid: cid.chars().take(200).collect(),
+        reason,
+    };
+    if cid.is_empty() || !cid.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(invalid(
+            "only letters and digits (a base58btc, base32 or base36 CID) go into a URL".into(),
+        ));
+    }
+    parse_cid(cid).map_err(|e| invalid(e.to_string()))?;
+    Ok(())
 }
 
 /// The headers of an upload: never multipart, no Content-Type unless given.

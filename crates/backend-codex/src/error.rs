@@ -58,6 +58,15 @@ pub enum CodexError {
         /// What was wrong.
         reason: String,
     },
+    /// A CID that does not parse, or whose text cannot go into a URL path as
+    /// it is; refused before any request.
+    #[error("{cid:?} is not a usable CID: {reason}")]
+    InvalidCid {
+        /// The text given (at most 200 characters of it).
+        cid: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// A bad argument (an unusable filename, a foreign link).
     #[error("{0}")]
     InvalidInput(String),
@@ -84,7 +93,7 @@ impl CodexError {
             CodexError::Timeout { .. } => ErrorKind::Timeout,
             CodexError::Verification { .. } | CodexError::Archive(_) => ErrorKind::Corrupt,
             CodexError::Protocol { .. } => ErrorKind::Other,
-            CodexError::InvalidInput(_) => ErrorKind::InvalidInput,
+            CodexError::InvalidInput(_) | CodexError::InvalidCid { .. } => ErrorKind::InvalidInput,
             CodexError::Cancelled => ErrorKind::Cancelled,
         }
     }

@@ -135,7 +135,7 @@ impl CodexClient {
             Source::Network => {
                 let item = self.manifest(cid).await?;
                 let what = format!("GET /data/{cid}/network/stream");
-                let url = self.url(&format!("/data/{cid}/network/stream"));
+                let url = self.cid_url(cid, "/network/stream")?;
                 let response = self.send(&what, None, || self.http.get(&url)).await?;
                 (what, response, item)
             }
@@ -143,7 +143,7 @@ impl CodexClient {
                 // Local first: asking for the manifest of a dataset that is not
                 // local would make the node look for it on the network.
                 let what = format!("GET /data/{cid}");
-                let url = self.url(&format!("/data/{cid}"));
+                let url = self.cid_url(cid, "")?;
                 let response = self.send(&what, None, || self.http.get(&url)).await?;
                 let item = self.manifest(cid).await?;
                 (what, response, item)

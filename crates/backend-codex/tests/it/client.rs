@@ -70,6 +70,50 @@ async fn unusable_metadata_is_refused_before_any_request() {
 }
 
 #[tokio::test]
+async fn malformed_cids_never_reach_a_url() {
+    let node = Node::start(|_| {}).await;
+    let client = node.client();
+    let base64 = "mAXASIHfTj2V1aP3aGF6QznM9FnXp9i2H4vCAxY/dyAENg+/v";
+    for bad in [
+        "../space",
+        "zDv/../../debug/info",
+        "zDvZRwzm?x=1",
+        "zDvZRwzm#frag",
+        "",
+        "not-a-cid",
+        "zzzzzz",
+        base64,
+    ] {
+        let errors = [
+            client.manifest(bad).await.map(drop).unwrap_err(),
+            client.fetch_in_background(bad).await.map(drop).unwrap_err(),
+            client.exists(bad).await.map(drop).unwrap_err(),
+            client.delete(bad).await.unwrap_err(),
+            client
+                .download(bad, Source::Local)
+                .await
+                .map(drop)
+                .unwrap_err(),
+            client
+                .download(bad, Source::Network)
+                .await
+                .map(drop)
+                .unwrap_err(),
+        ];
+        for err in errors {
+            assert!(
+                matches!(&err, CodexError::InvalidCid { cid, .. } if cid == bad),
+                "{bad:?}: {err}"
+            );
+            assert_eq!(err.kind(), ErrorKind::InvalidInput);
+            assert!(!err.is_retryable());
+        }
+    }
+    assert_eq!(node.handle.request_count(), 0, "nothing was sent");
+    node.stop().await;
+}
+
+#[tokio::test]
 async fn bursts_of_5xx_are_retried_and_4xx_are_not() {
     let node = Node::start(|_| {}).await;
     let client = node.client();
@@ -96,11 +140,13 @@ async fn bursts_of_5xx_are_retried_and_4xx_are_not() {
     );
     node.handle.fail_next_requests(0);
 
+    // A malformed CID is refused before sending (see above): a missing
+    // dataset is the 4xx here.
     let before = node.handle.request_count();
-    let err = client.exists("not-a-cid").await.unwrap_err();
+    let err = client.manifest(VECTOR_CID).await.unwrap_err();
     assert_eq!(
         (err.kind(), err.status()),
-        (ErrorKind::InvalidInput, Some(400))
+        (ErrorKind::NotFound, Some(404))
     );
     assert_eq!(
         node.handle.request_count(),
