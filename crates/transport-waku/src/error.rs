@@ -22,6 +22,15 @@ pub enum Error {
     /// The libp2p swarm could not be built or could not listen.
     #[error("waku node setup: {0}")]
     Setup(String),
+    /// A listen address cannot be bound, e.g. because another process
+    /// listens there.
+    #[error("listening on {addr}: {reason}")]
+    Listen {
+        /// The address as configured.
+        addr: libp2p::Multiaddr,
+        /// Why it cannot be bound.
+        reason: String,
+    },
     /// A listen or bootstrap address is not a valid multiaddr.
     #[error("invalid multiaddr {addr:?}: {reason}")]
     Multiaddr {

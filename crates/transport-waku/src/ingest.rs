@@ -107,9 +107,11 @@ impl Ingestion {
                 if rows.is_empty() {
                     continue;
                 }
-                let count = rows.len() as u64;
-                store.insert_messages(rows).await?;
-                stored_count.fetch_add(count, Ordering::Relaxed);
+                // First come, first kept: a re-sent message whose hash
+                // collides (meta and timestamp run together in the hash)
+                // must not rewrite the stored one.
+                let count = store.insert_messages_if_absent(rows).await?;
+                stored_count.fetch_add(count as u64, Ordering::Relaxed);
             }
             Ok(())
         });
@@ -120,7 +122,8 @@ impl Ingestion {
         })
     }
 
-    /// Messages stored so far.
+    /// Messages stored so far; one whose hash was already stored is not
+    /// counted.
     pub fn stored(&self) -> u64 {
         self.stored.load(Ordering::Relaxed)
     }

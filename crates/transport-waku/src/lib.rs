@@ -8,8 +8,14 @@
 //!   noise and yamux or mplex, plus identify and ping. It implements
 //!   [`archive_dispatch::Transport`], so announcements travel over it; js-waku
 //!   peers interoperate with this configuration.
+//! - What peers cannot do to it: a relayed message is forwarded and delivered
+//!   only once checked (decodable, within the size cap, with a content topic,
+//!   within its sender's [`RateLimit`]); a refused one costs the sender
+//!   gossipsub score. Incoming connections are capped, and listening sockets
+//!   never share their port (no `SO_REUSEPORT`), so a taken port fails start
+//!   with [`Error::Listen`].
 //! - [`Ingestion`]: received messages into [`archive_store::Store`], mapped as
-//!   status-go stores them.
+//!   status-go stores them, first come first kept.
 //!
 //! Nothing here knows a storage backend or the scheduler.
 
@@ -17,6 +23,10 @@ mod error;
 mod ingest;
 mod message;
 mod node;
+mod swarm;
+mod task;
+mod tcp;
+mod validation;
 
 pub use archive_proto::waku::relay::WakuRelayMessage;
 pub use error::{Error, Result};
@@ -24,3 +34,4 @@ pub use ingest::{Ingestion, stored_message, v1_topic};
 pub use libp2p::{Multiaddr, PeerId};
 pub use message::{DEFAULT_MAX_MESSAGE_SIZE, decode_message, message_hash, new_message};
 pub use node::{RELAY_PROTOCOL, RelayMessage, WakuConfig, WakuNode};
+pub use validation::{RateLimit, RelayStats};

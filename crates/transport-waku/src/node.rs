@@ -22,17 +22,7 @@ use futures::{
     StreamExt,
     stream::{self, BoxStream},
 };
-use libp2p::{
-    Multiaddr, PeerId, Swarm, SwarmBuilder,
-    core::upgrade::SelectUpgrade,
-    gossipsub::{self, IdentTopic, MessageAuthenticity, PublishError},
-    identify,
-    multiaddr::Protocol,
-    noise, ping,
-    swarm::{ConnectionId, NetworkBehaviour, SwarmEvent, dial_opts::DialOpts},
-    tcp, yamux,
-};
-use sha2::{Digest, Sha256};
+use libp2p::{Multiaddr, PeerId, gossipsub::IdentTopic, multiaddr::Protocol, swarm::SwarmEvent};
 use tokio::{
     sync::{broadcast, mpsc, oneshot},
     task::JoinHandle,
@@ -41,7 +31,10 @@ use tokio::{
 
 use crate::{
     error::{Error, Result},
-    message::{DEFAULT_MAX_MESSAGE_SIZE, decode_message, message_hash, new_message},
+    message::{DEFAULT_MAX_MESSAGE_SIZE, message_hash, new_message},
+    swarm::build_swarm,
+    task::{Command, Task},
+    validation::{RateLimit, RelayStats},
 };
 
 /// The gossipsub protocol id of 11/WAKU2-RELAY; it replaces `/meshsub/*`.
@@ -68,6 +61,12 @@ pub struct WakuConfig {
     pub redial_initial: Duration,
     /// Longest wait between redials.
     pub redial_max: Duration,
+    /// Connections other peers may hold open to this node at once.
+    pub max_incoming_connections: u32,
+    /// Incoming connections still in their handshake at once.
+    pub max_pending_connections: u32,
+    /// How many messages each peer may relay to this node.
+    pub peer_rate: RateLimit,
 }
 
 impl Default for WakuConfig {
@@ -84,6 +83,9 @@ impl Default for WakuConfig {
             receive_queue: 1024,
             redial_initial: Duration::from_millis(500),
             redial_max: Duration::from_secs(30),
+            max_incoming_connections: 50,
+            max_pending_connections: 16,
+            peer_rate: RateLimit::default(),
         }
     }
 }
@@ -120,49 +122,28 @@ impl fmt::Debug for WakuNode {
     }
 }
 
-enum Command {
-    Publish {
-        data: Vec<u8>,
-        reply: oneshot::Sender<Result<()>>,
-    },
-    Subscribe {
-        reply: oneshot::Sender<broadcast::Receiver<RelayMessage>>,
-    },
-    Dial {
-        addr: Multiaddr,
-    },
-    RelayPeers {
-        reply: oneshot::Sender<Vec<PeerId>>,
-    },
-    Shutdown,
-}
-
-#[derive(NetworkBehaviour)]
-struct Behaviour {
-    gossipsub: gossipsub::Behaviour,
-    identify: identify::Behaviour,
-    ping: ping::Behaviour,
-}
-
 impl WakuNode {
     /// Builds the swarm, starts listening, dials the bootstrap peers and
     /// subscribes to the pubsub topic. Returns once every listener has an
     /// address, so [`WakuNode::listen_addrs`] holds the real ports.
     pub async fn start(config: WakuConfig) -> Result<WakuNode> {
-        let mut swarm = build_swarm(&config).await?;
         let topic = IdentTopic::new(config.pubsub_topic.clone());
+        let mut swarm = build_swarm(&config, topic.hash()).await?;
         swarm
             .behaviour_mut()
             .gossipsub
             .subscribe(&topic)
             .map_err(|e| Error::Setup(format!("subscribing to {topic}: {e}")))?;
 
-        let mut pending = HashSet::new();
-        for addr in &config.listen {
-            let id = swarm
-                .listen_on(addr.clone())
-                .map_err(|e| Error::Setup(format!("listening on {addr}: {e}")))?;
-            pending.insert(id);
+        let mut pending = HashMap::new();
+        let mut order = HashMap::new();
+        for (index, addr) in config.listen.iter().enumerate() {
+            let id = swarm.listen_on(addr.clone()).map_err(|e| Error::Listen {
+                addr: addr.clone(),
+                reason: listen_error(&e),
+            })?;
+            pending.insert(id, addr.clone());
+            order.insert(id, index);
         }
         let peer_id = *swarm.local_peer_id();
         let mut listen_addrs = Vec::new();
@@ -177,37 +158,41 @@ impl WakuNode {
                     address,
                 } => {
                     pending.remove(&listener_id);
-                    listen_addrs.push(address.with_p2p(peer_id).unwrap_or_else(|a| a));
+                    let index = order.get(&listener_id).copied().unwrap_or(usize::MAX);
+                    listen_addrs.push((index, address.with_p2p(peer_id).unwrap_or_else(|a| a)));
                 }
                 SwarmEvent::ListenerClosed {
                     reason: Err(e),
                     listener_id,
                     ..
-                } if pending.contains(&listener_id) => {
-                    return Err(Error::Setup(format!("listener closed: {e}")));
+                } => {
+                    if let Some(addr) = pending.remove(&listener_id) {
+                        return Err(Error::Listen {
+                            addr,
+                            reason: format!("listener closed: {e}"),
+                        });
+                    }
                 }
-                SwarmEvent::ListenerError { error, listener_id }
-                    if pending.contains(&listener_id) =>
-                {
-                    return Err(Error::Setup(format!("listener failed: {error}")));
+                SwarmEvent::ListenerError { error, listener_id } => {
+                    if let Some(addr) = pending.remove(&listener_id) {
+                        return Err(Error::Listen {
+                            addr,
+                            reason: format!("listener failed: {error}"),
+                        });
+                    }
                 }
                 _ => {}
             }
         }
 
+        // Transports report addresses in their own order; callers get the
+        // configured one.
+        listen_addrs.sort_by_key(|(index, _)| *index);
+        let listen_addrs = listen_addrs.into_iter().map(|(_, addr)| addr).collect();
+
         let (commands, receiver) = mpsc::channel(config.command_queue.max(1));
         let (inbound, _) = broadcast::channel(config.receive_queue.max(1));
-        let mut task = Task {
-            swarm,
-            topic,
-            pubsub_topic: config.pubsub_topic.clone(),
-            max_message_size: config.max_message_size,
-            inbound,
-            peers: Vec::new(),
-            dialing: HashMap::new(),
-            redial_initial: config.redial_initial,
-            redial_max: config.redial_max,
-        };
+        let mut task = Task::new(swarm, topic, &config, inbound);
         for addr in config.bootstrap {
             task.add_peer(addr);
         }
@@ -227,8 +212,8 @@ impl WakuNode {
         self.peer_id
     }
 
-    /// The bound listen addresses, each ending in `/p2p/<peer id>` so it can
-    /// be dialled as is.
+    /// The bound listen addresses in the configured order, each ending in
+    /// `/p2p/<peer id>` so it can be dialled as is.
     pub fn listen_addrs(&self) -> &[Multiaddr] {
         &self.listen_addrs
     }
@@ -247,6 +232,21 @@ impl WakuNode {
     pub async fn relay_peers(&self) -> Result<Vec<PeerId>> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::RelayPeers { reply }).await?;
+        answer.await.map_err(|_| Error::Shutdown)
+    }
+
+    /// This node's gossipsub score of `peer`, `None` for a peer it does not
+    /// know. Rejected messages lower it; below -80 the peer is not heard.
+    pub async fn peer_score(&self, peer: PeerId) -> Result<Option<f64>> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::PeerScore { peer, reply }).await?;
+        answer.await.map_err(|_| Error::Shutdown)
+    }
+
+    /// What the relay did with the messages it received so far.
+    pub async fn stats(&self) -> Result<RelayStats> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Stats { reply }).await?;
         answer.await.map_err(|_| Error::Shutdown)
     }
 
@@ -355,198 +355,21 @@ pub(crate) fn now_ns() -> i64 {
     i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX)
 }
 
-async fn build_swarm(config: &WakuConfig) -> Result<Swarm<Behaviour>> {
-    // js-waku (sdk 0.0.27) offers only mplex; yamux is kept for everyone else.
-    let mux = || SelectUpgrade::new(yamux::Config::default(), libp2p_mplex::Config::default());
-    // Gossipsub frames a whole RPC; leave room around the largest envelope.
-    let max_transmit = config.max_message_size.saturating_add(4 * 1024);
-    let swarm = SwarmBuilder::with_new_identity()
-        .with_tokio()
-        .with_tcp(tcp::Config::default(), noise::Config::new, mux)
-        .map_err(|e| Error::Setup(format!("tcp transport: {e}")))?
-        .with_websocket(noise::Config::new, mux)
-        .await
-        .map_err(|e| Error::Setup(format!("websocket transport: {e}")))?
-        .with_behaviour(|key| {
-            let config = gossipsub::ConfigBuilder::default()
-                .protocol_id(RELAY_PROTOCOL, gossipsub::Version::V1_1)
-                // 11/WAKU2-RELAY is StrictNoSign: no from, seqno, signature or key.
-                .validation_mode(gossipsub::ValidationMode::Anonymous)
-                // nwaku and js-waku both use sha256(data); IHAVE/IWANT gossip
-                // only works when every peer names messages alike.
-                .message_id_fn(|m| gossipsub::MessageId::from(Sha256::digest(&m.data).to_vec()))
-                .max_transmit_size(max_transmit)
-                .build()?;
-            Ok(Behaviour {
-                gossipsub: gossipsub::Behaviour::new(MessageAuthenticity::Anonymous, config)?,
-                identify: identify::Behaviour::new(
-                    identify::Config::new("/ipfs/id/1.0.0".into(), key.public())
-                        .with_agent_version(format!(
-                            "archivist-transport-waku/{}",
-                            env!("CARGO_PKG_VERSION")
-                        )),
-                ),
-                ping: ping::Behaviour::default(),
-            })
-        })
-        .map_err(|e| Error::Setup(format!("behaviour: {e}")))?
-        // Relay connections are long-lived; redial covers the ones that drop.
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
-        .build();
-    Ok(swarm)
-}
-
-/// A bootstrap peer and where its redial stands.
-struct Peer {
-    addr: Multiaddr,
-    backoff: Duration,
-    /// When to dial next; `None` while a dial is in flight or connected.
-    next_dial: Option<Instant>,
-    connection: Option<ConnectionId>,
-}
-
-struct Task {
-    swarm: Swarm<Behaviour>,
-    topic: IdentTopic,
-    pubsub_topic: String,
-    max_message_size: usize,
-    inbound: broadcast::Sender<RelayMessage>,
-    peers: Vec<Peer>,
-    dialing: HashMap<ConnectionId, usize>,
-    redial_initial: Duration,
-    redial_max: Duration,
-}
-
-impl Task {
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        let mut tick = time::interval(Duration::from_millis(100));
-        tick.set_missed_tick_behavior(time::MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                event = self.swarm.select_next_some() => self.on_event(event),
-                command = commands.recv() => match command {
-                    None | Some(Command::Shutdown) => break,
-                    Some(command) => self.on_command(command),
-                },
-                _ = tick.tick() => self.dial_due(),
-            }
+/// The transport's reason for refusing a listen address, without the
+/// wrapping that says nothing (`Other(Transport(...))`).
+fn listen_error<E: std::error::Error>(error: &libp2p::TransportError<E>) -> String {
+    match error {
+        libp2p::TransportError::MultiaddrNotSupported(_) => {
+            "not a /tcp or /tcp/…/ws address this node can listen on".to_owned()
         }
-        // Dropping the swarm closes listeners and connections; dropping
-        // `inbound` ends the subscription streams.
-    }
-
-    fn on_command(&mut self, command: Command) {
-        match command {
-            Command::Publish { data, reply } => {
-                let result = match self
-                    .swarm
-                    .behaviour_mut()
-                    .gossipsub
-                    .publish(self.topic.clone(), data)
-                {
-                    // Same bytes already published: the network has them.
-                    Ok(_) | Err(PublishError::Duplicate) => Ok(()),
-                    Err(e) => Err(Error::Publish(e.to_string())),
-                };
-                let _ = reply.send(result);
+        libp2p::TransportError::Other(e) => {
+            let mut reason = e.to_string();
+            let mut source = e.source();
+            while let Some(inner) = source {
+                reason = inner.to_string();
+                source = inner.source();
             }
-            Command::Subscribe { reply } => {
-                let _ = reply.send(self.inbound.subscribe());
-            }
-            Command::Dial { addr } => self.add_peer(addr),
-            Command::RelayPeers { reply } => {
-                let hash = self.topic.hash();
-                let peers = self
-                    .swarm
-                    .behaviour()
-                    .gossipsub
-                    .all_peers()
-                    .filter(|(_, topics)| topics.contains(&&hash))
-                    .map(|(peer, _)| *peer)
-                    .collect();
-                let _ = reply.send(peers);
-            }
-            Command::Shutdown => {}
-        }
-    }
-
-    fn add_peer(&mut self, addr: Multiaddr) {
-        self.peers.push(Peer {
-            addr,
-            backoff: self.redial_initial,
-            next_dial: Some(Instant::now()),
-            connection: None,
-        });
-        self.dial_due();
-    }
-
-    fn dial_due(&mut self) {
-        let now = Instant::now();
-        for index in 0..self.peers.len() {
-            let peer = &mut self.peers[index];
-            if peer.next_dial.is_none_or(|at| at > now) {
-                continue;
-            }
-            peer.next_dial = None;
-            let opts = DialOpts::unknown_peer_id()
-                .address(peer.addr.clone())
-                .build();
-            let id = opts.connection_id();
-            if self.swarm.dial(opts).is_ok() {
-                self.dialing.insert(id, index);
-            } else {
-                self.retry_later(index);
-            }
-        }
-    }
-
-    fn retry_later(&mut self, index: usize) {
-        let peer = &mut self.peers[index];
-        peer.connection = None;
-        peer.next_dial = Some(Instant::now() + peer.backoff);
-        peer.backoff = (peer.backoff * 2).min(self.redial_max);
-    }
-
-    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
-        match event {
-            SwarmEvent::ConnectionEstablished { connection_id, .. } => {
-                if let Some(index) = self.dialing.remove(&connection_id) {
-                    let peer = &mut self.peers[index];
-                    peer.connection = Some(connection_id);
-                    peer.backoff = self.redial_initial;
-                }
-            }
-            SwarmEvent::OutgoingConnectionError { connection_id, .. } => {
-                if let Some(index) = self.dialing.remove(&connection_id) {
-                    self.retry_later(index);
-                }
-            }
-            SwarmEvent::ConnectionClosed { connection_id, .. } => {
-                let closed = self
-                    .peers
-                    .iter()
-                    .position(|p| p.connection == Some(connection_id));
-                if let Some(index) = closed {
-                    self.retry_later(index);
-                }
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
-                message,
-                ..
-            })) if message.topic == self.topic.hash() => {
-                // Malformed or oversized envelopes are dropped here; gossipsub
-                // has already forwarded them, as it does for any bytes.
-                if let Ok(decoded) = decode_message(&message.data, self.max_message_size) {
-                    let hash = message_hash(&self.pubsub_topic, &decoded);
-                    // No subscriber yet is not an error: the message is gone.
-                    let _ = self.inbound.send(RelayMessage {
-                        pubsub_topic: self.pubsub_topic.clone(),
-                        message: decoded,
-                        hash,
-                    });
-                }
-            }
-            _ => {}
+            reason
         }
     }
 }

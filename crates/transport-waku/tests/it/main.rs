@@ -1,9 +1,11 @@
 //! Integration tests: Waku relay nodes on loopback exchanging messages,
 //! signed announcements and feeding the store.
 
+mod abuse;
 mod dispatch;
 mod ingest;
 mod interop;
+mod raw;
 mod relay;
 
 use std::time::Duration;

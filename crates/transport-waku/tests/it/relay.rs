@@ -154,3 +154,40 @@ async fn oversized_messages_are_refused_before_sending() {
     a.shutdown().await;
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_listen_port_fails_start_naming_the_address() {
+    let first = WakuNode::start(WakuConfig {
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        ..WakuConfig::default()
+    })
+    .await
+    .unwrap();
+    let taken = first.listen_addrs()[0].clone();
+    let port = taken
+        .iter()
+        .find_map(|p| match p {
+            libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+        .unwrap();
+    for addr in [
+        format!("/ip4/127.0.0.1/tcp/{port}"),
+        format!("/ip4/127.0.0.1/tcp/{port}/ws"),
+    ] {
+        let second = WakuNode::start(WakuConfig {
+            listen: vec![addr.parse().unwrap()],
+            ..WakuConfig::default()
+        })
+        .await;
+        let err = match second {
+            Ok(node) => {
+                node.shutdown().await;
+                panic!("a second node listens on {addr}, which {taken} holds");
+            }
+            Err(e) => e,
+        };
+        assert!(err.to_string().contains(&addr), "{addr}: {err}");
+    }
+    first.shutdown().await;
+}
