@@ -96,8 +96,9 @@ impl Networks {
                 })
                 .collect::<Result<Vec<_>, _>>()
         };
+        let listen = parse("waku.listen", &config.waku.listen)?;
         let waku_config = transport_waku::WakuConfig {
-            listen: parse("waku.listen", &config.waku.listen)?,
+            listen: listen.clone(),
             bootstrap: parse("waku.bootstrap", &config.waku.bootstrap)?,
             ..transport_waku::WakuConfig::default()
         };
@@ -106,7 +107,13 @@ impl Networks {
                 .await
                 .map_err(|e| Error::Start {
                     what: "the Waku relay node",
-                    message: e.to_string(),
+                    message: match &e {
+                        transport_waku::Error::Listen { addr, reason } => {
+                            let i = listen.iter().position(|a| a == addr).unwrap_or_default();
+                            format!("listening on {addr} (config key `waku.listen[{i}]`): {reason}")
+                        }
+                        _ => e.to_string(),
+                    },
                 })?,
         );
         self.waku = Some(Arc::clone(&node));
@@ -167,8 +174,10 @@ impl Networks {
 
 #[cfg(feature = "codex")]
 fn start_codex(config: &Config) -> Result<DynBackend, Error> {
-    let client_config =
+    let mut client_config =
         backend_codex::ClientConfig::new(&config.codex.url).with_prefix(&config.codex.prefix);
+    // reqwest's read timeout is the stall detector of every response body.
+    client_config.read_timeout = config.codex.stall_timeout;
     let client = backend_codex::CodexClient::new(client_config).map_err(|e| {
         Error::Config(crate::ConfigError::Invalid {
             key: "codex.url".to_owned(),
