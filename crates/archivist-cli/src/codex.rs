@@ -46,7 +46,9 @@ pub(crate) async fn devnode(args: DevnodeArgs) -> anyhow::Result<()> {
         config.prefixes = args.prefixes;
     }
     config.peers = args.peers;
-    let node = Devnode::spawn(config).await?;
+    let node = Devnode::spawn(config)
+        .await
+        .with_context(|| format!("starting a devnode on --listen {}", args.listen))?;
     println!(
         "{}",
         json!({ "url": node.url(), "api_url": node.api_url() })
