@@ -83,6 +83,9 @@ pub struct CodexConfig {
     pub url: String,
     /// The API prefix (`/api/storage/v1`, or `/api/codex/v1` for older nodes).
     pub prefix: String,
+    /// How long a response from the node may go without a byte before the
+    /// request fails as stalled (and is retried).
+    pub stall_timeout: Duration,
 }
 
 /// The Waku side.
@@ -151,6 +154,7 @@ impl Default for Config {
                 enabled: false,
                 url: "http://127.0.0.1:8080".to_owned(),
                 prefix: "/api/storage/v1".to_owned(),
+                stall_timeout: Duration::from_secs(60),
             },
             waku: WakuConfig {
                 enabled: true,
@@ -373,6 +377,7 @@ struct RawCodex {
     enabled: bool,
     url: String,
     prefix: String,
+    stall_timeout_secs: u64,
 }
 
 #[derive(Deserialize)]
@@ -451,6 +456,7 @@ impl Default for RawCodex {
             enabled: d.enabled,
             url: d.url,
             prefix: d.prefix,
+            stall_timeout_secs: d.stall_timeout.as_secs(),
         }
     }
 }
@@ -595,6 +601,7 @@ impl RawConfig {
                 enabled: self.codex.enabled,
                 url,
                 prefix: self.codex.prefix,
+                stall_timeout: positive("codex.stall_timeout_secs", self.codex.stall_timeout_secs)?,
             },
             waku: WakuConfig {
                 enabled: self.waku.enabled,
