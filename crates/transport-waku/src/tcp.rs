@@ -5,6 +5,8 @@
 //! error and the kernel splits incoming connections between the two. Here
 //! listeners are plain sockets, so a taken port fails `listen_on` with
 //! `EADDRINUSE`; dialling is still libp2p-tcp's, always from a fresh port.
+//! A wildcard listener reports each interface address as it comes and goes,
+//! as libp2p-tcp does.
 
 use std::{
     collections::VecDeque,
@@ -15,6 +17,7 @@ use std::{
 };
 
 use futures::future::{Ready, ready};
+use if_watch::{IfEvent, tokio::IfWatcher};
 use libp2p::{
     Multiaddr,
     core::transport::{DialOpts, ListenerId, PortUse, Transport, TransportError, TransportEvent},
@@ -36,7 +39,9 @@ pub(crate) struct ExclusiveTcp {
 struct Listener {
     id: ListenerId,
     socket: tokio::net::TcpListener,
-    addr: Multiaddr,
+    bound: SocketAddr,
+    /// The interfaces' addresses, for a listener on `0.0.0.0` or `::`.
+    interfaces: Option<IfWatcher>,
 }
 
 impl ExclusiveTcp {
@@ -54,6 +59,45 @@ impl ExclusiveTcp {
         self.pending.push_back(event);
         if let Some(waker) = self.waker.take() {
             waker.wake();
+        }
+    }
+}
+
+impl Listener {
+    /// An interface address of a wildcard listener that came or went.
+    fn poll_interfaces(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Option<TransportEvent<Ready<io::Result<TcpStream>>, io::Error>> {
+        let interfaces = self.interfaces.as_mut()?;
+        loop {
+            let (up, ip) = match interfaces.poll_if_event(cx) {
+                Poll::Pending => return None,
+                Poll::Ready(Err(error)) => {
+                    return Some(TransportEvent::ListenerError {
+                        listener_id: self.id,
+                        error,
+                    });
+                }
+                Poll::Ready(Ok(IfEvent::Up(net))) => (true, net.addr()),
+                Poll::Ready(Ok(IfEvent::Down(net))) => (false, net.addr()),
+            };
+            // A socket on 0.0.0.0 answers on IPv4 addresses only.
+            if ip.is_ipv4() != self.bound.is_ipv4() {
+                continue;
+            }
+            let addr = multiaddr(SocketAddr::new(ip, self.bound.port()));
+            return Some(if up {
+                TransportEvent::NewAddress {
+                    listener_id: self.id,
+                    listen_addr: addr,
+                }
+            } else {
+                TransportEvent::AddressExpired {
+                    listener_id: self.id,
+                    listen_addr: addr,
+                }
+            });
         }
     }
 }
@@ -104,15 +148,22 @@ impl Transport for ExclusiveTcp {
             .set_nonblocking(true)
             .map_err(TransportError::Other)?;
         let socket = tokio::net::TcpListener::from_std(socket).map_err(TransportError::Other)?;
-        let addr = multiaddr(socket.local_addr().map_err(TransportError::Other)?);
+        let bound = socket.local_addr().map_err(TransportError::Other)?;
+        let interfaces = if bound.ip().is_unspecified() {
+            // Reports every current address first, then changes.
+            Some(IfWatcher::new().map_err(TransportError::Other)?)
+        } else {
+            self.push(TransportEvent::NewAddress {
+                listener_id: id,
+                listen_addr: multiaddr(bound),
+            });
+            None
+        };
         self.listeners.push(Listener {
             id,
             socket,
-            addr: addr.clone(),
-        });
-        self.push(TransportEvent::NewAddress {
-            listener_id: id,
-            listen_addr: addr,
+            bound,
+            interfaces,
         });
         Ok(())
     }
@@ -154,22 +205,26 @@ impl Transport for ExclusiveTcp {
         let count = self.listeners.len();
         for offset in 0..count {
             let index = (self.next + offset) % count;
-            let listener = &self.listeners[index];
-            let event = match listener.socket.poll_accept(cx) {
-                Poll::Pending => continue,
-                Poll::Ready(Ok((stream, remote))) => {
-                    // As libp2p-tcp does: small gossip frames go out at once.
-                    let _ = stream.set_nodelay(true);
-                    TransportEvent::Incoming {
-                        listener_id: listener.id,
-                        upgrade: ready(Ok(TcpStream(stream))),
-                        local_addr: listener.addr.clone(),
-                        send_back_addr: multiaddr(remote),
+            let listener = &mut self.listeners[index];
+            let event = match listener.poll_interfaces(cx) {
+                Some(event) => event,
+                None => match listener.socket.poll_accept(cx) {
+                    Poll::Pending => continue,
+                    Poll::Ready(Ok((stream, remote))) => {
+                        // As libp2p-tcp does: small gossip frames go out at once.
+                        let _ = stream.set_nodelay(true);
+                        let local = stream.local_addr().unwrap_or(listener.bound);
+                        TransportEvent::Incoming {
+                            listener_id: listener.id,
+                            upgrade: ready(Ok(TcpStream(stream))),
+                            local_addr: multiaddr(local),
+                            send_back_addr: multiaddr(remote),
+                        }
                     }
-                }
-                Poll::Ready(Err(error)) => TransportEvent::ListenerError {
-                    listener_id: listener.id,
-                    error,
+                    Poll::Ready(Err(error)) => TransportEvent::ListenerError {
+                        listener_id: listener.id,
+                        error,
+                    },
                 },
             };
             self.next = (index + 1) % count;

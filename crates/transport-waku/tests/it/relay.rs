@@ -191,3 +191,24 @@ async fn a_taken_listen_port_fails_start_naming_the_address() {
     }
     first.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wildcard_listener_reports_dialable_interface_addresses() {
+    let server = WakuNode::start(WakuConfig {
+        listen: vec!["/ip4/0.0.0.0/tcp/0".parse().unwrap()],
+        ..WakuConfig::default()
+    })
+    .await
+    .unwrap();
+    let addr = server.listen_addrs()[0].clone();
+    assert!(!addr.to_string().starts_with("/ip4/0.0.0.0/"), "{addr}");
+    let client = WakuNode::start(WakuConfig {
+        bootstrap: vec![addr],
+        ..WakuConfig::default()
+    })
+    .await
+    .unwrap();
+    client.wait_for_relay_peers(1, TIMEOUT).await.unwrap();
+    client.shutdown().await;
+    server.shutdown().await;
+}
