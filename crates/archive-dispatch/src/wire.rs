@@ -25,11 +25,17 @@
 use std::fmt;
 
 use archive_index::CommunityId;
-use archive_proto::{Message, encryption::ProtocolMessage, waku::relay::WakuRelayMessage};
+use archive_proto::{
+    Message,
+    encryption::ProtocolMessage,
+    protobuf::{ApplicationMetadataMessage, CommunityMessageArchiveLink},
+    waku::relay::WakuRelayMessage,
+};
 
 use crate::{
     announcement::{
-        Announcement, LinkKind, MAX_WIRE_SIZE, link_kind, open_message, sign_announcement,
+        Announcement, LinkKind, MAX_WIRE_SIZE, compressed, link_kind, open_message, recover_key,
+        sign_announcement,
     },
     channel::{Channel, DEFAULT_PUBSUB_TOPIC},
     error::{Error, Result},
@@ -231,12 +237,7 @@ pub fn open_on_channel(
         });
     }
     let opened = frame::open(payload, &channel.symmetric_key())?;
-    let (installation_id, application) = match ProtocolMessage::decode(opened.data.as_slice()) {
-        Ok(wrapper) if !wrapper.public_message.is_empty() => {
-            (wrapper.installation_id, wrapper.public_message)
-        }
-        _ => (String::new(), opened.data),
-    };
+    let (installation_id, application) = unwrap_public(opened.data);
     let message = open_message(&application, max_size)?;
     Ok(VerifiedAnnouncement {
         community_signer: message.announcement.community,
@@ -248,4 +249,123 @@ pub fn open_on_channel(
         link: message.announcement.link,
         message_id: message.message_id,
     })
+}
+
+/// `ProtocolMessage.public_message` and the installation ID, or — status-go's
+/// fallback when the encryption layer yields nothing — the data itself.
+fn unwrap_public(data: Vec<u8>) -> (String, Vec<u8>) {
+    match ProtocolMessage::decode(data.as_slice()) {
+        Ok(wrapper) if !wrapper.public_message.is_empty() => {
+            (wrapper.installation_id, wrapper.public_message)
+        }
+        _ => (String::new(), data),
+    }
+}
+
+/// Every layer of a received payload that could be read, and the verdict:
+/// what an inspection tool shows, including for messages that are refused.
+/// The fields are read best effort; only `verdict` says what a member does.
+#[derive(Debug)]
+pub struct Peeled {
+    /// The chat whose key decrypted the payload.
+    pub chat_id: Option<String>,
+    /// The node that signed the frame.
+    pub frame_signer: Option<NodePublicKey>,
+    /// `ProtocolMessage.installation_id`; `None` for a bare signed message.
+    pub installation_id: Option<String>,
+    /// `ApplicationMetadataMessage.type`.
+    pub message_type: Option<i32>,
+    /// Whose key signed the application message.
+    pub community_signer: Option<CommunityId>,
+    /// `CommunityMessageArchiveLink.clock`.
+    pub clock: Option<u64>,
+    /// `CommunityMessageArchiveLink.archive_link`.
+    pub link: Option<String>,
+    /// [`decode_announcement`]'s answer for this payload.
+    pub verdict: Result<VerifiedAnnouncement>,
+}
+
+/// Peels a payload meant for `community`, layer by layer. Without a content
+/// topic each of the community's channel keys is tried, as status-go tries
+/// the keys of every filter on the pubsub topic.
+pub fn peel(community: &CommunityId, content_topic: Option<&str>, payload: &[u8]) -> Peeled {
+    let mut peeled = Peeled {
+        chat_id: None,
+        frame_signer: None,
+        installation_id: None,
+        message_type: None,
+        community_signer: None,
+        clock: None,
+        link: None,
+        verdict: Err(Error::Decrypt {
+            reason: "no channel key of the community opens it",
+        }),
+    };
+    let channels: Vec<Channel> = match content_topic {
+        Some(topic) => match Channel::of_community(community, topic) {
+            Some(channel) => vec![channel],
+            None => {
+                peeled.verdict = Err(Error::UnknownContentTopic {
+                    content_topic: topic.to_owned(),
+                });
+                return peeled;
+            }
+        },
+        None => Channel::all_for(community).into(),
+    };
+    if payload.len() > MAX_WIRE_SIZE {
+        peeled.verdict = Err(Error::Oversized {
+            len: payload.len(),
+            max: MAX_WIRE_SIZE,
+        });
+        return peeled;
+    }
+    let mut opened = None;
+    for channel in &channels {
+        match frame::open(payload, &channel.symmetric_key()) {
+            Ok(frame) => {
+                opened = Some((channel, frame));
+                break;
+            }
+            // A key that decrypts but finds a bad frame is the right key.
+            Err(e @ Error::Decrypt { .. }) if content_topic.is_none() => peeled.verdict = Err(e),
+            Err(e) => {
+                peeled.verdict = Err(e);
+                return peeled;
+            }
+        }
+    }
+    let Some((channel, frame)) = opened else {
+        return peeled;
+    };
+    peeled.chat_id = Some(channel.chat_id.clone());
+    peeled.frame_signer = Some(NodePublicKey(uncompressed(&frame.signer)));
+    let wrapped = ProtocolMessage::decode(frame.data.as_slice())
+        .is_ok_and(|wrapper| !wrapper.public_message.is_empty());
+    let (installation_id, application) = unwrap_public(frame.data.clone());
+    peeled.installation_id = wrapped.then_some(installation_id);
+    if let Ok(message) = ApplicationMetadataMessage::decode(application.as_slice()) {
+        peeled.message_type = Some(message.r#type);
+        peeled.community_signer = recover_key(
+            &message.signature,
+            &archive_index::keccak256(&message.payload),
+        )
+        .ok()
+        .map(|key| compressed(&key));
+        if let Ok(link) = CommunityMessageArchiveLink::decode(message.payload.as_slice()) {
+            peeled.clock = Some(link.clock);
+            peeled.link = Some(link.archive_link);
+        }
+    }
+    peeled.verdict = open_on_channel(channel, payload, MAX_WIRE_SIZE).and_then(|verified| {
+        if verified.community_signer == *community {
+            Ok(verified)
+        } else {
+            Err(Error::SignerMismatch {
+                expected: *community,
+                signer: verified.community_signer,
+            })
+        }
+    });
+    peeled
 }

@@ -239,3 +239,47 @@ proptest! {
         let _ = decode(&member_update(), &payload);
     }
 }
+
+#[test]
+fn peeling_shows_every_layer_of_a_refused_relabelled_message() {
+    let amm = archive_dispatch::sign_announcement(&owner(), LinkKind::Magnet, 5, MAGNET).unwrap();
+    let mut relabelled = ApplicationMetadataMessage::decode(amm.as_slice()).unwrap();
+    relabelled.r#type = 76;
+    let legacy = Channel::magnetlinks(&community());
+    let payload = seal_like_go_waku(
+        &legacy,
+        &protocol_message(relabelled.encode_to_vec()),
+        Some([0x22; 32]),
+    );
+    // No content topic given: the legacy channel's key is found by trial.
+    let peeled = wire::peel(&community(), None, &payload);
+    assert_eq!(peeled.chat_id.as_deref(), Some(legacy.chat_id.as_str()));
+    assert_eq!(peeled.frame_signer, Some(node().public_key()));
+    assert_eq!(
+        peeled.installation_id.as_deref(),
+        Some("3f1c4ad8-2b1e-4a57-9c3e-0d1f2a3b4c5d")
+    );
+    assert_eq!(peeled.message_type, Some(76));
+    assert_eq!(peeled.community_signer, Some(community()));
+    assert_eq!(
+        (peeled.clock, peeled.link.as_deref()),
+        (Some(5), Some(MAGNET))
+    );
+    assert!(matches!(peeled.verdict, Err(Error::UnknownType(76))));
+
+    let out = wire::encode_announcement(&owner(), &node(), CID, 8, 1, &mut OsEntropy).unwrap();
+    let peeled = wire::peel(&community(), Some(&out.content_topic), &out.payload);
+    assert_eq!(peeled.verdict.unwrap().link, CID);
+    let peeled = wire::peel(
+        &community(),
+        None,
+        b"not sealed for anyone, long enough to try",
+    );
+    assert!(matches!(peeled.verdict, Err(Error::Decrypt { .. })));
+    assert!(peeled.chat_id.is_none() && peeled.message_type.is_none());
+    let peeled = wire::peel(&community(), Some("/waku/1/0x00000000/rfc26"), &out.payload);
+    assert!(matches!(
+        peeled.verdict,
+        Err(Error::UnknownContentTopic { .. })
+    ));
+}
