@@ -81,14 +81,10 @@ impl Message {
     fn decode(bytes: &[u8]) -> Result<Message> {
         const WHAT: &str = "message";
         let mut fields = Fields::new(WHAT, bytes);
-        let (mut sig, mut payload, mut padding, mut hash, mut third_party_id): (
-            &[u8],
-            &[u8],
-            &[u8],
-            &[u8],
-            &[u8],
-        ) = (&[], &[], &[], &[], &[]);
-        let mut topic: &[u8] = &[];
+        let empty: &[u8] = &[];
+        let (mut sig, mut payload, mut padding, mut hash) = (empty, empty, empty, empty);
+        let mut third_party_id = empty;
+        let mut topic = empty;
         let mut timestamp = 0;
         while let Some((number, field)) = fields.next_field()? {
             match (number, field) {

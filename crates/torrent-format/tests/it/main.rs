@@ -34,6 +34,10 @@ pub(crate) fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
 
 /// The target: peak heap at most 8 × the input, plus the fixed
 /// allowance every parser has for tiny inputs.
+#[allow(
+    clippy::print_stderr,
+    reason = "the measured peak is what these tests report (see --nocapture)"
+)]
 pub(crate) fn assert_within_budget(what: &str, input: usize, peak: usize) {
     let bound = 8 * input + torrent_format::bencode::HEAP_ALLOWANCE;
     eprintln!(

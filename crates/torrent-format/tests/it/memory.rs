@@ -63,7 +63,6 @@ fn a_magnet_of_many_short_trackers_parses_within_eight_times_its_size() {
     let (result, peak) = peak_during(|| link.parse::<Magnet>());
     assert!(result.unwrap().trackers.len() > 10_000);
     // Tiny by the allowance's standard, so held to the ratio alone.
-    eprintln!("magnet of {} bytes: peak heap {peak} bytes", link.len());
     assert!(
         peak <= 8 * link.len(),
         "peak heap {peak} for {}",
