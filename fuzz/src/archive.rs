@@ -15,7 +15,9 @@ use crate::heap;
 /// archive, encoding again the same bytes, and the canonical form is never
 /// longer than the input (plus the two bytes of an absent metadata field).
 pub fn archive_decode(data: &[u8]) {
-    let Ok(archive) = Archive::decode(data) else {
+    let (decoded, heap) = heap::peak_during(|| Archive::decode(data));
+    assert_within_decode_budget("archive", data.len(), heap);
+    let Ok(archive) = decoded else {
         return;
     };
     let encoded = archive.encode();
@@ -30,6 +32,16 @@ pub fn archive_decode(data: &[u8]) {
         "canonical encoding of {} bytes grew to {}",
         data.len(),
         encoded.len()
+    );
+}
+
+/// Every decoder's promise: peak heap within 8 × its input plus the fixed
+/// allowance, whether it accepts the input or not.
+pub(crate) fn assert_within_decode_budget(what: &str, input: usize, heap: usize) {
+    let bound = 8 * input + archive_index::DECODE_HEAP_ALLOWANCE as usize;
+    assert!(
+        heap <= bound,
+        "decoding a {what} of {input} bytes took {heap} heap bytes, over {bound}"
     );
 }
 
@@ -117,7 +129,9 @@ fn check_torrent_index(index: &TorrentIndex) {
 /// then re-keyed: the decoder must accept exactly the entry sets an
 /// independent check calls valid, and what it accepts round-trips.
 pub fn torrent_index_decode(data: &[u8]) {
-    if let Ok(index) = TorrentIndex::decode(data) {
+    let (decoded, heap) = heap::peak_during(|| TorrentIndex::decode(data));
+    assert_within_decode_budget("index", data.len(), heap);
+    if let Ok(index) = decoded {
         check_torrent_index(&index);
     }
     let Some((rekeyed, entries)) = rekeyed_torrent_index(data) else {
@@ -137,7 +151,9 @@ pub fn torrent_index_decode(data: &[u8]) {
 /// As [`torrent_index_decode`] for the Codex index, whose entries must name a
 /// CID instead of a place in `data`.
 pub fn codex_index_decode(data: &[u8]) {
-    if let Ok(index) = CodexIndex::decode(data) {
+    let (decoded, heap) = heap::peak_during(|| CodexIndex::decode(data));
+    assert_within_decode_budget("Codex index", data.len(), heap);
+    if let Ok(index) = decoded {
         check_codex_index(&index);
     }
     let Ok(wire) = pb::CodexWakuMessageArchiveIndex::decode(data) else {
@@ -201,10 +217,9 @@ impl<R: Seek> Seek for Counted<R> {
     }
 }
 
-/// Live heap extraction may use per byte it read: prost gives each message of
-/// an archive its own struct (≈150 bytes) for as little as two input bytes,
-/// in a vector that grows by doubling.
-pub const HEAP_PER_BYTE_READ: usize = 256;
+/// Live heap extraction may use per byte it read: the bytes themselves, then
+/// what decoding may take (`DecodeLimits`' default, 8 per input byte).
+pub const HEAP_PER_BYTE_READ: usize = 9;
 /// And regardless of input: the read buffer's first reservation (at most
 /// 1 MiB, `extract_archive`'s own bound) and small change.
 pub const HEAP_FIXED: usize = (1 << 20) + (64 << 10);

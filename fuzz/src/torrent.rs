@@ -7,6 +7,18 @@ use torrent_format::{
     bencode::{self, Value},
 };
 
+use crate::heap;
+
+/// Every parser's promise: peak heap within 8 × its input plus the fixed
+/// allowance, whether it accepts the input or not.
+fn assert_within_budget(what: &str, input: usize, heap: usize) {
+    let bound = bencode::HEAP_PER_INPUT_BYTE * input + bencode::HEAP_ALLOWANCE;
+    assert!(
+        heap <= bound,
+        "parsing a {what} of {input} bytes took {heap} heap bytes, over {bound}"
+    );
+}
+
 /// A reference encoder, independent of `bencode::Enc`: dictionaries with keys
 /// sorted byte-wise, as BEP 3 requires.
 fn encode(value: &Value<'_>, out: &mut Vec<u8>) {
@@ -56,7 +68,9 @@ fn canonical(value: &Value<'_>) -> Vec<u8> {
 /// canonical integers and lengths); the raw span kept for each dictionary
 /// value decodes to that value.
 pub fn bencode_decode(data: &[u8]) {
-    let Ok(value) = bencode::decode(data) else {
+    let (decoded, heap) = heap::peak_during(|| bencode::decode(data));
+    assert_within_budget("bencode", data.len(), heap);
+    let Ok(value) = decoded else {
         return;
     };
     let bytes = canonical(&value);
@@ -89,9 +103,26 @@ pub fn bencode_decode(data: &[u8]) {
 /// infohash is over the `info` bytes found, it writes back to bytes that parse
 /// to the same torrent, and its magnet link parses back to the same link.
 pub fn torrent_parse(data: &[u8]) {
-    let Ok(metainfo) = Metainfo::from_bytes(data) else {
+    let (parsed, heap) = heap::peak_during(|| Metainfo::from_bytes(data));
+    assert_within_budget(".torrent", data.len(), heap);
+    let Ok(metainfo) = parsed else {
         return;
     };
+    let mut paths: Vec<_> = metainfo.info().files.iter().map(|f| &f.path).collect();
+    paths.sort();
+    assert!(
+        paths.windows(2).all(|w| w[0] != w[1]),
+        "a torrent listing one path twice parsed"
+    );
+    if let Ok(community) = metainfo.community() {
+        metainfo
+            .check_community(&community)
+            .expect("a torrent is named after its own community");
+        metainfo
+            .magnet()
+            .check_community(&community)
+            .expect("a torrent's magnet names its own community");
+    }
     let info = metainfo.info();
     assert_eq!(
         info.pieces.len() as u64,
@@ -140,7 +171,9 @@ pub fn magnet_parse(data: &[u8]) {
         let Ok(text) = std::str::from_utf8(rest) else {
             return;
         };
-        let Ok(magnet) = text.parse::<Magnet>() else {
+        let (parsed, heap) = heap::peak_during(|| text.parse::<Magnet>());
+        assert_within_budget("magnet", text.len(), heap);
+        let Ok(magnet) = parsed else {
             return;
         };
         let rendered = magnet.to_string();
