@@ -271,6 +271,9 @@ impl TorrentBackend {
             return Ok(active);
         }
         let dir = self.archive_dir(community);
+        // Created here rather than by librqbit, so that the new folder's
+        // entry is synced to disk and it is the owner's alone.
+        dir.create().map_err(local)?;
         let timeout = timeout.unwrap_or(self.config.metadata_timeout);
         // status-go retries the metadata wait exactly once.
         match self

@@ -80,12 +80,11 @@ impl ArchiveDir {
         self.dir.join(LOCK_FILE)
     }
 
-    /// Takes the writer lock, creating the directory and any missing parents
-    /// if needed (and syncing the directory above each, so a crash cannot
-    /// lose the new entries), or fails at once with [`Error::Locked`] naming
-    /// the holder. Returns the lock and the directories created, deepest
+    /// Creates the community folder (owner-only, as status-go) and any missing
+    /// parents if needed, syncing the directory above each so that a crash
+    /// cannot lose the new entries. Returns the directories created, deepest
     /// first.
-    fn lock(&self) -> Result<(WriterLock, Vec<PathBuf>)> {
+    pub fn create(&self) -> Result<Vec<PathBuf>> {
         let created: Vec<PathBuf> = self
             .dir
             .ancestors()
@@ -98,6 +97,16 @@ impl ArchiveDir {
                 sync_parent(dir)?;
             }
         }
+        Ok(created)
+    }
+
+    /// Takes the writer lock, creating the directory and any missing parents
+    /// if needed (and syncing the directory above each, so a crash cannot
+    /// lose the new entries), or fails at once with [`Error::Locked`] naming
+    /// the holder. Returns the lock and the directories created, deepest
+    /// first.
+    fn lock(&self) -> Result<(WriterLock, Vec<PathBuf>)> {
+        let created = self.create()?;
         Ok((WriterLock::acquire(&self.lock_path())?, created))
     }
 

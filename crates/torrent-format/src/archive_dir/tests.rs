@@ -163,3 +163,24 @@ fn a_second_writer_of_one_folder_fails_at_once_naming_the_holder() {
         .unwrap();
     assert_eq!(second.load_index().unwrap().len(), 2);
 }
+
+#[test]
+fn creating_a_community_folder_creates_its_parents_owner_only() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = ArchiveDir::new(&root.path().join("archives"), &community());
+    let created = dir.create().unwrap();
+    assert_eq!(
+        created,
+        vec![dir.path().to_path_buf(), root.path().join("archives")]
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(dir.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+    }
+    assert!(
+        dir.create().unwrap().is_empty(),
+        "nothing new the second time"
+    );
+}
