@@ -46,8 +46,8 @@ fn envelopes() -> (Vec<u8>, Vec<(&'static str, Vec<u8>)>) {
 async fn a_relay_forwards_only_well_formed_messages() {
     // A - B - C in a line: A and C are bare gossipsub peers, B is ours.
     let b = WakuNode::start(WakuConfig::default()).await.unwrap();
-    let mut c = RawPeer::start(b.pubsub_topic(), tcp_addr(&b)).await;
-    let a = RawPeer::start(b.pubsub_topic(), tcp_addr(&b)).await;
+    let mut c = RawPeer::start(b.pubsub_topic(), tcp_addr(&b));
+    let a = RawPeer::start(b.pubsub_topic(), tcp_addr(&b));
     a.wait_for_mesh(b.peer_id()).await;
     c.wait_for_mesh(b.peer_id()).await;
 

@@ -86,9 +86,13 @@ async fn a_colliding_resend_does_not_overwrite_a_stored_message() {
     let community: CommunityId = format!("0x02{}", "cd".repeat(32)).parse().unwrap();
     let channel = Channel::magnetlinks(&community);
     let store = Store::open_in_memory().await.unwrap();
-    let ingestion = Ingestion::start(&archiver, store.clone(), &[channel.content_topic.clone()])
-        .await
-        .unwrap();
+    let ingestion = Ingestion::start(
+        &archiver,
+        store.clone(),
+        std::slice::from_ref(&channel.content_topic),
+    )
+    .await
+    .unwrap();
 
     let timestamp = 1_700_000_000_250_000_000_i64;
     let original = new_message(&channel.content_topic, &b"original"[..], timestamp);

@@ -38,8 +38,9 @@ pub(crate) struct RawPeer {
 }
 
 impl RawPeer {
-    /// Starts a peer subscribed to `pubsub_topic`, dialling `addr`.
-    pub(crate) async fn start(pubsub_topic: &str, addr: Multiaddr) -> RawPeer {
+    /// Starts a peer subscribed to `pubsub_topic`, dialling `addr`; call it
+    /// inside the tokio runtime.
+    pub(crate) fn start(pubsub_topic: &str, addr: Multiaddr) -> RawPeer {
         let config = gossipsub::ConfigBuilder::default()
             .protocol_id(RELAY_PROTOCOL, gossipsub::Version::V1_1)
             .validation_mode(gossipsub::ValidationMode::Anonymous)
