@@ -170,3 +170,39 @@ async fn incoming_connections_beyond_the_cap_are_refused() {
     }
     hub.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_connections_beyond_the_cap_are_refused() {
+    let hub = WakuNode::start(WakuConfig {
+        max_pending_connections: 1,
+        ..WakuConfig::default()
+    })
+    .await
+    .unwrap();
+    let port = tcp_addr(&hub)
+        .iter()
+        .find_map(|p| match p {
+            libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+            _ => None,
+        })
+        .unwrap();
+    // Connects and never says a word, holding the one handshake slot.
+    let silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let node = WakuNode::start(WakuConfig {
+        bootstrap: vec![tcp_addr(&hub)],
+        redial_initial: Duration::from_millis(100),
+        redial_max: Duration::from_millis(200),
+        ..WakuConfig::default()
+    })
+    .await
+    .unwrap();
+    sleep(Duration::from_secs(1)).await;
+    assert!(hub.relay_peers().await.unwrap().is_empty());
+
+    drop(silent);
+    node.wait_for_relay_peers(1, TIMEOUT).await.unwrap();
+    node.shutdown().await;
+    hub.shutdown().await;
+}
