@@ -25,6 +25,7 @@ use crate::{
     format::upload_headers::{check_mimetype, filename_from_disposition},
     network,
     node::NodeState,
+    store::Upload,
 };
 
 /// Which API generation a prefix speaks; they differ only in small details.
@@ -221,6 +222,31 @@ async fn store_upload(
     mimetype: Option<String>,
 ) -> Result<Cid, DevnodeError> {
     let mut upload = node.store.upload();
+    let (leaves, dataset_size) = match store_blocks(&mut upload, body, block_size).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            upload.abandon().await;
+            return Err(e);
+        }
+    };
+    let tree = tree_cid(&leaves).ok_or(DevnodeError::EmptyUpload)?;
+    let manifest = Manifest {
+        tree_cid: tree,
+        block_size: block_size as u64,
+        dataset_size,
+        filename,
+        mimetype,
+    };
+    upload.finish(leaves, &manifest).await?;
+    Ok(manifest.cid())
+}
+
+/// The data blocks of an upload: their digests in order, and the length.
+async fn store_blocks(
+    upload: &mut Upload,
+    body: Body,
+    block_size: usize,
+) -> Result<(Vec<[u8; 32]>, u64), DevnodeError> {
     let mut splitter = BlockSplitter::new(block_size);
     let mut leaves = Vec::new();
     let mut stream = body.into_data_stream();
@@ -240,16 +266,7 @@ async fn store_upload(
         upload.put_block(&digest, block).await?;
         leaves.push(digest);
     }
-    let tree = tree_cid(&leaves).ok_or(DevnodeError::EmptyUpload)?;
-    let manifest = Manifest {
-        tree_cid: tree,
-        block_size: block_size as u64,
-        dataset_size,
-        filename,
-        mimetype,
-    };
-    upload.finish(leaves, &manifest).await?;
-    Ok(manifest.cid())
+    Ok((leaves, dataset_size))
 }
 
 async fn list(State(api): State<Api>) -> Response {

@@ -96,6 +96,20 @@ impl Upload {
     }
 }
 
+impl Upload {
+    /// Gives the upload up: every block only it held is gone when this
+    /// returns, so the failure answered to the client leaves nothing behind.
+    pub(crate) async fn abandon(mut self) {
+        let pins = std::mem::take(&mut self.pins);
+        let repo = self.repo.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut state = repo.lock();
+            repo.release(&mut state, pins);
+        })
+        .await;
+    }
+}
+
 impl Drop for Upload {
     fn drop(&mut self) {
         if self.pins.is_empty() {

@@ -296,3 +296,48 @@ async fn a_fetch_over_the_quota_stores_nothing() {
     member.stop().await;
     owner.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_racing_deletes_never_lose_a_shared_block() {
+    let t = TestNode::start().await;
+    let (a, b) = sharing_first_block();
+    let cid_b = upload(&t.http, &t.node, b.clone()).await;
+    for _ in 0..20 {
+        let (cid_a, (), cid_b_again) = tokio::join!(
+            upload(&t.http, &t.node, a.clone()),
+            async {
+                // The dataset A of the last round, if any, goes while A and
+                // B are uploaded again.
+                let list: serde_json::Value = t
+                    .http
+                    .get(t.url("/data"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                for item in list["content"].as_array().unwrap() {
+                    let cid = item["cid"].as_str().unwrap();
+                    if cid != cid_b {
+                        delete(&t.http, &t.node, cid).await;
+                    }
+                }
+            },
+            upload(&t.http, &t.node, b.clone()),
+        );
+        assert_eq!(cid_b_again, cid_b);
+        assert_downloads(&t.http, &t.node, &cid_b, &b).await;
+        let (status, got) = download(&t.http, &t.node, &format!("/data/{cid_a}")).await;
+        assert!(
+            status == 404 || got == a,
+            "A is either gone or whole, never missing a block: {status}"
+        );
+    }
+    for cid in [upload(&t.http, &t.node, a).await, cid_b] {
+        delete(&t.http, &t.node, &cid).await;
+    }
+    assert_eq!(space(&t.http, &t.node).await["totalBlocks"], 0);
+    assert_eq!(files_in(&t.dir.path().join("blocks")), 0);
+    t.stop().await;
+}
