@@ -56,6 +56,13 @@ impl Channel {
         Channel::for_chat(format!("{community}-memberUpdate"))
     }
 
+    /// `<communityID>-archiveLinkRequest`, where a member that joins asks
+    /// the owner for the current link (see [`crate::request`]). Archivist's
+    /// own channel: status-go neither sends nor listens on it.
+    pub fn link_request(community: &CommunityId) -> Channel {
+        Channel::for_chat(format!("{community}-archiveLinkRequest"))
+    }
+
     /// The channel an announcement is sent on: `-memberUpdate` for either
     /// kind, which both status-go generations listen on (wire spec A.7.1).
     pub fn for_announcement(community: &CommunityId, _kind: LinkKind) -> Channel {

@@ -22,6 +22,7 @@ use crate::{
     error::{Error, Result},
     identity::NodeIdentity,
     key::CommunityKey,
+    request::{LinkRequest, decode_link_request, encode_link_request},
     rules::{CommunityView, Rejection, check},
     transport::{Received, Subscription, Transport},
     wire::{OsEntropy, encode_announcement, open_on_channel},
@@ -67,6 +68,11 @@ pub enum Event {
     /// An announcement that passed every rule and the quiet period: the caller
     /// should now record its clock and fetch the link.
     Accepted(Announcement),
+    /// A verified announcement of the link this member already has (fetched,
+    /// or already waiting out the quiet period): an owner's periodic
+    /// re-announcement or its answer to a link request. Informational, not a
+    /// rejection; there is nothing new to act on.
+    Repeated(Announcement),
     /// A message that will not be acted on, and why. `announcement` is `None`
     /// when the message could not be decoded or verified; such a message never
     /// reaches the debouncer, so it supersedes nothing.
@@ -153,6 +159,39 @@ impl Dispatcher {
         })
     }
 
+    /// Asks the owner of `community` for its current link: publishes a link
+    /// request ([`crate::request`]) on the community's request channel. The
+    /// answer, if any, is the owner's ordinary signed announcement, heard by
+    /// [`Dispatcher::listen`].
+    pub async fn request_link(&self, community: &CommunityId) -> Result<()> {
+        let message = encode_link_request(community, &self.identity, now_ns(), &mut OsEntropy)?;
+        self.transport.publish_outbound(&message).await
+    }
+
+    /// Listens for link requests for `communities` (the ones this node
+    /// owns). Payloads that are not valid requests are yielded as errors, for
+    /// the caller to log; they ask nothing of it.
+    pub async fn listen_link_requests(
+        &self,
+        communities: &[CommunityId],
+    ) -> Result<LinkRequestListener> {
+        let by_topic: HashMap<String, CommunityId> = communities
+            .iter()
+            .map(|c| (Channel::link_request(c).content_topic, *c))
+            .collect();
+        let warm: Vec<CommunityId> = communities.to_vec();
+        tokio::task::spawn_blocking(move || {
+            for community in &warm {
+                Channel::link_request(community).symmetric_key();
+            }
+        })
+        .await
+        .map_err(|e| Error::Transport(format!("deriving chat keys: {e}")))?;
+        let topics: Vec<String> = by_topic.keys().cloned().collect();
+        let messages = self.transport.subscribe(&topics).await?;
+        Ok(LinkRequestListener { messages, by_topic })
+    }
+
     /// Listens for announcements of `communities` on all their channels
     /// (`-memberUpdate` and the legacy `-magnetlinks`).
     ///
@@ -218,6 +257,36 @@ impl Drop for Listener {
     }
 }
 
+/// The receiving side of [`Dispatcher::listen_link_requests`].
+pub struct LinkRequestListener {
+    messages: Subscription,
+    by_topic: HashMap<String, CommunityId>,
+}
+
+impl fmt::Debug for LinkRequestListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LinkRequestListener")
+            .field("communities", &self.by_topic.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LinkRequestListener {
+    /// The next received request, or why a message on a request channel is
+    /// not one; `None` once the transport's stream has ended.
+    pub async fn next(&mut self) -> Option<Result<LinkRequest>> {
+        let received = self.messages.next().await?;
+        Some(match self.by_topic.get(&received.content_topic) {
+            Some(community) => {
+                decode_link_request(community, &received.content_topic, &received.payload)
+            }
+            None => Err(Error::UnknownContentTopic {
+                content_topic: received.content_topic,
+            }),
+        })
+    }
+}
+
 /// Unix time in nanoseconds, the Waku timestamp unit.
 fn now_ns() -> i64 {
     let since_epoch = SystemTime::now()
@@ -276,26 +345,29 @@ async fn on_received(
     };
     let view = lookup.view(announcement.community, announcement.kind).await;
     if let Err(rejection) = check(&announcement, view.as_ref()) {
-        return Some(Event::Rejected {
-            announcement: Some(announcement),
-            rejection,
-        });
+        return Some(rejected(announcement, rejection));
     }
     debouncer
         .push(announcement)
-        .map(|(dropped, rejection)| Event::Rejected {
-            announcement: Some(dropped),
+        .map(|(dropped, rejection)| rejected(dropped, rejection))
+}
+
+/// A refusal, except that the link already known is no refusal: a repeat is
+/// what owners send on purpose (periodically, and to answer requests).
+fn rejected(announcement: Announcement, rejection: Rejection) -> Event {
+    match rejection {
+        Rejection::AlreadySeen { .. } => Event::Repeated(announcement),
+        rejection => Event::Rejected {
+            announcement: Some(announcement),
             rejection,
-        })
+        },
+    }
 }
 
 async fn on_quiet(announcement: Announcement, lookup: &dyn CommunityLookup) -> Event {
     let view = lookup.view(announcement.community, announcement.kind).await;
     match check(&announcement, view.as_ref()) {
         Ok(()) => Event::Accepted(announcement),
-        Err(rejection) => Event::Rejected {
-            announcement: Some(announcement),
-            rejection,
-        },
+        Err(rejection) => rejected(announcement, rejection),
     }
 }

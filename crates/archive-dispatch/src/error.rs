@@ -137,6 +137,10 @@ pub enum Error {
         /// Whose key signed it.
         signer: CommunityId,
     },
+    /// A payload on a link-request channel decrypted and was signed, but
+    /// its data is not a link request for that community.
+    #[error("not an archive link request for this community")]
+    NotALinkRequest,
     /// The system's random number generator failed.
     #[error("randomness unavailable: {0}")]
     Entropy(String),

@@ -17,6 +17,8 @@
 //! - [`Debouncer`]: only the newest announcement per community and kind, and
 //!   only after a quiet period.
 //! - [`Channel`]: status-go's chat IDs and the Waku content topics they map to.
+//! - [`request`]: Archivist's own link request, with which a member that
+//!   joins late asks the owner to repeat its current announcement.
 //! - [`Transport`]: the publish/subscribe seam, with [`MemoryHub`] for tests
 //!   and single-process use; [`Dispatcher`] ties the rest together.
 //!
@@ -44,6 +46,7 @@ mod error;
 mod frame;
 mod identity;
 mod key;
+pub mod request;
 mod rules;
 mod transport;
 pub mod wire;
@@ -55,10 +58,13 @@ pub use announcement::{
 pub use archive_index::CommunityId;
 pub use channel::{CHAT_KEY_ITERATIONS, Channel, DEFAULT_PUBSUB_TOPIC, content_topic};
 pub use debounce::{DEFAULT_QUIET_PERIOD, Debouncer};
-pub use dispatcher::{CommunityLookup, DispatchConfig, Dispatcher, Event, Listener};
+pub use dispatcher::{
+    CommunityLookup, DispatchConfig, Dispatcher, Event, LinkRequestListener, Listener,
+};
 pub use error::{Error, Result};
 pub use identity::{NODE_IDENTITY_FILE, NodeIdentity};
 pub use key::CommunityKey;
+pub use request::{LinkRequest, decode_link_request, encode_link_request};
 pub use rules::{CommunityView, Rejection, check};
 pub use transport::{MemoryHub, MemoryTransport, Received, Subscription, Transport};
 pub use wire::{

@@ -6,5 +6,6 @@ mod exchange;
 mod key_file;
 mod layers;
 mod node_identity;
+mod request;
 mod vectors;
 mod wire;
