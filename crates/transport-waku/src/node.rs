@@ -14,7 +14,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use archive_dispatch::{DEFAULT_PUBSUB_TOPIC, Received, Subscription, Transport};
+use archive_dispatch::{DEFAULT_PUBSUB_TOPIC, Received, Subscription, Transport, WakuOutbound};
 use archive_proto::{Message as _, waku::relay::WakuRelayMessage};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -283,6 +283,18 @@ impl WakuNode {
         Ok(message_hash(&self.pubsub_topic, message))
     }
 
+    /// Publishes an encoded announcement as status-go does: the envelope
+    /// keeps the message's `version` (1), nanosecond timestamp, empty `meta`
+    /// and `ephemeral = false`, on this node's pubsub topic. Returns the
+    /// message hash on that topic.
+    ///
+    /// The node relays exactly one pubsub topic ([`WakuConfig::pubsub_topic`]);
+    /// `message.pubsub_topic` (the encoder's default) is not consulted, so a
+    /// node configured for another shard announces there.
+    pub async fn publish_announcement(&self, message: &WakuOutbound) -> Result<[u8; 32]> {
+        self.publish_message(&message.relay_message()).await
+    }
+
     /// Every relayed envelope on one of `content_topics`, with its pubsub
     /// topic and hash. The stream ends when the node shuts down.
     pub async fn subscribe_messages(
@@ -333,6 +345,11 @@ impl Transport for WakuNode {
     async fn publish(&self, content_topic: &str, payload: Bytes) -> archive_dispatch::Result<()> {
         let message = new_message(content_topic, payload, now_ns());
         self.publish_message(&message).await?;
+        Ok(())
+    }
+
+    async fn publish_outbound(&self, message: &WakuOutbound) -> archive_dispatch::Result<()> {
+        self.publish_announcement(message).await?;
         Ok(())
     }
 

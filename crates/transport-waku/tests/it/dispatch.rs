@@ -1,6 +1,6 @@
 //! Two of our nodes over Waku relay on loopback, through `archive-dispatch`:
 //! the member accepts the owner's announcement only after the quiet period,
-//! and a forged one is rejected with its reason.
+//! and a forged one is rejected with its reason; and what goes on the wire.
 
 use std::{sync::Arc, time::Duration};
 
@@ -10,7 +10,9 @@ use archive_dispatch::{
     wire::{OsEntropy, seal_frame},
 };
 use bytes::Bytes;
+use futures::StreamExt;
 use tokio::time::{Instant, timeout};
+use transport_waku::{WakuConfig, WakuNode};
 
 use crate::{TIMEOUT, connected_pair};
 
@@ -92,4 +94,72 @@ async fn member_accepts_after_the_quiet_period_and_rejects_a_forgery() {
     drop(listener);
     owner.shutdown().await;
     member.shutdown().await;
+}
+
+/// A `Dispatcher` over a `WakuNode` sends what status-go sends (wire spec
+/// A.8): version 1, a nanosecond timestamp, empty `meta`, `ephemeral = false`,
+/// on the node's configured pubsub topic, which subscribers use too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_go_out_as_waku_version_1_on_the_configured_pubsub_topic() {
+    let shard = "/waku/2/rs/16/64";
+    let owner = WakuNode::start(WakuConfig {
+        pubsub_topic: shard.to_owned(),
+        ..WakuConfig::default()
+    })
+    .await
+    .unwrap();
+    let member = WakuNode::start(WakuConfig {
+        pubsub_topic: shard.to_owned(),
+        bootstrap: vec![owner.listen_addrs()[0].clone()],
+        ..WakuConfig::default()
+    })
+    .await
+    .unwrap();
+    owner.wait_for_relay_peers(1, TIMEOUT).await.unwrap();
+    member.wait_for_relay_peers(1, TIMEOUT).await.unwrap();
+    let owner = Arc::new(owner);
+    let key = CommunityKey::generate();
+    let channel = Channel::member_update(&key.community_id());
+    let mut relayed = member
+        .subscribe_messages(std::slice::from_ref(&channel.content_topic))
+        .await
+        .unwrap();
+
+    let before = now_ns();
+    let link = "zDvZRwzmAbCdEf0123456789";
+    Dispatcher::new(
+        owner.clone() as Arc<dyn Transport>,
+        DispatchConfig::default(),
+    )
+    .announce(&key, LinkKind::IndexCid, 1_700_000_000_000, link)
+    .await
+    .unwrap();
+    let got = timeout(TIMEOUT, relayed.next()).await.unwrap().unwrap();
+    assert_eq!(got.pubsub_topic, shard);
+    assert_eq!(got.message.content_topic, channel.content_topic);
+    assert_eq!(got.message.version, Some(1));
+    assert_eq!(got.message.meta.as_deref(), Some(&[][..]));
+    assert_eq!(got.message.ephemeral, Some(false));
+    let timestamp = got.message.timestamp.unwrap();
+    assert!(
+        (before..=now_ns()).contains(&timestamp),
+        "timestamp {timestamp} is Unix nanoseconds"
+    );
+    let opened = archive_dispatch::decode_announcement(
+        &key.community_id(),
+        &channel.content_topic,
+        &got.message.payload,
+    )
+    .unwrap();
+    assert_eq!(opened.link, link);
+
+    owner.shutdown().await;
+    member.shutdown().await;
+}
+
+fn now_ns() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(since_epoch.as_nanos()).unwrap()
 }

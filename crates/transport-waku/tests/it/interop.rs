@@ -1,11 +1,16 @@
 //! Interop with js-waku: a real js-waku relay node in Node talks to a
-//! `WakuNode`, each side dialling in turn.
+//! `WakuNode`, each side dialling in turn, and both speak status-go's
+//! announcement wire format (wire spec A.1–A.9): our owner's announcement is
+//! decrypted by `@waku/message-encryption`'s symmetric decoder, and the
+//! announcement js-waku builds with its symmetric encoder is accepted by our
+//! member's `Dispatcher`.
 //!
 //! Needs `node` (≥ 20) and `npm` on the PATH. The js-waku packages
 //! (`@waku/sdk@0.0.27` + `@waku/relay@0.0.14`, the newest relay-capable pair
-//! Node 20 can run, plus a protons-runtime pin, see [`PROTONS`]) live in
-//! `<workspace>/target/interop-waku`. When `node_modules/@waku/sdk` is
-//! missing there, the test runs `npm install --ignore-scripts --prefix
+//! Node 20 can run, a protons-runtime pin, see [`PROTONS`], and
+//! `@waku/message-encryption@0.0.38` for status-go's 26/WAKU2-PAYLOAD
+//! encryption) live in `<workspace>/target/interop-waku`. When one of them
+//! is missing there, the test runs `npm install --ignore-scripts --prefix
 //! target/interop-waku …` itself, which needs the npm registry once (about
 //! 15 s). The peer script and the Node 20 polyfill (`Promise.withResolvers`)
 //! are copied next to those modules so Node resolves `@waku/*` from there.
@@ -14,17 +19,21 @@ use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, ChildStdin, Command, Stdio},
-    sync::Mutex,
+    sync::{Arc, Mutex},
     thread,
     time::{Duration, Instant},
 };
 
-use archive_dispatch::Transport;
+use archive_dispatch::{
+    Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, DispatchConfig, Dispatcher,
+    Event, LinkKind, MAX_WIRE_SIZE, NodeIdentity, Transport, decode_announcement,
+    encode_announcement, open_announcement, sign_announcement, wire::OsEntropy,
+};
 use archive_index::TimeRange;
+use archive_proto::{Message as _, encryption::ProtocolMessage};
 use archive_store::Store;
-use futures::StreamExt;
 use tokio::{sync::mpsc, time::timeout};
-use transport_waku::{Ingestion, Multiaddr, WakuConfig, WakuNode, new_message, v1_topic};
+use transport_waku::{Ingestion, Multiaddr, WakuConfig, WakuNode, v1_topic};
 
 const SDK: &str = "@waku/sdk@0.0.27";
 const RELAY: &str = "@waku/relay@0.0.14";
@@ -32,6 +41,12 @@ const RELAY: &str = "@waku/relay@0.0.14";
 /// it, but `@waku/proto` 0.0.8 imports `MaxLengthError`, new in 5.5.0. Asking
 /// for 5.6.0 at the top leaves gossipsub its own nested 5.4.0.
 const PROTONS: &str = "protons-runtime@5.6.0";
+/// The symmetric encoder and decoder of 26/WAKU2-PAYLOAD (wire spec A.12);
+/// npm nests its own `@waku/core` 0.0.40 and friends, so the relay pair
+/// above keeps its versions. It brings `@noble/secp256k1`, which the peer
+/// script uses to name its frame key.
+const ENCRYPTION: &str = "@waku/message-encryption@0.0.38";
+const PACKAGES: [&str; 4] = [SDK, RELAY, PROTONS, ENCRYPTION];
 const PEER_SCRIPT: &str = include_str!("waku-peer.mjs");
 const POLYFILL: &str = include_str!("polyfill.mjs");
 /// The whole exchange, js-waku start-up included.
@@ -42,18 +57,27 @@ const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// prefix at the same time would corrupt it.
 static INSTALL: Mutex<()> = Mutex::new(());
 
+/// Whether every pinned package is installed in `dir` at its version.
+fn installed(dir: &Path) -> bool {
+    PACKAGES.iter().all(|pinned| {
+        let (name, version) = pinned.rsplit_once('@').unwrap();
+        std::fs::read_to_string(dir.join("node_modules").join(name).join("package.json"))
+            .is_ok_and(|manifest| manifest.contains(&format!("\"version\": \"{version}\"")))
+    })
+}
+
 /// The directory holding js-waku's modules and the scripts, installing the
 /// modules first if they are missing.
 fn interop_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/interop-waku");
     let _guard = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if !dir.join("node_modules/@waku/sdk").is_dir() {
+    if !installed(&dir) {
         std::fs::create_dir_all(&dir).unwrap();
         let mut npm = Command::new("npm")
             .args(["install", "--ignore-scripts", "--no-audit", "--no-fund"])
             .arg("--prefix")
             .arg(&dir)
-            .args([SDK, RELAY, PROTONS])
+            .args(PACKAGES)
             .stdout(Stdio::null())
             .spawn()
             .expect("npm is on the PATH");
@@ -65,11 +89,11 @@ fn interop_dir() -> PathBuf {
             if Instant::now() > deadline {
                 let _ = npm.kill();
                 let _ = npm.wait();
-                panic!("npm install of {SDK} {RELAY} took over {INSTALL_TIMEOUT:?}");
+                panic!("npm install of {PACKAGES:?} took over {INSTALL_TIMEOUT:?}");
             }
             thread::sleep(Duration::from_millis(200));
         };
-        assert!(status.success(), "npm install of {SDK} {RELAY}: {status}");
+        assert!(status.success(), "npm install of {PACKAGES:?}: {status}");
     }
     std::fs::write(dir.join("waku-peer.mjs"), PEER_SCRIPT).unwrap();
     std::fs::write(dir.join("polyfill.mjs"), POLYFILL).unwrap();
@@ -86,12 +110,17 @@ struct JsPeer {
 }
 
 impl JsPeer {
-    fn spawn(dir: &Path, content_topic: &str, args: &[String]) -> JsPeer {
+    /// Starts the peer for `community`'s `-memberUpdate` chat; the
+    /// announcement it sends is `amm`, a signed `ApplicationMetadataMessage`.
+    fn spawn(dir: &Path, community: &CommunityId, amm: &[u8], args: &[String]) -> JsPeer {
+        let channel = Channel::member_update(community);
         let mut child = Command::new("node")
             .current_dir(dir)
             .args(["--import", "./polyfill.mjs", "waku-peer.mjs"])
             .args(args)
-            .env("CONTENT_TOPIC", content_topic)
+            .env("CONTENT_TOPIC", &channel.content_topic)
+            .env("CHAT_ID", &channel.chat_id)
+            .env("AMM_HEX", hex::encode(amm))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -145,30 +174,122 @@ impl Drop for JsPeer {
     }
 }
 
-/// Rust publishes, js-waku receives it (and names it by the same hash), and
-/// js-waku's answer reaches Rust through the `Transport` subscription.
-async fn exchange(rust: &WakuNode, js: &mut JsPeer, content_topic: &str) {
+/// A member that joined one community.
+struct Joined(CommunityId);
+
+#[async_trait::async_trait]
+impl CommunityLookup for Joined {
+    async fn view(&self, community: CommunityId, _kind: LinkKind) -> Option<CommunityView> {
+        (community == self.0).then(|| CommunityView {
+            joined: true,
+            ..CommunityView::default()
+        })
+    }
+}
+
+const OWNER_LINK: &str = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=archive";
+const JS_LINK: &str = "zDvZRwzmAbCdEf0123456789";
+
+/// One community, and what the js-waku peer announces for it: an index CID
+/// signed with the community key. The JS side gets only these signed bytes;
+/// the `ProtocolMessage`, the frame, its signature and the encryption are
+/// its own (wire spec A.3–A.6).
+fn community() -> (CommunityKey, Vec<u8>) {
+    let key = CommunityKey::generate();
+    let amm = sign_announcement(&key, LinkKind::IndexCid, 1_700_000_000_123, JS_LINK).unwrap();
+    (key, amm)
+}
+
+/// Our owner's announcement reaches js-waku, which decrypts it with the
+/// symmetric decoder under its own PBKDF2 chat key and names it by the same
+/// hash; js-waku's own announcement reaches our member's `Dispatcher`, which
+/// accepts it, and is ingested into our store with status-go's mapping.
+async fn exchange(rust: Arc<WakuNode>, js: &mut JsPeer, key: &CommunityKey) {
+    let community = key.community_id();
+    let channel = Channel::member_update(&community);
+    let js_signer = js.expect("SIGNER ").await;
     js.expect("READY").await;
     rust.wait_for_relay_peers(1, Duration::from_secs(30))
         .await
         .unwrap();
-    let mut inbox = rust.subscribe(&[content_topic.to_owned()]).await.unwrap();
+    let member = Dispatcher::new(
+        rust.clone() as Arc<dyn Transport>,
+        DispatchConfig {
+            quiet_period: Duration::from_millis(200),
+            ..DispatchConfig::default()
+        },
+    );
+    let mut listener = member
+        .listen(&[community], Arc::new(Joined(community)))
+        .await
+        .unwrap();
     let store = Store::open_in_memory().await.unwrap();
-    let ingestion = Ingestion::start(rust, store.clone(), &[content_topic.to_owned()])
+    let ingestion = Ingestion::start(&rust, store.clone(), &[channel.content_topic.clone()])
         .await
         .unwrap();
 
-    let message = new_message(content_topic, &b"hello from rust"[..], odd_now_ns());
-    let hash = rust.publish_message(&message).await.unwrap();
+    // (b) our owner's announcement, decrypted in JavaScript.
+    let owner = NodeIdentity::generate();
+    let outbound = encode_announcement(
+        key,
+        &owner,
+        OWNER_LINK,
+        1_700_000_000_000,
+        odd_now_ns(),
+        &mut OsEntropy,
+    )
+    .unwrap();
+    let hash = rust.publish_announcement(&outbound).await.unwrap();
     let got = js.expect("GOT ").await;
-    assert_eq!(got, format!("{} hello from rust", hex::encode(hash)));
+    let fields: Vec<&str> = got.split(' ').collect();
+    let [js_hash, frame_signer, version, timestamp, data] = fields[..] else {
+        panic!("unexpected GOT line {got:?}");
+    };
+    assert_eq!(
+        js_hash,
+        hex::encode(hash),
+        "js-waku names it by the same hash"
+    );
+    assert_eq!(
+        frame_signer,
+        hex::encode(owner.public_key().0),
+        "frame signer is our node key"
+    );
+    assert_eq!(version, "1");
+    assert_eq!(
+        timestamp,
+        outbound.timestamp_ns.to_string(),
+        "nanoseconds, kept whole"
+    );
+    let wrapped = ProtocolMessage::decode(hex::decode(data).unwrap().as_slice()).unwrap();
+    assert_eq!(wrapped.installation_id, owner.installation_id());
+    let inner = open_announcement(&wrapped.public_message, MAX_WIRE_SIZE).unwrap();
+    assert_eq!(
+        inner.community, community,
+        "the inner message verifies to the community key"
+    );
+    assert_eq!(
+        (inner.kind, inner.link.as_str()),
+        (LinkKind::Magnet, OWNER_LINK)
+    );
 
-    let reply = inbox.next().await.expect("a reply from js-waku");
-    assert_eq!(reply.content_topic, content_topic);
-    assert_eq!(reply.payload, "pong: hello from rust");
+    // (a) js-waku's announcement, accepted by our member.
+    js.expect("SENT").await;
+    let event = listener
+        .next()
+        .await
+        .expect("an event from js-waku's announcement");
+    let Event::Accepted(accepted) = event else {
+        panic!("js-waku's announcement was not accepted: {event:?}");
+    };
+    assert_eq!(accepted.community, community);
+    assert_eq!(
+        (accepted.kind, accepted.link.as_str()),
+        (LinkKind::IndexCid, JS_LINK)
+    );
+    assert_eq!(accepted.clock, 1_700_000_000_123);
 
-    // js-waku's message on the community topic is ingested into our store with
-    // status-go's mapping.
+    // The same message, as ingested: every layer is js-waku's.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while ingestion.stored() < 1 {
         assert!(
@@ -177,7 +298,7 @@ async fn exchange(rust: &WakuNode, js: &mut JsPeer, content_topic: &str) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let topic = v1_topic(content_topic).unwrap();
+    let topic = v1_topic(&channel.content_topic).unwrap();
     let stored = store
         .with(move |db| {
             db.messages(
@@ -191,8 +312,16 @@ async fn exchange(rust: &WakuNode, js: &mut JsPeer, content_topic: &str) {
         .await
         .unwrap();
     assert_eq!(stored.len(), 1);
-    assert_eq!(stored[0].payload, b"pong: hello from rust");
     assert_eq!(stored[0].topic, topic);
+    let opened =
+        decode_announcement(&community, &channel.content_topic, &stored[0].payload).unwrap();
+    assert_eq!(
+        hex::encode(opened.frame_signer.0),
+        js_signer,
+        "framed and signed by js-waku"
+    );
+    assert_eq!(opened.installation_id, "js-waku-interop");
+    drop(listener);
 }
 
 fn odd_now_ns() -> i64 {
@@ -204,19 +333,21 @@ fn odd_now_ns() -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rust_dials_js_waku() {
+async fn status_go_announcements_cross_with_js_waku_when_rust_dials() {
     let dir = interop_dir();
-    let topic = "/waku/1/0x0a0b0c0d/rfc26";
-    let mut js = JsPeer::spawn(&dir, topic, &["listen".to_owned()]);
+    let (key, amm) = community();
+    let mut js = JsPeer::spawn(&dir, &key.community_id(), &amm, &["listen".to_owned()]);
     timeout(EXCHANGE_TIMEOUT, async {
         let addr: Multiaddr = js.expect("ADDR ").await.parse().unwrap();
-        let rust = WakuNode::start(WakuConfig {
-            bootstrap: vec![addr],
-            ..WakuConfig::default()
-        })
-        .await
-        .unwrap();
-        exchange(&rust, &mut js, topic).await;
+        let rust = Arc::new(
+            WakuNode::start(WakuConfig {
+                bootstrap: vec![addr],
+                ..WakuConfig::default()
+            })
+            .await
+            .unwrap(),
+        );
+        exchange(rust.clone(), &mut js, &key).await;
         rust.shutdown().await;
     })
     .await
@@ -224,10 +355,10 @@ async fn rust_dials_js_waku() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn js_waku_dials_rust() {
+async fn status_go_announcements_cross_with_js_waku_when_js_dials() {
     let dir = interop_dir();
-    let topic = "/waku/1/0x01020304/rfc26";
-    let rust = WakuNode::start(WakuConfig::default()).await.unwrap();
+    let (key, amm) = community();
+    let rust = Arc::new(WakuNode::start(WakuConfig::default()).await.unwrap());
     // js-waku in Node speaks websocket only.
     let ws = rust
         .listen_addrs()
@@ -235,8 +366,8 @@ async fn js_waku_dials_rust() {
         .map(ToString::to_string)
         .find(|a| a.contains("/ws/"))
         .unwrap();
-    let mut js = JsPeer::spawn(&dir, topic, &["dial".to_owned(), ws]);
-    timeout(EXCHANGE_TIMEOUT, exchange(&rust, &mut js, topic))
+    let mut js = JsPeer::spawn(&dir, &key.community_id(), &amm, &["dial".to_owned(), ws]);
+    timeout(EXCHANGE_TIMEOUT, exchange(rust.clone(), &mut js, &key))
         .await
         .unwrap_or_else(|_| panic!("timed out; js-waku said:\n{}", js.seen.join("\n")));
     rust.shutdown().await;
