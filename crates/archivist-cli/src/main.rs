@@ -7,6 +7,7 @@
     reason = "a CLI talks on stdout and stderr"
 )]
 
+mod announcement;
 mod codex;
 mod create;
 mod demo;
@@ -65,6 +66,9 @@ enum Command {
     /// Import messages into a store or export them as JSONL.
     #[command(subcommand)]
     Messages(messages::MessagesCommand),
+    /// Build an announcement as it goes on Waku, or peel one received.
+    #[command(subcommand)]
+    Announcement(announcement::AnnouncementCommand),
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (warnings and errors by default).
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Command::Create(args) => create::run(args).map(|report| println!("{report}")),
         Command::Inspect(command) => inspect::run(command),
         Command::Messages(command) => messages::run(command),
+        Command::Announcement(command) => announcement::run(command),
         Command::Keygen(args) => keygen::run(args).map(|report| println!("{report}")),
         Command::CodexDevnode(args) => runtime().and_then(|rt| rt.block_on(codex::devnode(args))),
         Command::Seed(args) => runtime().and_then(|rt| rt.block_on(torrent::seed(args))),

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `archivist` binary.
 
+mod announcement;
 mod codex;
 mod create;
 mod fetch_db;
