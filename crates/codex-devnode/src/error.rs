@@ -35,7 +35,7 @@ pub enum DevnodeError {
         source: reqwest::Error,
     },
     /// The listening address is taken (or not ours to bind).
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The configured address.
         addr: std::net::SocketAddr,

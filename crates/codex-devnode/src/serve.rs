@@ -2,16 +2,18 @@
 //! `axum::serve` offers no timeouts: a cap on open connections, hyper's
 //! header-read timeout (which also closes keep-alive connections that sit
 //! idle between requests), an idle timeout while a request is served, and a
-//! graceful stop. A client that connects and sends nothing holds one slot
-//! for at most the header-read timeout, so a few hundred of them cannot keep
-//! real requests out.
+//! graceful stop. When the cap or the descriptor limit is reached, the
+//! connections that have sent nothing for a second are closed to make room:
+//! a real client sends its request as soon as it connects, so a flood of
+//! silent connections cannot keep it waiting behind them.
 
 use std::{
+    collections::VecDeque,
     io,
     pin::{Pin, pin},
     sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
+        Arc, Weak,
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     task::{Context, Poll},
     time::Duration,
@@ -26,7 +28,7 @@ use hyper_util::{
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch},
+    sync::{Notify, OwnedSemaphorePermit, Semaphore, TryAcquireError, oneshot, watch},
     task::JoinSet,
     time::Instant,
 };
@@ -34,6 +36,10 @@ use tokio::{
 /// How long to wait before accepting again after `accept` failed, e.g. out
 /// of file descriptors: long enough not to spin, short enough not to matter.
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);
+
+/// How long a connection may stay silent before it may be closed to make
+/// room: far longer than a client takes to send what it wrote on connect.
+const SILENT_GRACE: Duration = Duration::from_secs(1);
 
 /// What bounds each connection (see [`crate::DevnodeConfig`]).
 #[derive(Clone, Copy, Debug)]
@@ -55,17 +61,27 @@ pub(crate) async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let (closing, closing_rx) = watch::channel(());
     let mut connections = JoinSet::new();
+    // Every connection that has not sent a byte yet, oldest first.
+    let mut silent: VecDeque<Weak<Activity>> = VecDeque::new();
     loop {
         while connections.try_join_next().is_some() {}
-        // At the cap, stop accepting: new connections wait in the kernel's
-        // backlog, costing no descriptor here, until a slot frees.
-        let slot = tokio::select! {
-            biased;
-            _ = &mut stop => break,
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(TryAcquireError::Closed) => break,
+            Err(TryAcquireError::NoPermits) => {
+                close_silent(&mut silent);
+                // New connections wait in the kernel's backlog meanwhile,
+                // costing no descriptor here.
+                tokio::select! {
+                    biased;
+                    _ = &mut stop => break,
+                    slot = slots.clone().acquire_owned() => match slot {
+                        Ok(slot) => slot,
+                        Err(_) => break,
+                    },
+                    () = tokio::time::sleep(SILENT_GRACE / 4) => continue,
+                }
+            }
         };
         let accepted = tokio::select! {
             biased;
@@ -74,15 +90,23 @@ pub(crate) async fn serve(
         };
         match accepted {
             Ok((stream, _)) => {
+                let activity = Arc::new(Activity::new());
+                silent.retain(|a| a.upgrade().is_some_and(|a| !a.spoke()));
+                silent.push_back(Arc::downgrade(&activity));
                 connections.spawn(connection(
                     stream,
                     app.clone(),
                     limits,
+                    activity,
                     closing_rx.clone(),
                     slot,
                 ));
             }
-            Err(_) => tokio::time::sleep(ACCEPT_RETRY).await,
+            // Out of descriptors, most likely: make room, then try again.
+            Err(_) => {
+                close_silent(&mut silent);
+                tokio::time::sleep(ACCEPT_RETRY).await;
+            }
         }
     }
     drop(listener);
@@ -90,17 +114,34 @@ pub(crate) async fn serve(
     while connections.join_next().await.is_some() {}
 }
 
+/// Closes every connection that has sent nothing for [`SILENT_GRACE`].
+fn close_silent(silent: &mut VecDeque<Weak<Activity>>) {
+    silent.retain(|activity| {
+        let Some(activity) = activity.upgrade() else {
+            return false;
+        };
+        if activity.spoke() {
+            return false;
+        }
+        if activity.start.elapsed() < SILENT_GRACE {
+            return true;
+        }
+        activity.close.notify_one();
+        false
+    });
+}
+
 /// One connection, until it ends, times out or is told to close.
 async fn connection(
     stream: TcpStream,
     app: Router,
     limits: Limits,
+    activity: Arc<Activity>,
     mut closing: watch::Receiver<()>,
     _slot: OwnedSemaphorePermit,
 ) {
     // Small answers (status codes, CIDs) should not wait for Nagle.
     let _ = stream.set_nodelay(true);
-    let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched {
         stream,
         activity: activity.clone(),
@@ -117,6 +158,8 @@ async fn connection(
             // Errors here are the client's (a reset, a header timeout):
             // nothing to report but the closed connection.
             _ = conn.as_mut() => return,
+            // Silent since it connected, while others wait for its slot.
+            () = activity.close.notified() => return,
             _ = closing.changed(), if !closing_seen => {
                 closing_seen = true;
                 conn.as_mut().graceful_shutdown();
@@ -131,12 +174,16 @@ async fn connection(
     }
 }
 
-/// When a byte last moved on a connection.
+/// When a byte last moved on a connection, whether the client ever sent
+/// one, and the way to close it from the accept loop.
 #[derive(Debug)]
 struct Activity {
+    /// When it was accepted.
     start: Instant,
     /// Milliseconds after `start`.
     last: AtomicU64,
+    spoke: AtomicBool,
+    close: Notify,
 }
 
 impl Activity {
@@ -144,7 +191,18 @@ impl Activity {
         Activity {
             start: Instant::now(),
             last: AtomicU64::new(0),
+            spoke: AtomicBool::new(false),
+            close: Notify::new(),
         }
+    }
+
+    fn heard(&self) {
+        self.spoke.store(true, Ordering::Relaxed);
+        self.touch();
+    }
+
+    fn spoke(&self) -> bool {
+        self.spoke.load(Ordering::Relaxed)
     }
 
     fn touch(&self) {
@@ -173,7 +231,7 @@ impl AsyncRead for Watched {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.activity.touch();
+            self.activity.heard();
         }
         polled
     }
