@@ -102,6 +102,9 @@ pub struct WakuConfig {
     /// Whether an owner stores the messages relayed on its communities'
     /// topics, so they are archived.
     pub ingest: bool,
+    /// The pubsub topic relayed, announced on and listened to: status-go's
+    /// communities use `/waku/2/rs/16/32` (cluster 16, shard 32).
+    pub pubsub_topic: String,
 }
 
 /// What a member does with fetched archives.
@@ -164,6 +167,7 @@ impl Default for Config {
                 ],
                 bootstrap: Vec::new(),
                 ingest: true,
+                pubsub_topic: archive_dispatch::DEFAULT_PUBSUB_TOPIC.to_owned(),
             },
             quiet_period: Duration::from_secs(20),
             import: ImportConfig {
@@ -387,6 +391,7 @@ struct RawWaku {
     listen: Vec<String>,
     bootstrap: Vec<String>,
     ingest: bool,
+    pubsub_topic: String,
 }
 
 #[derive(Deserialize)]
@@ -469,6 +474,7 @@ impl Default for RawWaku {
             listen: d.listen,
             bootstrap: d.bootstrap,
             ingest: d.ingest,
+            pubsub_topic: d.pubsub_topic,
         }
     }
 }
@@ -500,6 +506,21 @@ where
         .enumerate()
         .map(|(i, v)| parse(&format!("{key}[{i}]"), v))
         .collect()
+}
+
+/// A Waku v2 pubsub topic (`/waku/2/rs/<cluster>/<shard>`, or a named one
+/// such as `/waku/2/default-waku/proto`).
+fn pubsub_topic(value: &str) -> Result<String, ConfigError> {
+    let ok = value
+        .strip_prefix("/waku/2/")
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
+    if !ok {
+        return Err(ConfigError::invalid(
+            "waku.pubsub_topic",
+            format!("{value:?} is not a Waku pubsub topic such as \"/waku/2/rs/16/32\""),
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 fn positive(key: &str, secs: u64) -> Result<Duration, ConfigError> {
@@ -608,6 +629,7 @@ impl RawConfig {
                 listen: self.waku.listen,
                 bootstrap: self.waku.bootstrap,
                 ingest: self.waku.ingest,
+                pubsub_topic: pubsub_topic(&self.waku.pubsub_topic)?,
             },
             import: ImportConfig {
                 enabled: self.import.enabled,

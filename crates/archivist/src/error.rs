@@ -42,6 +42,15 @@ pub enum Error {
         /// Why.
         source: archive_dispatch::Error,
     },
+    /// The node identity file (the frame-signing key and installation ID,
+    /// created on first start) could not be read or created.
+    #[error("node identity file {}: {source}", path.display())]
+    NodeIdentity {
+        /// The identity file.
+        path: PathBuf,
+        /// Why.
+        source: archive_dispatch::Error,
+    },
     /// The store failed.
     #[error("store: {0}")]
     Store(#[from] archive_store::Error),

@@ -11,7 +11,9 @@ use std::{
 use archive_backend::{
     DynBackend, ErrorKind, FetchEvent, FetchOptions, FetchOrder, FetchOutcome, Link, ResolveOptions,
 };
-use archive_dispatch::{CommunityLookup, CommunityView, Event as DispatchEvent, Listener};
+use archive_dispatch::{
+    CommunityLookup, CommunityView, Event as DispatchEvent, Listener, Rejection,
+};
 use archive_index::{ArchiveId, CommunityId, LinkKind};
 use archive_store::Store;
 use async_trait::async_trait;
@@ -190,6 +192,8 @@ async fn run(
     cancel: CancellationToken,
 ) {
     let mut download = resume(&context, &shared, &cancel).await;
+    // Other status-go messages heard on the community's channels.
+    let mut other_messages: u64 = 0;
     loop {
         let finished = async {
             match &mut download {
@@ -241,6 +245,16 @@ async fn run(
                     }
                 }
                 Some(DispatchEvent::Rejected { announcement, rejection }) => {
+                    if let Some(message_type) = other_message_type(&rejection) {
+                        other_messages += 1;
+                        tracing::debug!(
+                            community = %context.community,
+                            message_type,
+                            other_messages,
+                            "status-go message of another type on an announcement channel ignored"
+                        );
+                        continue;
+                    }
                     context.emit(NodeEvent::AnnouncementRejected {
                         community: announcement.map(|a| a.community),
                         code: rejection.code(),
@@ -257,6 +271,27 @@ async fn run(
         let _ = running.task.await;
     }
 }
+
+/// The type of a well-formed status-go message that is simply not an
+/// announcement: status-go sends many kinds on `-memberUpdate` (member
+/// updates, community events, …), so they are no rejections worth an event.
+/// Type 76, which Archivist once announced index CIDs with, stays a
+/// rejection: a message of it is a relabelled or outdated announcement.
+fn other_message_type(rejection: &Rejection) -> Option<i32> {
+    match rejection {
+        Rejection::Invalid(archive_dispatch::Error::UnknownType(message_type))
+            if *message_type != LEGACY_INDEX_CID_TYPE =>
+        {
+            Some(*message_type)
+        }
+        _ => None,
+    }
+}
+
+/// The `ApplicationMetadataMessage` type the Codex prototype announced index
+/// CIDs with (status-go's `SYNC_ACTIVITY_CENTER_UNREAD`, never sent on a
+/// community channel).
+const LEGACY_INDEX_CID_TYPE: i32 = 76;
 
 /// Whether a newly accepted link of `new` should replace the running
 /// download (of `running`): a newer link of the same network does, and so

@@ -100,6 +100,7 @@ impl Networks {
         let waku_config = transport_waku::WakuConfig {
             listen: listen.clone(),
             bootstrap: parse("waku.bootstrap", &config.waku.bootstrap)?,
+            pubsub_topic: config.waku.pubsub_topic.clone(),
             ..transport_waku::WakuConfig::default()
         };
         let node = Arc::new(

@@ -10,7 +10,9 @@ use std::{
 };
 
 use archive_backend::Link;
-use archive_dispatch::{CommunityKey, DispatchConfig, Dispatcher, Transport};
+use archive_dispatch::{
+    CommunityKey, DispatchConfig, Dispatcher, NODE_IDENTITY_FILE, NodeIdentity, Transport,
+};
 use archive_index::{CommunityId, LinkKind, Topic};
 use archive_scheduler::{
     Clock, CommunityArchive, RunOutcome, Scheduler, SchedulerConfig, TokioClock,
@@ -76,6 +78,14 @@ impl NodeBuilder {
             path: config.data_dir.clone(),
             source,
         })?;
+        // Every frame this node sends is signed with it; a signer that
+        // changed on each start would look like a new device to status-go.
+        let identity_path = config.data_dir.join(NODE_IDENTITY_FILE);
+        let identity =
+            NodeIdentity::load_or_create(&identity_path).map_err(|source| Error::NodeIdentity {
+                path: identity_path.clone(),
+                source,
+            })?;
         let store = Store::open(config.store_path()).await?;
         let mut networks = Networks::start(&config).await?;
         let transport = match self.transport {
@@ -90,12 +100,13 @@ impl NodeBuilder {
                 }));
             }
         };
-        let dispatcher = Dispatcher::new(
+        let dispatcher = Dispatcher::with_identity(
             transport,
             DispatchConfig {
                 quiet_period: config.quiet_period,
                 ..DispatchConfig::default()
             },
+            identity,
         );
         let clock = self.clock.unwrap_or_else(|| Arc::new(TokioClock::system()));
         let (events, _) = broadcast::channel(EVENT_CAPACITY);
@@ -228,6 +239,12 @@ impl Node {
     /// The configuration the node runs on.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The key this node signs its frames with and its installation ID,
+    /// kept in `<data_dir>/node-identity.key` across restarts.
+    pub fn identity(&self) -> &archive_dispatch::NodeIdentity {
+        self.inner.dispatcher.identity()
     }
 
     /// The node's store.

@@ -8,3 +8,4 @@ mod flows;
 mod ports;
 mod restart;
 mod trust;
+mod wire;

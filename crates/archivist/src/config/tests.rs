@@ -192,3 +192,30 @@ fn relative_paths_in_a_file_are_relative_to_the_file() {
         Err(ConfigError::Read { .. })
     ));
 }
+
+/// `waku.pubsub_topic` defaults to status-go's community shard, can be set
+/// from the file or the environment, and must look like a Waku pubsub topic.
+#[test]
+fn the_waku_pubsub_topic_is_configurable_and_checked() {
+    assert_eq!(
+        parse("", &[]).unwrap().waku.pubsub_topic,
+        "/waku/2/rs/16/32"
+    );
+    let config = parse("[waku]\npubsub_topic = \"/waku/2/rs/16/64\"\n", &[]).unwrap();
+    assert_eq!(config.waku.pubsub_topic, "/waku/2/rs/16/64");
+    let config = parse("", &[("ARCHIVIST_WAKU__PUBSUB_TOPIC", "/waku/2/rs/16/128")]).unwrap();
+    assert_eq!(config.waku.pubsub_topic, "/waku/2/rs/16/128");
+    for bad in [
+        "",
+        "rs/16/32",
+        "/waku/2/",
+        "/waku/1/rs/16/32",
+        "/waku/2/rs 16",
+    ] {
+        assert_eq!(
+            key_of(parse(&format!("[waku]\npubsub_topic = {bad:?}\n"), &[])),
+            "waku.pubsub_topic",
+            "{bad:?}"
+        );
+    }
+}
