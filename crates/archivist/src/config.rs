@@ -42,6 +42,16 @@ pub struct Config {
     /// How long a community must be quiet before its newest announcement is
     /// acted on (status-go: 20 s).
     pub quiet_period: Duration,
+    /// How often an owner announces its current links again, so a member
+    /// that joined after the last archive round hears them (status-go puts
+    /// them in its community description instead). Zero turns it off.
+    pub reannounce_interval: Duration,
+    /// Whether a member asks the owner for the current link when it joins
+    /// or starts (Archivist's own link request; status-go ignores it).
+    pub request_link_on_join: bool,
+    /// An owner answers link requests for a community at most once per this
+    /// period; requests in between are answered together at its end.
+    pub link_reply_interval: Duration,
     /// What a member does with what it fetched.
     pub import: ImportConfig,
     /// Communities this node owns: it archives and announces them.
@@ -170,6 +180,9 @@ impl Default for Config {
                 pubsub_topic: archive_dispatch::DEFAULT_PUBSUB_TOPIC.to_owned(),
             },
             quiet_period: Duration::from_secs(20),
+            reannounce_interval: Duration::from_secs(600),
+            request_link_on_join: true,
+            link_reply_interval: Duration::from_secs(10),
             import: ImportConfig {
                 enabled: true,
                 newest_first: false,
@@ -355,6 +368,9 @@ struct RawConfig {
     data_dir: PathBuf,
     archive_interval_secs: u64,
     quiet_period_secs: u64,
+    reannounce_interval_secs: u64,
+    request_link_on_join: bool,
+    link_reply_interval_secs: u64,
     torrent: RawTorrent,
     codex: RawCodex,
     waku: RawWaku,
@@ -429,6 +445,9 @@ impl Default for RawConfig {
             data_dir: d.data_dir,
             archive_interval_secs: d.archive_interval.as_secs(),
             quiet_period_secs: d.quiet_period.as_secs(),
+            reannounce_interval_secs: d.reannounce_interval.as_secs(),
+            request_link_on_join: d.request_link_on_join,
+            link_reply_interval_secs: d.link_reply_interval.as_secs(),
             torrent: RawTorrent::default(),
             codex: RawCodex::default(),
             waku: RawWaku::default(),
@@ -603,6 +622,12 @@ impl RawConfig {
             data_dir: self.data_dir,
             archive_interval: positive("archive_interval_secs", self.archive_interval_secs)?,
             quiet_period: Duration::from_secs(self.quiet_period_secs),
+            reannounce_interval: Duration::from_secs(self.reannounce_interval_secs),
+            request_link_on_join: self.request_link_on_join,
+            link_reply_interval: positive(
+                "link_reply_interval_secs",
+                self.link_reply_interval_secs,
+            )?,
             torrent: TorrentConfig {
                 enabled: self.torrent.enabled,
                 listen: parse("torrent.listen", &self.torrent.listen)?,

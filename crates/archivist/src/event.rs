@@ -31,6 +31,25 @@ pub enum NodeEvent {
         /// The announcement's clock, milliseconds.
         clock: u64,
     },
+    /// The owner announced its current link again: `reason` is `"period"`
+    /// (the re-announce interval) or `"request"` (a member asked).
+    Reannounced {
+        /// The community.
+        community: CommunityId,
+        /// The link's kind.
+        kind: LinkKind,
+        /// The link.
+        link: String,
+        /// The clock it was first announced with.
+        clock: u64,
+        /// Why it went out again.
+        reason: &'static str,
+    },
+    /// A member asked the owner for the community's current link.
+    LinkRequested {
+        /// The community.
+        community: CommunityId,
+    },
     /// Announcing failed (the transport refused it, e.g. no relay peer yet);
     /// it is retried with backoff until it goes out or a newer link
     /// replaces it.
@@ -42,6 +61,16 @@ pub enum NodeEvent {
     },
     /// A member accepted an announcement: it will act on it.
     AnnouncementAccepted {
+        /// The community.
+        community: CommunityId,
+        /// The link's kind.
+        kind: LinkKind,
+        /// The link.
+        link: String,
+    },
+    /// A member heard the link it already has again (the owner's periodic
+    /// re-announcement, or its answer to a link request): nothing to do.
+    AnnouncementRepeated {
         /// The community.
         community: CommunityId,
         /// The link's kind.
@@ -162,6 +191,9 @@ impl NodeEvent {
             NodeEvent::Archive { event, .. } => Some(event.community()),
             NodeEvent::AnnouncementRejected { community, .. } => community.as_ref(),
             NodeEvent::Announced { community, .. }
+            | NodeEvent::Reannounced { community, .. }
+            | NodeEvent::LinkRequested { community }
+            | NodeEvent::AnnouncementRepeated { community, .. }
             | NodeEvent::AnnounceFailed { community, .. }
             | NodeEvent::AnnouncementAccepted { community, .. }
             | NodeEvent::DownloadingHistoryArchivesStarted { community, .. }
@@ -187,6 +219,9 @@ impl NodeEvent {
                 _ => "archivist.storeFailed",
             }),
             NodeEvent::Announced { .. } => "archivist.announced",
+            NodeEvent::Reannounced { .. } => "archivist.reannounced",
+            NodeEvent::LinkRequested { .. } => "archivist.linkRequested",
+            NodeEvent::AnnouncementRepeated { .. } => "archivist.announcementRepeated",
             NodeEvent::AnnounceFailed { .. } => "archivist.announceFailed",
             NodeEvent::AnnouncementAccepted { .. } => "archivist.announcementAccepted",
             NodeEvent::AnnouncementRejected { .. } => "archivist.announcementRejected",
@@ -217,6 +252,22 @@ impl NodeEvent {
             NodeEvent::Announced {
                 kind, link, clock, ..
             } => json!({ "kind": kind_name(*kind), "link": link, "clock": clock }),
+            NodeEvent::Reannounced {
+                kind,
+                link,
+                clock,
+                reason,
+                ..
+            } => json!({
+                "kind": kind_name(*kind),
+                "link": link,
+                "clock": clock,
+                "reason": reason,
+            }),
+            NodeEvent::LinkRequested { .. } => json!({}),
+            NodeEvent::AnnouncementRepeated { kind, link, .. } => {
+                json!({ "kind": kind_name(*kind), "link": link, "known": true })
+            }
             NodeEvent::AnnounceFailed { error, .. } => json!({ "error": error }),
             NodeEvent::AnnouncementAccepted { kind, link, .. } => {
                 json!({ "kind": kind_name(*kind), "link": link })

@@ -194,6 +194,9 @@ async fn run(
     let mut download = resume(&context, &shared, &cancel).await;
     // Other status-go messages heard on the community's channels.
     let mut other_messages: u64 = 0;
+    if context.inner.config.request_link_on_join {
+        tokio::spawn(request_link(Arc::clone(&context), cancel.clone()));
+    }
     loop {
         let finished = async {
             match &mut download {
@@ -230,6 +233,21 @@ async fn run(
                     {
                         tracing::warn!(error = %e, "recording an accepted announcement failed");
                     }
+                    let known = lock(&shared).links.get(&announcement.kind) == Some(&link);
+                    if known {
+                        // The owner repeating a link this member already
+                        // acts on: the running download goes on; one that
+                        // failed before is tried again.
+                        context.emit(NodeEvent::AnnouncementRepeated {
+                            community: context.community,
+                            kind: announcement.kind,
+                            link: announcement.link,
+                        });
+                        if download.is_none() && !fetched(&context, announcement.kind, &link).await {
+                            download = start_download(&context, &shared, &cancel);
+                        }
+                        continue;
+                    }
                     context.emit(NodeEvent::AnnouncementAccepted {
                         community: context.community,
                         kind: announcement.kind,
@@ -243,6 +261,13 @@ async fn run(
                         }
                         download = start_download(&context, &shared, &cancel);
                     }
+                }
+                Some(DispatchEvent::Repeated(announcement)) => {
+                    context.emit(NodeEvent::AnnouncementRepeated {
+                        community: context.community,
+                        kind: announcement.kind,
+                        link: announcement.link,
+                    });
                 }
                 Some(DispatchEvent::Rejected { announcement, rejection }) => {
                     if let Some(message_type) = other_message_type(&rejection) {
@@ -269,6 +294,52 @@ async fn run(
     if let Some(running) = download {
         running.cancel.cancel();
         let _ = running.task.await;
+    }
+}
+
+/// Whether `link` is the one this member last fetched completely.
+async fn fetched(context: &MemberContext, kind: LinkKind, link: &Link) -> bool {
+    context
+        .store()
+        .fetched_link(context.community, kind)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|f| f == link.announced())
+}
+
+/// Attempts at sending the link request before leaving it to the owner's
+/// periodic re-announcement; the first waits for nothing, then 1 s, 2 s, …
+const REQUEST_ATTEMPTS: u32 = 6;
+
+/// Asks the owner for the current link (Archivist's link request, see
+/// `archive_dispatch::request`), so a member that joined after the last
+/// announcement hears it now rather than next round. A transport that
+/// refuses (no relay peer yet) is retried a few times with backoff.
+async fn request_link(context: Arc<MemberContext>, cancel: CancellationToken) {
+    let mut delay = std::time::Duration::from_secs(1);
+    for attempt in 1..=REQUEST_ATTEMPTS {
+        match context
+            .inner
+            .dispatcher
+            .request_link(&context.community)
+            .await
+        {
+            Ok(()) => {
+                context.emit(NodeEvent::LinkRequested {
+                    community: context.community,
+                });
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(community = %context.community, attempt, error = %e, "link request not sent");
+            }
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay *= 2;
     }
 }
 

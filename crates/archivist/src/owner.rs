@@ -1,6 +1,8 @@
 //! The owner's side: every link a scheduler starts seeding is announced,
 //! signed with the community key, on the community's channel, and recorded
-//! so the next start extends it.
+//! so the next start extends it. The recorded links are announced again
+//! every `reannounce_interval` and when a member asks (a link request), at
+//! most once per `link_reply_interval`, so late joiners hear them.
 
 use std::{
     sync::{Arc, Weak},
@@ -8,10 +10,14 @@ use std::{
 };
 
 use archive_backend::Link;
-use archive_dispatch::CommunityKey;
+use archive_dispatch::{CommunityKey, LinkRequestListener};
 use archive_index::{CommunityId, Topic};
 use archive_scheduler::Event;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::{
+    sync::broadcast::{self, error::RecvError},
+    task::JoinHandle,
+    time::{Instant, MissedTickBehavior},
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::{error::Result, event::NodeEvent, networks::Network, node::Inner};
@@ -23,6 +29,18 @@ pub(crate) struct Owned {
     /// Stores relayed messages on the topics while it lives.
     #[cfg(feature = "waku")]
     _ingestion: Option<transport_waku::Ingestion>,
+    /// Re-announces and answers link requests while it lives.
+    _reannouncing: Reannouncing,
+}
+
+/// The re-announcing task of an owned community, stopped when the
+/// community is no longer owned.
+struct Reannouncing(JoinHandle<()>);
+
+impl Drop for Reannouncing {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Owned {
@@ -54,13 +72,27 @@ impl Owned {
             }
             _ => None,
         };
-        #[cfg(not(feature = "waku"))]
-        let _ = inner;
+        let community = key.community_id();
+        let requests = inner
+            .dispatcher
+            .listen_link_requests(&[community])
+            .await
+            .map_err(|e| crate::Error::Start {
+                what: "listening for link requests",
+                message: e.to_string(),
+            })?;
+        let reannouncing = Reannouncing(tokio::spawn(reannounce_loop(
+            Arc::downgrade(inner),
+            key.clone(),
+            requests,
+            inner.shutdown.clone(),
+        )));
         Ok(Owned {
             key,
             topics,
             #[cfg(feature = "waku")]
             _ingestion: ingestion,
+            _reannouncing: reannouncing,
         })
     }
 }
@@ -175,6 +207,102 @@ async fn announce(inner: &Arc<Inner>, network: &Network, community: CommunityId,
             delay = (delay * 2).min(RETRY_MAX);
         }
     });
+}
+
+/// Announces the community's recorded links again every
+/// `reannounce_interval` (unless zero), and after link requests: the first
+/// request is answered at once, later ones within `link_reply_interval` of
+/// an answer share one answer at its end, so requests cannot make the owner
+/// flood the channel. The answer is the ordinary signed announcement with
+/// its original clock; the community signature is what makes it count.
+async fn reannounce_loop(
+    inner: Weak<Inner>,
+    key: CommunityKey,
+    requests: LinkRequestListener,
+    shutdown: CancellationToken,
+) {
+    let (period, reply_every) = match inner.upgrade() {
+        Some(inner) => (
+            inner.config.reannounce_interval,
+            inner.config.link_reply_interval,
+        ),
+        None => return,
+    };
+    let mut ticks = (!period.is_zero()).then(|| {
+        let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        ticks
+    });
+    let mut requests = Some(requests);
+    let mut next_reply = Instant::now();
+    let mut owed = false;
+    loop {
+        let reason = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return,
+            () = async {
+                match ticks.as_mut() {
+                    Some(ticks) => drop(ticks.tick().await),
+                    None => std::future::pending().await,
+                }
+            }, if ticks.is_some() => "period",
+            () = tokio::time::sleep_until(next_reply), if owed => {
+                owed = false;
+                next_reply = Instant::now() + reply_every;
+                "request"
+            }
+            request = async {
+                match requests.as_mut() {
+                    Some(requests) => requests.next().await,
+                    None => std::future::pending().await,
+                }
+            }, if requests.is_some() => {
+                match request {
+                    Some(Ok(request)) => {
+                        tracing::debug!(community = %request.community, requester = %request.requester, "link requested");
+                        owed = true;
+                    }
+                    Some(Err(e)) => tracing::debug!(error = %e, "not a link request"),
+                    None => requests = None,
+                }
+                continue;
+            }
+        };
+        let Some(inner) = inner.upgrade() else { return };
+        reannounce(&inner, &key, reason).await;
+    }
+}
+
+/// Publishes every recorded link of the community again, with its clock.
+async fn reannounce(inner: &Inner, key: &CommunityKey, reason: &'static str) {
+    let community = key.community_id();
+    for kind in inner.config.enabled_kinds() {
+        let recorded = match inner.store.announcement(community, kind).await {
+            Ok(Some(recorded)) => recorded,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(%community, error = %e, "reading the recorded link failed");
+                continue;
+            }
+        };
+        match inner
+            .dispatcher
+            .announce(key, kind, recorded.clock, &recorded.link)
+            .await
+        {
+            Ok(_) => inner.emit(NodeEvent::Reannounced {
+                community,
+                kind,
+                link: recorded.link,
+                clock: recorded.clock,
+                reason,
+            }),
+            Err(e) => inner.emit(NodeEvent::AnnounceFailed {
+                community,
+                error: e.to_string(),
+            }),
+        }
+    }
 }
 
 /// First wait before announcing again after the transport refused (no relay

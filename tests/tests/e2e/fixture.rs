@@ -101,7 +101,13 @@ impl World {
     }
 
     pub(crate) async fn owner(&self) -> Owner {
-        let config = self.config("owner", self.codex.as_ref().map(|(o, _)| o.url()));
+        self.owner_with(|_| {}).await
+    }
+
+    /// The owner, on the configuration `edit` leaves.
+    pub(crate) async fn owner_with(&self, edit: impl FnOnce(&mut Config)) -> Owner {
+        let mut config = self.config("owner", self.codex.as_ref().map(|(o, _)| o.url()));
+        edit(&mut config);
         let clock = Arc::new(ManualClock::new(T0));
         let node = Node::builder(config)
             .transport(Arc::new(self.hub.attach()))

@@ -54,6 +54,9 @@ fn a_full_file_is_read_into_typed_values() {
         data_dir = "/var/lib/archivist"
         archive_interval_secs = 3600
         quiet_period_secs = 0
+        reannounce_interval_secs = 120
+        request_link_on_join = false
+        link_reply_interval_secs = 5
         [torrent]
         listen = "127.0.0.1:9025"
         peers = ["127.0.0.1:9026"]
@@ -76,6 +79,9 @@ fn a_full_file_is_read_into_typed_values() {
     let config = parse(&text, &[]).unwrap();
     assert_eq!(config.archive_interval, Duration::from_secs(3600));
     assert_eq!(config.quiet_period, Duration::ZERO);
+    assert_eq!(config.reannounce_interval, Duration::from_secs(120));
+    assert!(!config.request_link_on_join);
+    assert_eq!(config.link_reply_interval, Duration::from_secs(5));
     assert_eq!(
         config.torrent.listen,
         "127.0.0.1:9025".parse::<SocketAddr>().unwrap()
@@ -104,6 +110,7 @@ fn environment_overrides_the_file() {
             ("ARCHIVIST_CODEX__ENABLED", "true"),
             ("ARCHIVIST_CODEX__URL", "http://127.0.0.1:9"),
             ("ARCHIVIST_DATA_DIR", "/tmp/elsewhere"),
+            ("ARCHIVIST_REANNOUNCE_INTERVAL_SECS", "60"),
             ("ARCHIVIST_WAKU__BOOTSTRAP", r#"["/ip4/127.0.0.1/tcp/1"]"#),
             ("UNRELATED", "x"),
         ],
@@ -114,6 +121,7 @@ fn environment_overrides_the_file() {
     assert_eq!(config.codex.url, "http://127.0.0.1:9");
     assert_eq!(config.data_dir.to_str(), Some("/tmp/elsewhere"));
     assert_eq!(config.waku.bootstrap.len(), 1);
+    assert_eq!(config.reannounce_interval, Duration::from_secs(60));
 }
 
 #[test]
@@ -133,6 +141,10 @@ fn errors_name_the_key() {
     assert_eq!(
         key_of(parse("archive_interval_secs = 0\n", &[])),
         "archive_interval_secs"
+    );
+    assert_eq!(
+        key_of(parse("link_reply_interval_secs = 0\n", &[])),
+        "link_reply_interval_secs"
     );
     assert_eq!(
         key_of(parse(
