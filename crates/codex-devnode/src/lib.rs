@@ -14,7 +14,8 @@
 //!   block <cid>`). "The network" is the local store plus peer devnodes,
 //!   whose data is verified before it is stored.
 //! - Its HTTP/1 server bounds what a client can hold: header-read and idle
-//!   timeouts and a cap on open connections.
+//!   timeouts, a cap on open connections, and, when full, connections that
+//!   have sent nothing for a second are closed to make room.
 //! - Faults (latency, 503s, lying downloads) can be injected for client tests.
 //!
 //! Where it knowingly differs from a real node:

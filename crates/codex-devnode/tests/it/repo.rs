@@ -341,3 +341,51 @@ async fn uploads_racing_deletes_never_lose_a_shared_block() {
     assert_eq!(files_in(&t.dir.path().join("blocks")), 0);
     t.stop().await;
 }
+
+#[tokio::test]
+async fn a_restart_after_a_crash_mid_upload_counts_only_what_a_manifest_reaches() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DevnodeConfig::new(dir.path());
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let (_, b) = sharing_first_block();
+    let node = Devnode::spawn(config.clone()).await.unwrap();
+    let cid_b = upload(&http, &node, b.clone()).await;
+    let clean = space(&http, &node).await;
+    stop(node).await;
+
+    // What a crash between the writes of an upload leaves: a block and a
+    // leaf list no manifest names, and a half-written temporary file.
+    let stray = bytes(BLOCK, 99);
+    let digest = codex_devnode::format::tree::block_digest(&stray);
+    let name = codex_devnode::format::cid::cid_text(&codex_devnode::format::cid::cid_of_digest(
+        codex_devnode::format::cid::BLOCK_CODEC,
+        &digest,
+    ));
+    std::fs::write(dir.path().join("blocks").join(&name), &stray).unwrap();
+    let tree = codex_devnode::format::tree::tree_cid(&[digest]).unwrap();
+    let tree = codex_devnode::format::cid::cid_text(&tree);
+    std::fs::write(dir.path().join("trees").join(&tree), digest).unwrap();
+    std::fs::write(
+        dir.path().join("blocks").join(format!("{name}.7.tmp")),
+        b"torn",
+    )
+    .unwrap();
+
+    let node = Devnode::spawn(config.clone()).await.unwrap();
+    assert_eq!(
+        space(&http, &node).await,
+        clean,
+        "the leftovers are not counted"
+    );
+    assert!(!dir.path().join("blocks").join(&name).exists());
+    assert!(!dir.path().join("trees").join(&tree).exists());
+    assert_eq!(
+        files_in(&dir.path().join("blocks")),
+        4,
+        "B's three blocks and manifest"
+    );
+    assert_downloads(&http, &node, &cid_b, &b).await;
+    delete(&http, &node, &cid_b).await;
+    assert_eq!(files_in(&dir.path().join("blocks")), 0);
+    stop(node).await;
+}
