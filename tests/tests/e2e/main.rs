@@ -5,6 +5,7 @@
 
 mod fixture;
 mod flows;
+mod jswaku;
 mod late;
 mod ports;
 mod restart;

@@ -165,3 +165,15 @@ async fn other_status_go_messages_on_member_update_are_no_rejections() {
     member.node.stop().await;
     owner.node.stop().await;
 }
+
+/// `waku.pubsub_topic` is the topic the node's Waku relay runs on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_pubsub_topic_is_the_waku_nodes() {
+    let world = World::new(Networks::Torrent).await;
+    let mut config = world.config("node", None);
+    config.waku.enabled = true;
+    config.waku.pubsub_topic = "/waku/2/rs/16/64".to_owned();
+    let node = Node::start(config).await.unwrap();
+    assert_eq!(node.waku().unwrap().pubsub_topic(), "/waku/2/rs/16/64");
+    node.stop().await;
+}

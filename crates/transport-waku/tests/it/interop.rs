@@ -7,9 +7,10 @@
 //!
 //! Needs `node` (≥ 20) and `npm` on the PATH. The js-waku packages
 //! (`@waku/sdk@0.0.27` + `@waku/relay@0.0.14`, the newest relay-capable pair
-//! Node 20 can run, a protons-runtime pin, see [`PROTONS`], and
+//! Node 20 can run, a protons-runtime pin, and
 //! `@waku/message-encryption@0.0.38` for status-go's 26/WAKU2-PAYLOAD
-//! encryption) live in `<workspace>/target/interop-waku`. When one of them
+//! encryption; pinned in `interop-packages.txt`) live in
+//! `<workspace>/target/interop-waku`. When one of them
 //! is missing there, the test runs `npm install --ignore-scripts --prefix
 //! target/interop-waku …` itself, which needs the npm registry once (about
 //! 15 s). The peer script and the Node 20 polyfill (`Promise.withResolvers`)
@@ -35,18 +36,9 @@ use archive_store::Store;
 use tokio::{sync::mpsc, time::timeout};
 use transport_waku::{Ingestion, Multiaddr, WakuConfig, WakuNode, v1_topic};
 
-const SDK: &str = "@waku/sdk@0.0.27";
-const RELAY: &str = "@waku/relay@0.0.14";
-/// `@chainsafe/libp2p-gossipsub` pins protons-runtime 5.4.0 and npm hoists
-/// it, but `@waku/proto` 0.0.8 imports `MaxLengthError`, new in 5.5.0. Asking
-/// for 5.6.0 at the top leaves gossipsub its own nested 5.4.0.
-const PROTONS: &str = "protons-runtime@5.6.0";
-/// The symmetric encoder and decoder of 26/WAKU2-PAYLOAD (wire spec A.12);
-/// npm nests its own `@waku/core` 0.0.40 and friends, so the relay pair
-/// above keeps its versions. It brings `@noble/secp256k1`, which the peer
-/// script uses to name its frame key.
-const ENCRYPTION: &str = "@waku/message-encryption@0.0.38";
-const PACKAGES: [&str; 4] = [SDK, RELAY, PROTONS, ENCRYPTION];
+/// The pinned npm packages, one per line with why (`interop-packages.txt`,
+/// shared with the end-to-end test that announces through js-waku).
+const PACKAGE_LIST: &str = include_str!("interop-packages.txt");
 const PEER_SCRIPT: &str = include_str!("waku-peer.mjs");
 const POLYFILL: &str = include_str!("polyfill.mjs");
 /// The whole exchange, js-waku start-up included.
@@ -57,9 +49,18 @@ const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// prefix at the same time would corrupt it.
 static INSTALL: Mutex<()> = Mutex::new(());
 
+/// The pinned `name@version`s: each line's first word, `#` lines skipped.
+fn packages() -> Vec<&'static str> {
+    PACKAGE_LIST
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_whitespace().next())
+        .collect()
+}
+
 /// Whether every pinned package is installed in `dir` at its version.
 fn installed(dir: &Path) -> bool {
-    PACKAGES.iter().all(|pinned| {
+    packages().iter().all(|pinned| {
         let (name, version) = pinned.rsplit_once('@').unwrap();
         std::fs::read_to_string(dir.join("node_modules").join(name).join("package.json"))
             .is_ok_and(|manifest| manifest.contains(&format!("\"version\": \"{version}\"")))
@@ -77,7 +78,7 @@ fn interop_dir() -> PathBuf {
             .args(["install", "--ignore-scripts", "--no-audit", "--no-fund"])
             .arg("--prefix")
             .arg(&dir)
-            .args(PACKAGES)
+            .args(packages())
             .stdout(Stdio::null())
             .spawn()
             .expect("npm is on the PATH");
@@ -89,11 +90,18 @@ fn interop_dir() -> PathBuf {
             if Instant::now() > deadline {
                 let _ = npm.kill();
                 let _ = npm.wait();
-                panic!("npm install of {PACKAGES:?} took over {INSTALL_TIMEOUT:?}");
+                panic!(
+                    "npm install of {:?} took over {INSTALL_TIMEOUT:?}",
+                    packages()
+                );
             }
             thread::sleep(Duration::from_millis(200));
         };
-        assert!(status.success(), "npm install of {PACKAGES:?}: {status}");
+        assert!(
+            status.success(),
+            "npm install of {:?}: {status}",
+            packages()
+        );
     }
     std::fs::write(dir.join("waku-peer.mjs"), PEER_SCRIPT).unwrap();
     std::fs::write(dir.join("polyfill.mjs"), POLYFILL).unwrap();

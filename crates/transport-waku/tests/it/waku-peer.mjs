@@ -13,8 +13,9 @@
 // and for every announcement it decrypts `GOT <hash> <frame signer> <version>
 // <timestamp> <frame data hex>`. It answers the first one with its own
 // announcement: AMM_HEX in a ProtocolMessage, framed, signed and encrypted by
-// the symmetric encoder, printing `SENT` when a peer took it. It stops when
-// stdin closes or it is killed.
+// the symmetric encoder, printing `SENT` when a peer took it; with
+// ANNOUNCE_AT_ONCE=1 it sends that announcement as soon as it is READY
+// instead. It stops when stdin closes or it is killed.
 import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { createRelayNode } from "@waku/sdk/relay";
 import { waitForRemotePeer, Protocols } from "@waku/sdk";
@@ -79,14 +80,7 @@ await waitForRemotePeer(node, [Protocols.Relay], 15000);
 const encoder = createEncoder({ contentTopic, routingInfo, symKey, sigPrivKey });
 const decoder = createDecoder(contentTopic, routingInfo, symKey);
 let answered = false;
-await node.relay.subscribe([decoder], async (message) => {
-  const proto = message.proto;
-  // The raw proto keeps the nanosecond timestamp the hash covers.
-  const hash = hex(messageHash(pubsubTopic, proto));
-  const signer = message.signaturePublicKey ? hex(message.signaturePublicKey) : "unsigned";
-  say(`GOT ${hash} ${signer} ${proto.version} ${proto.timestamp} ${hex(message.payload)}`);
-  if (answered) return;
-  answered = true;
+const announce = async () => {
   for (let attempt = 0; attempt < 40; attempt++) {
     const result = await node.relay.send(encoder, { payload: protocolMessage });
     if (result.successes.length > 0) {
@@ -96,8 +90,22 @@ await node.relay.subscribe([decoder], async (message) => {
     await sleep(250);
   }
   say("SEND-FAILED");
+};
+await node.relay.subscribe([decoder], async (message) => {
+  const proto = message.proto;
+  // The raw proto keeps the nanosecond timestamp the hash covers.
+  const hash = hex(messageHash(pubsubTopic, proto));
+  const signer = message.signaturePublicKey ? hex(message.signaturePublicKey) : "unsigned";
+  say(`GOT ${hash} ${signer} ${proto.version} ${proto.timestamp} ${hex(message.payload)}`);
+  if (answered) return;
+  answered = true;
+  await announce();
 });
 say("READY");
+if (process.env.ANNOUNCE_AT_ONCE === "1") {
+  answered = true;
+  await announce();
+}
 
 process.stdin.on("end", async () => {
   await node.stop();
