@@ -144,10 +144,7 @@ async fn bursts_of_5xx_are_retried_and_4xx_are_not() {
     // dataset is the 4xx here.
     let before = node.handle.request_count();
     let err = client.manifest(VECTOR_CID).await.unwrap_err();
-    assert_eq!(
-        (err.kind(), err.status()),
-        (ErrorKind::NotFound, Some(404))
-    );
+    assert_eq!((err.kind(), err.status()), (ErrorKind::NotFound, Some(404)));
     assert_eq!(
         node.handle.request_count(),
         before + 1,
