@@ -232,9 +232,13 @@ async fn exchange(rust: Arc<WakuNode>, js: &mut JsPeer, key: &CommunityKey) {
         .await
         .unwrap();
     let store = Store::open_in_memory().await.unwrap();
-    let ingestion = Ingestion::start(&rust, store.clone(), &[channel.content_topic.clone()])
-        .await
-        .unwrap();
+    let ingestion = Ingestion::start(
+        &rust,
+        store.clone(),
+        std::slice::from_ref(&channel.content_topic),
+    )
+    .await
+    .unwrap();
 
     // (b) our owner's announcement, decrypted in JavaScript.
     let owner = NodeIdentity::generate();
