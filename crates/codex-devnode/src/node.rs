@@ -44,6 +44,9 @@ pub struct Faults {
     pub fail_every_nth: Option<u64>,
     /// Downloads flip the first byte of every block: a lying node.
     pub corrupt_data: bool,
+    /// Download bodies send this many bytes, then go silent with the
+    /// connection open: a stalled node.
+    pub stall_after: Option<u64>,
 }
 
 /// How to run a devnode.

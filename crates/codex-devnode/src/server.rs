@@ -343,10 +343,15 @@ fn dataset_response(
         Some(name) => format!("attachment; filename=\"{name}\""),
         None => "attachment".into(),
     };
-    let body = if node.corrupt_data() {
-        Body::from_stream(corrupted(chunks, manifest.block_size))
+    let chunks = chunks.boxed();
+    let chunks = if node.corrupt_data() {
+        corrupted(chunks, manifest.block_size).boxed()
     } else {
-        Body::from_stream(chunks)
+        chunks
+    };
+    let body = match node.config.faults.stall_after {
+        Some(after) => Body::from_stream(stalled(chunks, after)),
+        None => Body::from_stream(chunks),
     };
     let mut response = Response::new(body);
     let headers = response.headers_mut();
@@ -365,6 +370,30 @@ fn dataset_response(
         );
     }
     response
+}
+
+/// A stalled node, for tests: the first `after` bytes, then nothing, with
+/// the response still open.
+fn stalled(
+    chunks: impl futures::Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static,
+    after: u64,
+) -> impl futures::Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static {
+    chunks
+        .scan(after, |left, chunk| {
+            let next = match chunk {
+                Ok(_) if *left == 0 => None,
+                Ok(bytes) => {
+                    let n = bytes
+                        .len()
+                        .min(usize::try_from(*left).unwrap_or(usize::MAX));
+                    *left -= n as u64;
+                    Some(Ok(bytes.slice(..n)))
+                }
+                Err(e) => Some(Err(e)),
+            };
+            futures::future::ready(next)
+        })
+        .chain(futures::stream::pending())
 }
 
 /// A lying node, for tests: the first byte of every block flipped, wherever

@@ -175,3 +175,30 @@ async fn deadlines_and_dead_nodes_map_to_timeout_and_unavailable() {
     let err = client.space().await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
 }
+
+/// A node that stops sending mid-body, its connection open, is a stall:
+/// the idle-read timeout ends the download with a typed, temporary
+/// `Timeout` instead of a wait without end.
+#[tokio::test]
+async fn a_download_that_stalls_mid_body_fails_as_a_timeout() {
+    let node = Node::start(|c| c.faults.stall_after = Some(100_000)).await;
+    let mut config = ClientConfig::new(node.handle.url());
+    config.read_timeout = Duration::from_millis(500);
+    config.retry = backend_codex::RetryPolicy::new(2, Duration::from_millis(10));
+    let client = CodexClient::new(config).unwrap();
+    let data = Bytes::from((0..1_000_000u32).map(|i| i as u8).collect::<Vec<_>>());
+    let cid = client
+        .upload(data, &UploadOptions::default())
+        .await
+        .unwrap();
+    for source in [Source::Local, Source::Network] {
+        let err = tokio::time::timeout(Duration::from_secs(60), client.download(&cid, source))
+            .await
+            .expect("a stalled body ends the download")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert!(err.kind().is_temporary(), "{err}");
+        assert!(err.to_string().contains("500ms"), "names the stall: {err}");
+    }
+    node.stop().await;
+}
