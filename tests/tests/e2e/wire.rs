@@ -1,14 +1,14 @@
 //! A node on status-go's wire: its persistent frame-signing identity, and
 //! what a member makes of the other status-go messages sharing the
-//! community's `-memberUpdate` channel.
+//! community's `-memberUpdate` channel, and the legacy `-magnetlinks` chat.
 
 use std::{sync::Arc, time::Duration};
 
 use archivist::{
     Error, Node, NodeEvent,
     dispatch::{
-        Channel, CommunityKey, NODE_IDENTITY_FILE, NodeIdentity, Transport, decode_announcement,
-        sign_announcement,
+        Channel, CommunityKey, MemoryHub, NODE_IDENTITY_FILE, NodeIdentity, Transport,
+        decode_announcement, sign_announcement,
         wire::{OsEntropy, seal_frame},
     },
     index::LinkKind,
@@ -16,7 +16,7 @@ use archivist::{
 use futures::StreamExt;
 use tokio::time::timeout;
 
-use crate::fixture::{DEADLINE, Networks, World};
+use crate::fixture::{DEADLINE, Member, Networks, World, assert_same_history};
 
 /// The identity file is created on first start, readable by its owner only,
 /// and the restarted node signs its frames with the same key: the owner's
@@ -176,4 +176,47 @@ async fn the_configured_pubsub_topic_is_the_waku_nodes() {
     let node = Node::start(config).await.unwrap();
     assert_eq!(node.waku().unwrap().pubsub_topic(), "/waku/2/rs/16/64");
     node.stop().await;
+}
+
+/// A member still hears the legacy `<community>-magnetlinks` chat, where
+/// status-go sent magnet links until 2024, and fetches what it announces.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_accepts_and_fetches_a_link_announced_on_legacy_magnetlinks() {
+    let world = World::new(Networks::Torrent).await;
+    let mut owner = world.owner().await;
+    let mut owner_events = owner.node.events();
+    owner.write_weeks(1).await;
+    owner.start_archiving().await;
+    let mut seen = Vec::new();
+    let (link, clock) = crate::fixture::wait_for(&mut owner_events, &mut seen, &mut |e| match e {
+        NodeEvent::Announced { link, clock, .. } => Some((link.clone(), *clock)),
+        _ => None,
+    })
+    .await;
+
+    // The member is on a network of its own, where only the legacy chat
+    // carries the link.
+    let legacy_hub = MemoryHub::new(16);
+    let config = world.member_config("member", owner.node.torrent_listen_addr());
+    let node = Node::builder(config)
+        .transport(Arc::new(legacy_hub.attach()))
+        .start()
+        .await
+        .unwrap();
+    let events = node.events();
+    node.join(owner.community(), None).await.unwrap();
+    let mut member = Member { node, events };
+    let channel = Channel::magnetlinks(&owner.community());
+    let amm = sign_announcement(&owner.key, LinkKind::Magnet, clock, &link).unwrap();
+    let sealed = seal_frame(&channel, &NodeIdentity::generate(), &amm, &mut OsEntropy).unwrap();
+    legacy_hub
+        .attach()
+        .publish(&channel.content_topic, bytes::Bytes::from(sealed))
+        .await
+        .unwrap();
+    let (fetched, _, _, _) = member.finished().await;
+    assert_eq!(fetched, 1);
+    assert_same_history(&owner, &member.node).await;
+    member.node.stop().await;
+    owner.node.stop().await;
 }
