@@ -33,9 +33,14 @@ async fn archived_and_announced(owner: &Owner) {
     .await;
 }
 
-/// Reported when the member joined seven days' worth of silence after the
-/// owner's announcement: it asks, the owner answers at once, and the member
-/// fetches the whole history within seconds.
+/// The reported case: a member that joins after the owner's announcement
+/// used to hear nothing until the next round (seven days by default). Now it
+/// asks, the owner answers at once, and the member fetches the whole history
+/// within seconds.
+#[allow(
+    clippy::print_stderr,
+    reason = "the measured time is what this test reports (see --nocapture)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_joining_after_the_announcement_asks_and_fetches_the_whole_history() {
     let world = World::new(Networks::Torrent).await;
@@ -198,6 +203,10 @@ async fn a_forged_answer_to_a_link_request_is_rejected_and_fetches_nothing() {
 
 /// A flood of link requests gets one answer per reply interval, not one
 /// per request.
+#[allow(
+    clippy::print_stderr,
+    reason = "the reply count is what this test reports (see --nocapture)"
+)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_owner_answers_a_flood_of_link_requests_with_bounded_replies() {
     const REQUESTS: usize = 50;
