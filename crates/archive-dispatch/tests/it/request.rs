@@ -68,3 +68,30 @@ async fn other_data_on_the_request_channel_is_a_typed_error() {
     let second = timeout(WAIT, requests.next()).await.unwrap().unwrap();
     assert!(matches!(second, Err(Error::Decrypt { .. })), "{second:?}");
 }
+
+/// Every single flipped bit of a request is refused with a typed error:
+/// the AES-GCM tag covers the whole frame, and the nonce keys it.
+#[test]
+fn any_flipped_bit_of_a_request_is_refused() {
+    let community = CommunityKey::generate().community_id();
+    let out = archive_dispatch::encode_link_request(
+        &community,
+        &NodeIdentity::generate(),
+        1,
+        &mut OsEntropy,
+    )
+    .unwrap();
+    assert!(
+        archive_dispatch::decode_link_request(&community, &out.content_topic, &out.payload).is_ok()
+    );
+    for bit in 0..out.payload.len() * 8 {
+        let mut flipped = out.payload.clone();
+        flipped[bit / 8] ^= 1 << (bit % 8);
+        let result =
+            archive_dispatch::decode_link_request(&community, &out.content_topic, &flipped);
+        assert!(
+            matches!(result, Err(Error::Decrypt { .. })),
+            "bit {bit}: {result:?}"
+        );
+    }
+}
