@@ -44,8 +44,19 @@ impl Drop for Staging {
     fn drop(&mut self) {
         let dir = std::mem::take(&mut self.dir);
         let remove = move || {
-            // Best effort: leftovers are cleared when the store next opens.
-            let _ = std::fs::remove_dir_all(dir);
+            // A block write still in flight (its blocking task outlives the
+            // dropped fetch) can land a file between the listing and the
+            // rmdir, failing the removal: try again once it has landed.
+            // Best effort beyond that: leftovers are cleared when the store
+            // next opens.
+            for _ in 0..100 {
+                match std::fs::remove_dir_all(&dir) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    _ => return,
+                }
+            }
         };
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => drop(runtime.spawn_blocking(remove)),
