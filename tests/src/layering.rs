@@ -118,6 +118,17 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "transport-waku",
         &["archive-backend", "archive-scheduler", "librqbit"],
     ),
+    // A leaf of std only, shared by the store and the torrent files.
+    (
+        "writer-lock",
+        &[
+            "archive-index",
+            "archive-store",
+            "torrent-format",
+            "tokio",
+            "futures",
+        ],
+    ),
     // The facade knows no CLI concerns: no argument parsing or terminal
     // output. (`anyhow` arrives through librqbit, so it cannot be listed.)
     (

@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
-use crate::{error::Result, lock::WriterLock, schema};
+use crate::{
+    error::Result,
+    lock::{self, WriterLock},
+    schema,
+};
 
 pub use archive_index::LinkKind;
 pub use import::ImportReport;
@@ -51,7 +55,7 @@ impl Database {
         if path.exists() {
             schema::open_checked_read_only(path, false)?;
         }
-        let writer = WriterLock::acquire(path)?;
+        let writer = lock::acquire(path)?;
         let mut conn = Connection::open(path).map_err(|source| crate::Error::Open {
             path: path.to_owned(),
             source,

@@ -24,7 +24,7 @@ use archive_index::{CommunityId, TorrentIndex, WriteReport};
 
 use crate::{
     error::{Error, IoContext, Result},
-    writer_lock::WriterLock,
+    folder_lock::{self, WriterLock},
 };
 
 /// The name of the writer lock inside a community folder.
@@ -107,7 +107,7 @@ impl ArchiveDir {
     /// first.
     fn lock(&self) -> Result<(WriterLock, Vec<PathBuf>)> {
         let created = self.create()?;
-        Ok((WriterLock::acquire(&self.lock_path())?, created))
+        Ok((folder_lock::acquire(&self.lock_path())?, created))
     }
 
     /// The current index; empty when there is no index file yet.

@@ -19,10 +19,10 @@
 mod archive_dir;
 pub mod bencode;
 mod error;
+mod folder_lock;
 mod info_hash;
 mod magnet;
 mod metainfo;
-mod writer_lock;
 
 pub use archive_dir::{AppendOutcome, ArchiveDir};
 pub use error::{Error, Result};
