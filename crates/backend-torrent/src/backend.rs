@@ -4,7 +4,6 @@
 
 use std::{
     collections::HashSet,
-    io::SeekFrom,
     net::SocketAddr,
     sync::atomic::{AtomicU64, Ordering},
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -19,10 +18,7 @@ use archive_index::{
     Archive, ArchiveId, CommunityId, DataWriter, ExtractOptions, IndexEntry, Message, TimeRange,
     TorrentIndex, WriteReport, extract_archive,
 };
-use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt},
-    sync::mpsc,
-};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use torrent_format::{ArchiveDir, Magnet, Metainfo, TorrentOptions, torrent_path};
@@ -30,7 +26,8 @@ use torrent_format::{ArchiveDir, Magnet, Metainfo, TorrentOptions, torrent_path}
 use crate::{
     config::Config,
     engine::{Active, DATA, Engine, INDEX, NAME, engine_error},
-    stall::{Verdict, Watchdog},
+    stall::{self, Watchdog},
+    stream::{DataLayout, Prefetch, pace, read_verified},
 };
 
 /// status-go's BitTorrent backend: archives appended to `data`, an `index`, a
@@ -332,10 +329,12 @@ impl TorrentBackend {
                     "the index did not arrive in time",
                 ));
             }
-            self.on_watch(
+            let progress = stats.progress_bytes;
+            stall::on_watch(
+                &self.engine,
                 active,
                 &mut watchdog,
-                stats.progress_bytes,
+                progress,
                 now,
                 "the index",
             )
@@ -351,54 +350,6 @@ impl TorrentBackend {
         TorrentIndex::decode(&bytes)
             .and_then(|index| index.check_data_len(data_len).map(|()| index))
             .map_err(|e| Error::new(ErrorKind::Corrupt, NAME, "the fetched index").with_source(e))
-    }
-
-    /// Acts on the watchdog's verdict for `progress`: restarts the torrent
-    /// on a stall, and fails once restarts do not help.
-    async fn on_watch(
-        &self,
-        active: &Active,
-        watchdog: &mut Watchdog,
-        progress: u64,
-        now: tokio::time::Instant,
-        what: &str,
-    ) -> Result<()> {
-        match watchdog.observe(progress, now) {
-            Verdict::Wait => Ok(()),
-            Verdict::Restart => {
-                tracing::warn!(
-                    torrent = %active.infohash,
-                    restart = watchdog.restarts(),
-                    "{what}: no progress for {:?}; restarting the torrent",
-                    watchdog.policy().timeout
-                );
-                // A failed restart shows as more silence, and ends the wait.
-                if let Err(e) = self.engine.restart(active).await {
-                    tracing::warn!(torrent = %active.infohash, "{e}");
-                }
-                Ok(())
-            }
-            Verdict::GiveUp => Err(stalled(active, watchdog, what)),
-        }
-    }
-
-    /// Runs until `what` stalls beyond cure, and returns the error saying so;
-    /// progress is the torrent's verified bytes plus `archives_read`.
-    async fn watch(&self, active: &Active, archives_read: &AtomicU64, what: &str) -> Error {
-        let policy = self.config.stall;
-        let mut watchdog = Watchdog::new(policy, tokio::time::Instant::now());
-        loop {
-            tokio::time::sleep(policy.poll_interval()).await;
-            let progress =
-                active.handle.stats().progress_bytes + archives_read.load(Ordering::Relaxed);
-            let now = tokio::time::Instant::now();
-            if let Err(e) = self
-                .on_watch(active, &mut watchdog, progress, now, what)
-                .await
-            {
-                return e;
-            }
-        }
     }
 
     /// How to keep librqbit requesting the pieces of `entries` however far
@@ -582,7 +533,7 @@ impl Backend for TorrentBackend {
         };
         let read = tokio::select! {
             read = read => read,
-            stalled = self.watch(&active, &archives_read, &what) => Err(stalled),
+            stalled = stall::watch(&self.engine, self.config.stall, &active, &archives_read, &what) => Err(stalled),
         };
         drop(pacer);
         drop(stream);
@@ -688,23 +639,6 @@ impl Backend for TorrentBackend {
     }
 }
 
-/// The error of a wait on `active` that stalled after every restart.
-fn stalled(active: &Active, watchdog: &Watchdog, what: &str) -> Error {
-    let stats = active.handle.stats();
-    Error::new(
-        ErrorKind::Timeout,
-        NAME,
-        format!(
-            "{what} stalled: no progress for {:?} after {} restarts of the torrent \
-             ({} of {} bytes verified)",
-            watchdog.policy().timeout,
-            watchdog.restarts(),
-            stats.progress_bytes,
-            stats.total_bytes,
-        ),
-    )
-}
-
 /// The error of a torrent or magnet that names another community.
 fn wrong_community(e: torrent_format::Error) -> Error {
     Error::new(ErrorKind::InvalidInput, NAME, e.to_string()).with_source(e)
@@ -736,143 +670,4 @@ fn data_have(active: &Active) -> u64 {
         .get(DATA)
         .copied()
         .unwrap_or(0)
-}
-
-/// Where `data` lies among the torrent's pieces.
-struct DataLayout {
-    /// Of `data`'s first byte in the torrent (0: it is the first file).
-    offset: u64,
-    len: u64,
-    piece_len: u64,
-}
-
-impl DataLayout {
-    /// The torrent's pieces holding `entry`'s bytes of `data`.
-    fn pieces(&self, entry: &IndexEntry) -> std::ops::Range<u64> {
-        let at = |pos: u64| self.offset + pos.min(self.len);
-        at(entry.offset) / self.piece_len..at(entry.end()).div_ceil(self.piece_len)
-    }
-
-    /// Where `piece` starts in `data`.
-    fn position(&self, piece: u64) -> u64 {
-        (piece * self.piece_len).max(self.offset) - self.offset
-    }
-
-    /// How many of `piece`'s bytes belong to `data`.
-    fn piece_bytes(&self, piece: u64) -> u64 {
-        let start = (piece * self.piece_len).max(self.offset);
-        let end = ((piece + 1) * self.piece_len).min(self.offset + self.len);
-        end.saturating_sub(start)
-    }
-}
-
-/// What keeps librqbit downloading ahead of the reader during a fetch.
-enum Prefetch {
-    /// librqbit has all of `data` or downloads all of it already.
-    Nothing,
-    /// `data` is selected now; `previous` is the selection before.
-    Selected { previous: Vec<usize> },
-    /// [`pace`] walks the wanted pieces, which start at `positions` of `data`.
-    Pace { positions: Vec<u64> },
-}
-
-/// Reads one byte of each piece at `positions` of `data`, in order, through
-/// `stream`. A stream waits for the piece at its position and prioritises the
-/// 32 MiB after it, so this one stays at the first wanted piece still
-/// missing and keeps what follows it requested, whatever the reader does.
-async fn pace(mut stream: impl AsyncRead + AsyncSeek + Unpin, positions: Vec<u64>) {
-    let mut byte = [0u8; 1];
-    for at in positions {
-        // A failing stream fails the reader too, which reports it.
-        if stream.seek(SeekFrom::Start(at)).await.is_err() || stream.read(&mut byte).await.is_err()
-        {
-            return;
-        }
-    }
-}
-
-/// Reads archive `id` at `entry` through librqbit's stream, which fetches its
-/// pieces first and hands out only hash-verified bytes, and checks it decodes
-/// to what the index says.
-async fn read_verified(
-    stream: &mut (impl tokio::io::AsyncRead + tokio::io::AsyncSeek + Unpin),
-    id: &ArchiveId,
-    entry: &IndexEntry,
-) -> Result<Archive> {
-    // The index was checked against `data`'s length; the cap bounds what one
-    // archive may take in memory, as for every other reader.
-    entry
-        .check_readable(id, u64::MAX, ExtractOptions::default().max_archive_bytes)
-        .map_err(|e| {
-            Error::new(ErrorKind::Corrupt, NAME, format!("archive {id}")).with_source(e)
-        })?;
-    let mut bytes = vec![0u8; entry.raw_len() as usize];
-    let read = async {
-        stream.seek(SeekFrom::Start(entry.offset)).await?;
-        stream.read_exact(&mut bytes).await.map(drop)
-    };
-    read.await.map_err(|e| {
-        Error::new(
-            ErrorKind::Unavailable,
-            NAME,
-            format!("fetching archive {id}"),
-        )
-        .with_source(e)
-    })?;
-    let archive = Archive::decode(&bytes).map_err(|e| {
-        Error::new(ErrorKind::Corrupt, NAME, format!("archive {id}")).with_source(e)
-    })?;
-    if archive.metadata != entry.metadata {
-        return Err(Error::new(
-            ErrorKind::Corrupt,
-            NAME,
-            format!("archive {id} does not match its index entry"),
-        ));
-    }
-    Ok(archive)
-}
-
-#[cfg(test)]
-mod tests {
-    use archive_index::{ArchiveMetadata, TimeRange};
-
-    use super::*;
-
-    fn entry(offset: u64, size: u64) -> IndexEntry {
-        IndexEntry {
-            version: 0,
-            metadata: ArchiveMetadata::new(TimeRange { from: 0, to: 1 }, vec![]),
-            offset,
-            size,
-            padding: 0,
-        }
-    }
-
-    #[test]
-    fn data_layout_maps_entries_to_the_torrents_pieces() {
-        // status-go's layout: `data` first, whole pieces of 10 bytes.
-        let first = DataLayout {
-            offset: 0,
-            len: 40,
-            piece_len: 10,
-        };
-        assert_eq!(first.pieces(&entry(10, 20)), 1..3);
-        assert_eq!(first.position(2), 20);
-        assert_eq!(first.piece_bytes(3), 10);
-        // An entry past the end of `data` is cut at it.
-        assert_eq!(first.pieces(&entry(30, 30)), 3..4);
-        assert_eq!(first.piece_bytes(4), 0);
-
-        // A file starting mid-piece shares its first and last pieces.
-        let shifted = DataLayout {
-            offset: 5,
-            len: 20,
-            piece_len: 10,
-        };
-        assert_eq!(shifted.pieces(&entry(0, 20)), 0..3);
-        assert_eq!(shifted.position(0), 0);
-        assert_eq!(shifted.position(1), 5);
-        let bytes: Vec<_> = (0..3).map(|p| shifted.piece_bytes(p)).collect();
-        assert_eq!(bytes, [5, 10, 5]);
-    }
 }

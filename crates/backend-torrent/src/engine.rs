@@ -34,6 +34,18 @@ pub(crate) struct Active {
     pub(crate) infohash: String,
 }
 
+impl Active {
+    /// Bytes of the torrent this node has, hash-verified.
+    pub(crate) fn verified_bytes(&self) -> u64 {
+        self.handle.stats().progress_bytes
+    }
+
+    /// Bytes of the whole torrent.
+    pub(crate) fn total_bytes(&self) -> u64 {
+        self.handle.stats().total_bytes
+    }
+}
+
 /// A librqbit session and the torrent it runs for each community.
 pub(crate) struct Engine {
     session: Arc<Session>,

@@ -15,6 +15,7 @@ mod backend;
 mod config;
 mod engine;
 mod stall;
+mod stream;
 
 pub use backend::TorrentBackend;
 pub use config::Config;

@@ -9,9 +9,15 @@
 //! leaves a download idle with every thread parked. A pause and resume builds a fresh
 //! peer table from the configured peers and dials them at once.
 
-use std::time::Duration;
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
+use archive_backend::{Error, ErrorKind, Result};
 use tokio::time::Instant;
+
+use crate::engine::{Active, Engine, NAME};
 
 /// When a wait on the swarm counts as stalled, and how often to restart the
 /// torrent before giving up.
@@ -100,6 +106,79 @@ impl Watchdog {
     pub(crate) fn policy(&self) -> StallPolicy {
         self.policy
     }
+}
+
+/// Acts on the watchdog's verdict for `progress`: restarts the torrent on a
+/// stall, and fails once restarts do not help.
+pub(crate) async fn on_watch(
+    engine: &Engine,
+    active: &Active,
+    watchdog: &mut Watchdog,
+    progress: u64,
+    now: Instant,
+    what: &str,
+) -> Result<()> {
+    match watchdog.observe(progress, now) {
+        Verdict::Wait => Ok(()),
+        Verdict::Restart => {
+            tracing::warn!(
+                torrent = %active.infohash,
+                restart = watchdog.restarts(),
+                "{what}: no progress for {:?}; restarting the torrent",
+                watchdog.policy().timeout
+            );
+            // A failed restart shows as more silence, and ends the wait.
+            if let Err(e) = engine.restart(active).await {
+                tracing::warn!(torrent = %active.infohash, "{e}");
+            }
+            Ok(())
+        }
+        Verdict::GiveUp => Err(stalled(active, watchdog, what)),
+    }
+}
+
+/// Runs until `what` stalls beyond cure, and returns the error saying so;
+/// progress is the torrent's verified bytes plus `archives_read`.
+pub(crate) async fn watch(
+    engine: &Engine,
+    policy: StallPolicy,
+    active: &Active,
+    archives_read: &AtomicU64,
+    what: &str,
+) -> Error {
+    let mut watchdog = Watchdog::new(policy, Instant::now());
+    loop {
+        tokio::time::sleep(policy.poll_interval()).await;
+        let progress = active.verified_bytes() + archives_read.load(Ordering::Relaxed);
+        if let Err(e) = on_watch(
+            engine,
+            active,
+            &mut watchdog,
+            progress,
+            Instant::now(),
+            what,
+        )
+        .await
+        {
+            return e;
+        }
+    }
+}
+
+/// The error of a wait on `active` that stalled after every restart.
+fn stalled(active: &Active, watchdog: &Watchdog, what: &str) -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        NAME,
+        format!(
+            "{what} stalled: no progress for {:?} after {} restarts of the torrent \
+             ({} of {} bytes verified)",
+            watchdog.policy().timeout,
+            watchdog.restarts(),
+            active.verified_bytes(),
+            active.total_bytes(),
+        ),
+    )
 }
 
 #[cfg(test)]
