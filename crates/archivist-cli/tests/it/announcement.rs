@@ -1,7 +1,7 @@
 //! `archivist announcement encode|decode`: the wire as an owner sends it and
 //! a member judges it.
 
-use std::{io::Write, path::PathBuf};
+use std::path::PathBuf;
 
 use archive_dispatch::{
     Channel, CommunityKey, LinkKind, NodeIdentity, sign_announcement,
@@ -62,53 +62,6 @@ fn decode(args: &[&str], payload: &str) -> (Output, serde_json::Value) {
     (out, value)
 }
 
-/// Runs `archivist` with `input` on stdin, killing it and failing after
-/// [`COMMAND_DEADLINE`].
-fn archivist_with_stdin(args: &[&str], input: &str) -> Output {
-    let mut child = Running(
-        Command::new(env!("CARGO_BIN_EXE_archivist"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the archivist binary runs"),
-    );
-    let mut stdin = child.0.stdin.take().expect("stdin is piped");
-    let input = input.to_owned();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut bytes);
-            }
-            bytes
-        })
-    };
-    let stdout = drain(child.0.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = drain(child.0.stderr.take().map(|p| Box::new(p) as _));
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("waiting for archivist") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < COMMAND_DEADLINE,
-            "archivist {args:?} still running after {COMMAND_DEADLINE:?}: killed"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    writer.join().expect("stdin writer");
-    Output {
-        status,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
-}
-
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -157,7 +110,7 @@ fn encode_then_decode_round_trips_through_the_binary() {
         // The same payload read from stdin, without a content topic.
         let out = archivist_with_stdin(
             &["announcement", "decode", "--community", &community, "-"],
-            &format!("0x{payload}\n"),
+            Some(&format!("0x{payload}\n")),
         );
         assert!(out.status.success(), "{}", stderr(&out));
         let text = String::from_utf8_lossy(&out.stdout);

@@ -11,7 +11,7 @@ mod store;
 mod torrent;
 
 use std::{
-    io::{BufRead, BufReader, Read},
+    io::{BufRead, BufReader, Read, Write},
     path::Path,
     process::{Child, Command, Output, Stdio},
     time::Duration,
@@ -31,16 +31,31 @@ pub(crate) const COMMAND_DEADLINE: Duration = Duration::from_secs(300);
 /// Runs `archivist` with `args` and returns its output, killing it and
 /// failing after [`COMMAND_DEADLINE`].
 pub(crate) fn archivist(args: &[&str]) -> Output {
+    archivist_with_stdin(args, None)
+}
+
+/// [`archivist`] with `input`, if any, on its stdin.
+pub(crate) fn archivist_with_stdin(args: &[&str], input: Option<&str>) -> Output {
     let mut child = Running(
         Command::new(env!("CARGO_BIN_EXE_archivist"))
             .args(args)
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("the archivist binary runs"),
     );
-    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+    let writer = child.0.stdin.take().map(|mut stdin| {
+        let input = input.unwrap_or_default().to_owned();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(input.as_bytes());
+        })
+    });
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
             if let Some(mut pipe) = pipe {
@@ -62,6 +77,9 @@ pub(crate) fn archivist(args: &[&str]) -> Output {
         );
         std::thread::sleep(Duration::from_millis(20));
     };
+    if let Some(writer) = writer {
+        writer.join().expect("stdin writer");
+    }
     Output {
         status,
         stdout: stdout.join().expect("stdout reader"),
