@@ -31,9 +31,8 @@ pub use self::{
         fetch_stops_when_cancelled_midway, unknown_archive_ids_are_refused,
     },
     publishing::{
-        empty_range_publishes_nothing, failed_source_leaves_nothing,
-        missing_is_a_set_difference, only_new_archives_are_missing,
-        publish_resolve_fetch_round_trip, same_messages_same_ids,
+        empty_range_publishes_nothing, failed_source_leaves_nothing, missing_is_a_set_difference,
+        only_new_archives_are_missing, publish_resolve_fetch_round_trip, same_messages_same_ids,
         unseed_makes_the_link_unavailable,
     },
 };

@@ -172,7 +172,9 @@ fn read_local(holding: &Holding, id: &ArchiveId) -> Result<Archive> {
     .map_err(|e| corrupt(format!("archive {id}")).with_source(e))?;
     match holding.index.get(id) {
         Some(entry) if entry.metadata == archive.metadata => Ok(archive),
-        _ => Err(corrupt(format!("archive {id} does not match its index entry"))),
+        _ => Err(corrupt(format!(
+            "archive {id} does not match its index entry"
+        ))),
     }
 }
 

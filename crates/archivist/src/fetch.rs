@@ -208,8 +208,7 @@ pub async fn fetch_into_store(
     );
     let importing = async {
         // Ends when the fetch drops its sender.
-        while let Some(FetchEvent::ArchiveFetched { id, range, archive }) =
-            handed_over.recv().await
+        while let Some(FetchEvent::ArchiveFetched { id, range, archive }) = handed_over.recv().await
         {
             importer.fetched(id, range, archive).await;
         }

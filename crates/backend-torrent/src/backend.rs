@@ -116,7 +116,6 @@ impl Backend for TorrentBackend {
             .with_member_seeding(true)
     }
 
-
     async fn publish(
         &self,
         request: PublishRequest<'_>,

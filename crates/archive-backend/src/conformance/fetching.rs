@@ -37,7 +37,10 @@ pub async fn cancelled_fetch_marks_nothing_partial(harness: &dyn Harness) -> Che
     let options = FetchOptions::default();
     let fetching = member.fetch(&community, &link, &missing, &options, tx, cancel);
     let (result, handed) = check
-        .within("a cancelled fetch", futures::future::join(fetching, drain(rx)))
+        .within(
+            "a cancelled fetch",
+            futures::future::join(fetching, drain(rx)),
+        )
         .await?;
     match result {
         Err(e) => check.ensure(e.kind() == ErrorKind::Cancelled, || {
@@ -102,7 +105,9 @@ pub async fn fetch_stops_when_cancelled_midway(harness: &dyn Harness) -> CheckRe
     };
     let first = check.within("the first archive", rx.recv()).await?;
     cancel.cancel();
-    let rest = check.within("the fetch after cancelling", drain(rx)).await?;
+    let rest = check
+        .within("the fetch after cancelling", drain(rx))
+        .await?;
     let result = check
         .within("the fetch after cancelling", task)
         .await?
@@ -203,13 +208,16 @@ pub async fn bytes_fetched_counts_the_network(harness: &dyn Harness) -> CheckRes
         let other = harness.node().await;
         resolve(&check, &other, &community, &link).await?;
         let (one, _) = fetch(&check, &other, &community, &link, &missing[..1], &options).await?;
-        check.ensure(one.bytes_fetched > 0 && one.bytes_fetched < all.bytes_fetched, || {
-            format!(
-                "with partial_fetch, one archive must move some but fewer bytes than all \
+        check.ensure(
+            one.bytes_fetched > 0 && one.bytes_fetched < all.bytes_fetched,
+            || {
+                format!(
+                    "with partial_fetch, one archive must move some but fewer bytes than all \
                  ({} of {})",
-                one.bytes_fetched, all.bytes_fetched
-            )
-        })?;
+                    one.bytes_fetched, all.bytes_fetched
+                )
+            },
+        )?;
     }
     Ok(())
 }
@@ -229,9 +237,19 @@ pub async fn unknown_archive_ids_are_refused(harness: &dyn Harness) -> CheckResu
     ids.push(stranger);
     let (tx, rx) = mpsc::channel(1);
     let options = FetchOptions::default();
-    let fetching = member.fetch(&community, &link, &ids, &options, tx, CancellationToken::new());
+    let fetching = member.fetch(
+        &community,
+        &link,
+        &ids,
+        &options,
+        tx,
+        CancellationToken::new(),
+    );
     let (result, handed) = check
-        .within("fetching an unknown ID", futures::future::join(fetching, drain(rx)))
+        .within(
+            "fetching an unknown ID",
+            futures::future::join(fetching, drain(rx)),
+        )
         .await?;
     match result {
         Ok(_) => return Err(check.fail("a fetch of an unknown archive ID succeeded")),
@@ -247,7 +265,10 @@ pub async fn unknown_archive_ids_are_refused(harness: &dyn Harness) -> CheckResu
         )
     })?;
     check.ensure(
-        member.read_archive(&community, &link, &stranger).await.is_err(),
+        member
+            .read_archive(&community, &link, &stranger)
+            .await
+            .is_err(),
         || "an unknown archive ID reads".into(),
     )
 }
@@ -267,7 +288,10 @@ pub async fn corrupt_stored_bytes_are_never_handed_over(harness: &dyn Harness) -
         return Ok(());
     }
     check.ensure(
-        owner.read_archive(&community, &link, &ids[0]).await.is_err(),
+        owner
+            .read_archive(&community, &link, &ids[0])
+            .await
+            .is_err(),
         || "the owner reads its corrupt stored bytes as an archive".into(),
     )?;
     let (tx, rx) = mpsc::channel(1);
@@ -290,12 +314,10 @@ pub async fn corrupt_stored_bytes_are_never_handed_over(harness: &dyn Harness) -
         cancel.cancel();
         result
     };
-    let (result, handed, ()) = tokio::time::timeout(
-        STEP,
-        futures::future::join3(fetching, drain(rx), give_up),
-    )
-    .await
-    .map_err(|_| check.fail("a fetch from corrupt bytes did not stop when cancelled"))?;
+    let (result, handed, ()) =
+        tokio::time::timeout(STEP, futures::future::join3(fetching, drain(rx), give_up))
+            .await
+            .map_err(|_| check.fail("a fetch from corrupt bytes did not stop when cancelled"))?;
     check.ensure(handed.ids.is_empty(), || {
         "an archive was handed over from corrupt stored bytes".into()
     })?;

@@ -51,8 +51,16 @@ impl Check {
     }
 
     /// `Err` with `reason` unless `holds`.
-    pub(super) fn ensure(&self, holds: bool, reason: impl FnOnce() -> String) -> super::CheckResult {
-        if holds { Ok(()) } else { Err(self.fail(reason())) }
+    pub(super) fn ensure(
+        &self,
+        holds: bool,
+        reason: impl FnOnce() -> String,
+    ) -> super::CheckResult {
+        if holds {
+            Ok(())
+        } else {
+            Err(self.fail(reason()))
+        }
     }
 
     /// `result`'s value, or a failure saying that `what` failed.

@@ -27,7 +27,10 @@ pub async fn publish_resolve_fetch_round_trip(harness: &dyn Harness) -> CheckRes
     let source = MessageList::new(messages(0, 1, 5));
     let (link, published) = publish_link(&check, &owner, community, &source, 0..1).await?;
     check.ensure(published.archives.len() == 1, || {
-        format!("one week made {} archives, not one", published.archives.len())
+        format!(
+            "one week made {} archives, not one",
+            published.archives.len()
+        )
     })?;
     let index = resolve(&check, &member, &community, &link).await?;
     let missing = index.missing(&HashSet::new());
@@ -132,7 +135,10 @@ pub async fn unseed_makes_the_link_unavailable(harness: &dyn Harness) -> CheckRe
     check.ok("unseed", owner.unseed(&community, &link).await)?;
     let options = ResolveOptions::with_timeout(harness.unavailable_timeout());
     let resolved = check
-        .within("resolving an unseeded link", member.resolve(&community, &link, &options))
+        .within(
+            "resolving an unseeded link",
+            member.resolve(&community, &link, &options),
+        )
         .await?;
     match resolved {
         Ok(_) => return Err(check.fail("an unseeded link still resolves")),
@@ -211,7 +217,10 @@ pub async fn failed_source_leaves_nothing(harness: &dyn Harness) -> CheckResult 
         messages: &failing,
     };
     let failed = check
-        .within("publish", owner.publish(request, &PublishOptions::default()))
+        .within(
+            "publish",
+            owner.publish(request, &PublishOptions::default()),
+        )
         .await?;
     match failed {
         Ok(_) => return Err(check.fail("a failing source did not fail the publish")),

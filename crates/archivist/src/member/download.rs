@@ -217,8 +217,6 @@ async fn fetch_and_import(
         .store()
         .set_fetched_link(community, link.kind(), link.announced().to_owned())
         .await
-        .map_err(|e| {
-            archive_backend::Error::new(ErrorKind::Other, name, format!("store: {e}"))
-        })?;
+        .map_err(|e| archive_backend::Error::new(ErrorKind::Other, name, format!("store: {e}")))?;
     Ok(outcome)
 }

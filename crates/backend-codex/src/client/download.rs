@@ -410,15 +410,16 @@ mod tests {
     /// A dataset of 1 to 8 blocks (the last one possibly short), a block
     /// size, and how the body arrives in chunks.
     fn dataset() -> impl Strategy<Value = (Vec<u8>, usize, usize)> {
-        (1usize..=8, prop::sample::select(vec![64usize, 256, 1024]))
-            .prop_flat_map(|(blocks, block_size)| {
+        (1usize..=8, prop::sample::select(vec![64usize, 256, 1024])).prop_flat_map(
+            |(blocks, block_size)| {
                 let len = (blocks - 1) * block_size + 1..=blocks * block_size;
                 (
                     prop::collection::vec(any::<u8>(), len),
                     Just(block_size),
                     1usize..=2 * block_size,
                 )
-            })
+            },
+        )
     }
 
     proptest! {
