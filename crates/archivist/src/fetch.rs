@@ -161,14 +161,19 @@ pub async fn fetch_into_store(
         .into_iter()
         .collect();
     let missing = index.missing(&downloaded);
-    let leftovers: Vec<ArchiveId> = store
-        .archives_to_import(community)
-        .await
-        .map_err(store_error)?
-        .into_iter()
-        .map(|a| a.id)
-        .filter(|id| index.get(id).is_some())
-        .collect();
+    // Not read back when nothing is imported: they would only be dropped.
+    let leftovers: Vec<ArchiveId> = if options.import {
+        store
+            .archives_to_import(community)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|a| a.id)
+            .filter(|id| index.get(id).is_some())
+            .collect()
+    } else {
+        Vec::new()
+    };
     on_step(Step::Resolved {
         missing: missing.len(),
         leftovers: leftovers.len(),
