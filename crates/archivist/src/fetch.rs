@@ -282,3 +282,6 @@ impl Importer<'_> {
         (self.on_step)(Step::Failed { id, error });
     }
 }
+
+#[cfg(test)]
+mod tests;
