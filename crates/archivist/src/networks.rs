@@ -192,9 +192,3 @@ fn start_codex(config: &Config) -> Result<DynBackend, Error> {
 fn start_codex(_: &Config) -> Result<DynBackend, Error> {
     Err(Error::NotCompiled("codex"))
 }
-
-/// The content topic status-go's bridged chat messages use for `topic`.
-#[cfg(feature = "waku")]
-pub(crate) fn chat_content_topic(topic: archive_index::Topic) -> String {
-    format!("/waku/1/{topic}/rfc26")
-}
