@@ -161,6 +161,10 @@ impl Networks {
     }
 
     /// Stops the engines; their files stay.
+    #[cfg_attr(
+        not(any(feature = "torrent", feature = "waku")),
+        allow(clippy::unused_async, reason = "no engine to stop without them")
+    )]
     pub(crate) async fn stop(&self) {
         #[cfg(feature = "torrent")]
         if let Some(torrent) = &self.torrent {
