@@ -259,22 +259,25 @@ mod tests {
             prop_assert_eq!(hasher.finish(), leaves);
         }
 
-        /// Spec 4.3's layering: above the bottom layer (keys 1 and 3) the
-        /// tree is compressed with key 0, so a tree of 2^k leaves (k ≥ 2) is
-        /// the key-0 compression of its two halves' roots.
+        /// Spec 4.3's layers, seen from the top: a tree of n > 2 leaves is
+        /// the key-0 compression of its first 2^k leaves' root (the largest
+        /// power of two below n) and the rest's root, lifted to the same
+        /// height as an odd node is, by pairing with zeros under key 2.
         #[test]
-        fn a_power_of_two_tree_is_its_halves_compressed_with_key_0(
-            k in 2u32..7,
-            seed in any::<u8>(),
-        ) {
+        fn a_tree_is_its_full_left_part_and_its_lifted_rest(n in 3usize..200, seed in any::<u8>()) {
             let leaves: Vec<[u8; 32]> =
-                (0..1usize << k).map(|i| [seed.wrapping_add(i as u8); 32]).collect();
-            let (left, right) = leaves.split_at(leaves.len() / 2);
-            let mut h = Sha256::new();
-            h.update(tree_root(left).unwrap());
-            h.update(tree_root(right).unwrap());
-            h.update([0u8]);
-            let expected: [u8; 32] = h.finalize().into();
+                (0..n).map(|i| [seed.wrapping_add(i as u8), (i >> 8) as u8, 1, 2].repeat(8).try_into().unwrap()).collect();
+            // Height of a tree of m leaves: the bottom layer always counts.
+            let height = |m: usize| m.next_power_of_two().trailing_zeros().max(1);
+            let left = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
+            let compress = |x: &[u8; 32], y: &[u8; 32], key: u8| -> [u8; 32] {
+                Sha256::new().chain_update(x).chain_update(y).chain_update([key]).finalize().into()
+            };
+            let mut right = tree_root(&leaves[left..]).unwrap();
+            for _ in height(n - left)..height(left) {
+                right = compress(&right, &[0; 32], 2);
+            }
+            let expected = compress(&tree_root(&leaves[..left]).unwrap(), &right, 0);
             prop_assert_eq!(tree_root(&leaves), Some(expected));
         }
 
