@@ -5,7 +5,7 @@
 
 use std::{
     collections::HashSet,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
     time::Duration,
 };
 
@@ -250,6 +250,7 @@ impl TorrentBackend {
             }
         };
         let archives_read = AtomicU64::new(0);
+        let caller_busy = AtomicBool::new(false);
         let what = format!("fetching {} archives", wanted.len());
         let read = async {
             let mut fetched = Vec::with_capacity(wanted.len());
@@ -263,15 +264,18 @@ impl TorrentBackend {
                 };
                 archives_read.fetch_add(1, Ordering::Relaxed);
                 fetched.push(id);
-                FetchEvent::ArchiveFetched { id, range, archive }
+                caller_busy.store(true, Ordering::Relaxed);
+                let handed = FetchEvent::ArchiveFetched { id, range, archive }
                     .hand_over(&events, &cancel, NAME)
-                    .await?;
+                    .await;
+                caller_busy.store(false, Ordering::Relaxed);
+                handed?;
             }
             Ok(fetched)
         };
         let read = tokio::select! {
             read = read => read,
-            stalled = stall::watch(&self.engine, self.config.stall, &active, &archives_read, &what) => Err(stalled),
+            stalled = stall::watch(&self.engine, self.config.stall, &active, &archives_read, &caller_busy, &what) => Err(stalled),
         };
         drop(pacer);
         drop(stream);
