@@ -19,6 +19,16 @@ pub enum Error {
         /// Why it was rejected.
         reason: &'static str,
     },
+    /// A timestamp or duration of a download policy did not parse.
+    #[error("invalid {what} {input:?}: {reason}")]
+    InvalidTime {
+        /// Which: "timestamp" or "duration".
+        what: &'static str,
+        /// The text that was given (cut to 80 characters).
+        input: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
     /// The partition interval was zero.
     #[error("the archive interval must be at least one second")]
     ZeroInterval,

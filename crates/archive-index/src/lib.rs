@@ -13,6 +13,9 @@
 //! - [`TorrentIndex`] and [`CodexIndex`] are the two index formats; each computes
 //!   archive IDs as `0x` + Keccak-256 of the encoded entry and answers "which
 //!   archives are missing" by set difference.
+//! - [`DownloadPolicy`] says which archives a member wants (all, the latest,
+//!   a window, the last days); [`missing_selected`] is the set difference
+//!   over those.
 //! - [`extract_archive`] reads one archive back from `data`, validating the
 //!   entry against the file and a memory cap first.
 //! - Every decoder walks the protobuf wire format itself and keeps its peak
@@ -52,6 +55,7 @@
 mod chunking;
 mod codex_index;
 mod data_writer;
+mod download_policy;
 mod encode;
 mod error;
 mod extract;
@@ -68,6 +72,9 @@ mod wire;
 pub use chunking::DroppedMessage;
 pub use codex_index::{CodexEntry, CodexIndex};
 pub use data_writer::{DataWriter, WriteReport, WrittenArchive};
+pub use download_policy::{
+    DownloadPolicy, format_timestamp, missing_selected, overlaps, parse_duration, parse_timestamp,
+};
 pub use encode::{MAX_ARCHIVE_SIZE, PIECE_LENGTH, padded_size};
 pub use error::{Error, Result};
 pub use extract::{ExtractOptions, extract_archive};
