@@ -3,8 +3,8 @@
 use std::{collections::HashSet, fmt, sync::Arc};
 
 use archive_index::{
-    Archive, ArchiveId, ArchiveMetadata, CodexIndex, CommunityId, DroppedMessage, Message,
-    TimeRange, Topic, TorrentIndex,
+    Archive, ArchiveId, ArchiveMetadata, CodexIndex, CommunityId, DownloadPolicy, DroppedMessage,
+    Message, TimeRange, Topic, TorrentIndex,
 };
 use futures::stream::BoxStream;
 use tokio::sync::mpsc;
@@ -125,6 +125,23 @@ impl RemoteIndex {
     /// never a count.
     pub fn missing(&self, downloaded: &HashSet<ArchiveId>) -> Vec<ArchiveId> {
         archive_index::missing(self.archives.iter().map(|(id, m)| (*id, m)), downloaded)
+    }
+
+    /// The archives `policy` selects at `now` (Unix seconds) that are not in
+    /// `downloaded`, oldest `from` first: the same set difference, over the
+    /// selection, so a later, wider policy fetches only what is still missing.
+    pub fn missing_selected(
+        &self,
+        downloaded: &HashSet<ArchiveId>,
+        policy: &DownloadPolicy,
+        now: u64,
+    ) -> Vec<ArchiveId> {
+        archive_index::missing_selected(
+            self.archives.iter().map(|(id, m)| (*id, m)),
+            downloaded,
+            policy,
+            now,
+        )
     }
 
     /// The metadata of `id`.

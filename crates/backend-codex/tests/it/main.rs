@@ -5,6 +5,7 @@
 mod client;
 mod network;
 mod progress;
+mod selective;
 
 use std::{sync::Arc, sync::Mutex, time::Duration};
 
