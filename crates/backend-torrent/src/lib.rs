@@ -9,7 +9,9 @@
 //! community's `.torrent` as status-go does (same bytes, same infohash),
 //! incrementally after an append; [`Magnet`] renders and parses magnet links.
 //! This crate adds [`TorrentBackend`], the `archive_backend::Backend` on a
-//! librqbit session.
+//! librqbit session. A fetch moves the pieces of the archives asked for and,
+//! because librqbit's streams read ahead, at most [`STREAM_LOOKAHEAD`] after
+//! each ([`most_bytes_fetched`]).
 
 mod backend;
 mod config;
@@ -22,6 +24,7 @@ mod stream;
 pub use backend::TorrentBackend;
 pub use config::Config;
 pub use stall::StallPolicy;
+pub use stream::{STREAM_LOOKAHEAD, most_bytes_fetched};
 pub use torrent_format::{
     AppendOutcome, ArchiveDir, BuildStats, DEFAULT_TRACKERS, Error, FileEntry, Info, InfoHash,
     MAX_MAGNET_LEN, MAX_TORRENT_FILE_SIZE, Magnet, Metainfo, Result, TorrentOptions,

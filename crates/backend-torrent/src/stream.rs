@@ -5,7 +5,7 @@
 use std::io::SeekFrom;
 
 use archive_backend::{Error, ErrorKind, Result};
-use archive_index::{Archive, ArchiveId, ExtractOptions, IndexEntry};
+use archive_index::{Archive, ArchiveId, ExtractOptions, IndexEntry, PIECE_LENGTH, TorrentIndex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt};
 
 use crate::engine::NAME;
@@ -36,6 +36,43 @@ impl DataLayout {
         let end = ((piece + 1) * self.piece_len).min(self.offset + self.len);
         end.saturating_sub(start)
     }
+}
+
+/// How far past its position a librqbit 9.1 stream requests pieces
+/// (`PER_STREAM_BUF_DEFAULT`, not configurable), whether or not the file they
+/// belong to is selected: the one way bytes nobody asked for can move.
+pub const STREAM_LOOKAHEAD: u64 = 32 * 1024 * 1024;
+
+/// The most bytes of `data` a fetch of `wanted` from a torrent of `index`
+/// moves, for a member holding none of them: the pieces of each wanted
+/// archive and of the [`STREAM_LOOKAHEAD`] after it, which a stream
+/// positioned in the archive queues, cut at the end of `data`. The pieces
+/// behind the last archive of `data` are exact; a wanted archive followed by
+/// unwanted ones brings up to 32 MiB of them along. librqbit 9.1 selects
+/// only whole files and its streams' lookahead is fixed, so a tighter bound
+/// needs a patched engine.
+pub fn most_bytes_fetched(index: &TorrentIndex, wanted: &[ArchiveId]) -> u64 {
+    let layout = DataLayout {
+        offset: 0,
+        len: index.data_len(),
+        piece_len: PIECE_LENGTH,
+    };
+    let mut pieces: Vec<u64> = wanted
+        .iter()
+        .filter_map(|id| index.get(id))
+        .flat_map(|e| {
+            let start = e.offset.min(layout.len) / layout.piece_len;
+            let end = e
+                .end()
+                .saturating_add(STREAM_LOOKAHEAD)
+                .min(layout.len)
+                .div_ceil(layout.piece_len);
+            start..end
+        })
+        .collect();
+    pieces.sort_unstable();
+    pieces.dedup();
+    pieces.iter().map(|&p| layout.piece_bytes(p)).sum()
 }
 
 /// What keeps librqbit downloading ahead of the reader during a fetch.

@@ -11,6 +11,7 @@ mod hostile;
 mod incremental;
 mod interop;
 mod process;
+mod selective;
 mod stall;
 
 use std::{
