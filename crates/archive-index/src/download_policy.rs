@@ -100,6 +100,21 @@ pub fn overlaps(archive: TimeRange, window: TimeRange) -> bool {
     archive.from < window.to && window.from < archive.to
 }
 
+/// `ranges` merged where they overlap or touch, sorted: the spans of time a
+/// set of archives covers, as a member's history shows them.
+pub fn coalesce(ranges: impl IntoIterator<Item = TimeRange>) -> Vec<TimeRange> {
+    let mut ranges: Vec<TimeRange> = ranges.into_iter().collect();
+    ranges.sort_unstable();
+    let mut spans: Vec<TimeRange> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match spans.last_mut() {
+            Some(last) if r.from <= last.to => last.to = last.to.max(r.to),
+            _ => spans.push(r),
+        }
+    }
+    spans
+}
+
 /// IDs of the archives of `index` that `policy` selects at `now` and that are
 /// not in `downloaded`, ordered by `from`, then `to`, then ID.
 pub fn missing_selected<'a>(

@@ -73,7 +73,8 @@ pub use chunking::DroppedMessage;
 pub use codex_index::{CodexEntry, CodexIndex};
 pub use data_writer::{DataWriter, WriteReport, WrittenArchive};
 pub use download_policy::{
-    DownloadPolicy, format_timestamp, missing_selected, overlaps, parse_duration, parse_timestamp,
+    DownloadPolicy, coalesce, format_timestamp, missing_selected, overlaps, parse_duration,
+    parse_timestamp,
 };
 pub use encode::{MAX_ARCHIVE_SIZE, PIECE_LENGTH, padded_size};
 pub use error::{Error, Result};

@@ -8,6 +8,10 @@
 //! whole or not at all as the backend hands it over, so a fetch killed at
 //! any moment leaves the next one exactly the rest to do; archives
 //! downloaded but not imported before are read back and imported first.
+//!
+//! `--latest`, `--from`/`--to` and `--last` fetch only the archives a
+//! download policy selects; with `--db` a later, wider fetch brings only the
+//! rest.
 
 use std::{
     net::SocketAddr,
@@ -20,7 +24,9 @@ use anyhow::{Context, bail};
 use archive_backend::{
     Backend, FetchEvent, FetchOptions, FetchOutcome, Link, LinkKind, ResolveOptions,
 };
-use archive_index::{Archive, ArchiveId, CommunityId, TimeRange};
+use archive_index::{
+    Archive, ArchiveId, CommunityId, DownloadPolicy, TimeRange, parse_duration, parse_timestamp,
+};
 use archive_store::Store;
 use archivist::fetch::{FetchIntoStore, Step, fetch_into_store};
 use backend_codex::{CodexBackend, Source};
@@ -71,6 +77,54 @@ pub(crate) struct FetchArgs {
     /// not fetched again.
     #[arg(long, value_name = "FILE")]
     db: Option<PathBuf>,
+    /// Fetch only the latest archive (the last partition).
+    #[arg(long, conflicts_with_all = ["from", "to", "last"])]
+    latest: bool,
+    /// Fetch only archives overlapping [DATE, --to): RFC 3339
+    /// (2026-01-01, 2026-01-01T12:00:00Z) or Unix seconds.
+    #[arg(long, value_name = "DATE", value_parser = timestamp, conflicts_with = "last")]
+    from: Option<u64>,
+    /// Fetch only archives overlapping [--from, DATE).
+    #[arg(long, value_name = "DATE", value_parser = timestamp, conflicts_with = "last")]
+    to: Option<u64>,
+    /// Fetch only archives overlapping the last DURATION (30d, 12h, 2w).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    last: Option<u64>,
+}
+
+fn timestamp(text: &str) -> Result<u64, archive_index::Error> {
+    parse_timestamp(text)
+}
+
+fn duration(text: &str) -> Result<u64, archive_index::Error> {
+    parse_duration(text)
+}
+
+impl FetchArgs {
+    /// The download policy the flags ask for.
+    fn policy(&self) -> anyhow::Result<DownloadPolicy> {
+        if self.latest {
+            return Ok(DownloadPolicy::Latest);
+        }
+        if let Some(seconds) = self.last {
+            return Ok(DownloadPolicy::Last { seconds });
+        }
+        if self.from.is_none() && self.to.is_none() {
+            return Ok(DownloadPolicy::All);
+        }
+        let window = TimeRange {
+            from: self.from.unwrap_or(0),
+            to: self.to.unwrap_or(u64::MAX),
+        };
+        if window.from >= window.to {
+            bail!(
+                "--from ({}) must be before --to ({})",
+                window.from,
+                window.to
+            );
+        }
+        Ok(DownloadPolicy::Window(window))
+    }
 }
 
 /// `archivist fetch`, within its `--deadline`.
@@ -154,6 +208,7 @@ impl Fetcher {
 
 async fn fetch_link(args: FetchArgs) -> anyhow::Result<serde_json::Value> {
     let link = args.link.clone();
+    let policy = args.policy()?;
     let (community, fetcher) = if link.kind() == LinkKind::IndexCid {
         let url = args
             .codex
@@ -187,7 +242,7 @@ async fn fetch_link(args: FetchArgs) -> anyhow::Result<serde_json::Value> {
         ),
         None => None,
     };
-    let result = fetch_with(&fetcher, community, &link, store.as_ref()).await;
+    let result = fetch_with(&fetcher, community, &link, store.as_ref(), policy).await;
     fetcher.stop().await;
     result
 }
@@ -211,6 +266,7 @@ async fn fetch_with(
     community: CommunityId,
     link: &Link,
     store: Option<&Store>,
+    policy: DownloadPolicy,
 ) -> anyhow::Result<serde_json::Value> {
     let started = Instant::now();
     let kept = Mutex::new(Ok(()));
@@ -231,7 +287,9 @@ async fn fetch_with(
                     .unwrap_or_else(PoisonError::into_inner)
                     .count(&step),
             };
-            let options = FetchIntoStore::default().with_resolve(fetcher.resolve_options());
+            let options = FetchIntoStore::default()
+                .with_resolve(fetcher.resolve_options())
+                .with_policy(policy);
             let done = fetch_into_store(
                 store,
                 fetcher.backend(),
@@ -253,7 +311,10 @@ async fn fetch_with(
             }
             (outcome, Some(tally.report()))
         }
-        None => (fetch_all(fetcher, community, link, &keep).await?, None),
+        None => (
+            fetch_selected(fetcher, community, link, policy, &keep).await?,
+            None,
+        ),
     };
     kept.into_inner().unwrap_or_else(PoisonError::into_inner)?;
     fetcher.finish(link).await?;
@@ -263,6 +324,7 @@ async fn fetch_with(
         "bytes_fetched": outcome.bytes_fetched,
         "seconds": started.elapsed().as_secs_f64(),
         "dir": fetcher.dir(&community).display().to_string(),
+        "policy": policy.to_string(),
     });
     if let Fetcher::Codex { .. } = fetcher {
         report["index_cid"] = json!(link.announced());
@@ -273,19 +335,23 @@ async fn fetch_with(
     Ok(report)
 }
 
-/// Without a store: every archive behind `link`, each given to `keep` as
-/// the backend hands it over.
-async fn fetch_all(
+/// Without a store: every archive behind `link` that `policy` selects, each
+/// given to `keep` as the backend hands it over.
+async fn fetch_selected(
     fetcher: &Fetcher,
     community: CommunityId,
     link: &Link,
+    policy: DownloadPolicy,
     keep: &(dyn Fn(&ArchiveId, TimeRange, &Archive) + Sync),
 ) -> anyhow::Result<FetchOutcome> {
     let backend = fetcher.backend();
     let index = backend
         .resolve(&community, link, &fetcher.resolve_options())
         .await?;
-    let ids = index.missing(&Default::default());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let ids = index.missing_selected(&Default::default(), &policy, now);
     let (tx, mut rx) = mpsc::channel(archivist::fetch::HANDOVER_CAPACITY);
     let options = FetchOptions::default();
     let fetching = backend.fetch(

@@ -94,8 +94,12 @@ pub enum NodeEvent {
         community: CommunityId,
         /// The network fetched from.
         backend: &'static str,
-        /// How many archives are missing.
+        /// How many archives are missing (of those the policy selects).
         missing: usize,
+        /// The spans of time those archives cover, oldest first.
+        ranges: Vec<TimeRange>,
+        /// Archives not downloaded that the download policy leaves out.
+        unselected: usize,
     },
     /// One archive is fetched and verified.
     HistoryArchiveDownloaded {
@@ -276,8 +280,17 @@ impl NodeEvent {
                 json!({ "code": code, "reason": reason })
             }
             NodeEvent::DownloadingHistoryArchivesStarted {
-                backend, missing, ..
-            } => json!({ "backend": backend, "missing": missing }),
+                backend,
+                missing,
+                ranges,
+                unselected,
+                ..
+            } => json!({
+                "backend": backend,
+                "missing": missing,
+                "ranges": ranges.iter().map(|r| json!({ "from": r.from, "to": r.to })).collect::<Vec<_>>(),
+                "notSelected": unselected,
+            }),
             NodeEvent::HistoryArchiveDownloaded { id, range, .. } => {
                 json!({ "archiveId": id.to_string(), "from": range.from, "to": range.to })
             }

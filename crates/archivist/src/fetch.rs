@@ -1,6 +1,7 @@
 //! One pass from a link to the message store, shared by a node's members and
-//! `archivist fetch --db`: resolve the link, fetch the archives the store has
-//! not downloaded (a set difference), and import each as the backend hands it
+//! `archivist fetch --db`: resolve the link, fetch the archives the member's
+//! [`DownloadPolicy`] selects that the store has not downloaded (a set
+//! difference, so a wider policy later fetches only the rest), and import each as the backend hands it
 //! over — decoded once, recorded as downloaded, imported and marked in one
 //! transaction. Archives downloaded but not imported before (a crash, a
 //! failed import) are read back with `Backend::read_archive` and imported
@@ -16,7 +17,7 @@ use archive_backend::{
     Backend, Error, ErrorKind, FetchEvent, FetchOptions, FetchOrder, FetchOutcome, Link,
     ResolveOptions, Result,
 };
-use archive_index::{Archive, ArchiveId, CommunityId, TimeRange};
+use archive_index::{Archive, ArchiveId, CommunityId, DownloadPolicy, TimeRange};
 use archive_store::{ImportReport, Store};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +35,8 @@ pub struct FetchIntoStore {
     pub import: bool,
     /// How long to wait for the index.
     pub resolve: ResolveOptions,
+    /// Which archives are wanted.
+    pub policy: DownloadPolicy,
 }
 
 impl Default for FetchIntoStore {
@@ -42,6 +45,7 @@ impl Default for FetchIntoStore {
             order: FetchOrder::OldestFirst,
             import: true,
             resolve: ResolveOptions::default(),
+            policy: DownloadPolicy::All,
         }
     }
 }
@@ -56,6 +60,12 @@ impl FetchIntoStore {
     /// The same, importing or not.
     pub fn with_import(mut self, import: bool) -> FetchIntoStore {
         self.import = import;
+        self
+    }
+
+    /// The same, fetching what `policy` selects.
+    pub fn with_policy(mut self, policy: DownloadPolicy) -> FetchIntoStore {
+        self.policy = policy;
         self
     }
 
@@ -75,6 +85,10 @@ pub enum Step<'a> {
     Resolved {
         /// Archives to fetch.
         missing: usize,
+        /// The ranges of the archives to fetch, oldest first.
+        ranges: &'a [TimeRange],
+        /// Archives not downloaded that the policy leaves out.
+        unselected: usize,
         /// Archives downloaded earlier, not yet imported.
         leftovers: usize,
     },
@@ -116,8 +130,11 @@ pub enum Step<'a> {
 pub struct Fetched {
     /// The fetch's own result; `Err` of kind `Cancelled` when `cancel` fired.
     pub outcome: Result<FetchOutcome>,
-    /// Archives the index had that the store had not downloaded.
+    /// Archives the policy selected that the store had not downloaded.
     pub missing: usize,
+    /// Archives the store has not downloaded that the policy left out; a
+    /// link is fetched completely only when this is 0.
+    pub unselected: usize,
     /// Archives handed over and recorded as downloaded.
     pub recorded: usize,
     /// Archives imported (handed over or left from before).
@@ -160,7 +177,15 @@ pub async fn fetch_into_store(
         .map_err(store_error)?
         .into_iter()
         .collect();
-    let missing = index.missing(&downloaded);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let missing = index.missing_selected(&downloaded, &options.policy, now);
+    let unselected = index.missing(&downloaded).len() - missing.len();
+    let ranges: Vec<TimeRange> = missing
+        .iter()
+        .filter_map(|id| index.get(id).map(|m| m.range))
+        .collect();
     // Not read back when nothing is imported: they would only be dropped.
     let leftovers: Vec<ArchiveId> = if options.import {
         store
@@ -176,6 +201,8 @@ pub async fn fetch_into_store(
     };
     on_step(Step::Resolved {
         missing: missing.len(),
+        ranges: &ranges,
+        unselected,
         leftovers: leftovers.len(),
     });
     let mut importer = Importer {
@@ -187,6 +214,7 @@ pub async fn fetch_into_store(
         fetched: Fetched {
             outcome: Ok(FetchOutcome::default()),
             missing: missing.len(),
+            unselected,
             recorded: 0,
             imported: 0,
             failed: 0,

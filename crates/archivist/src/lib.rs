@@ -55,6 +55,7 @@ pub use config::{
 pub use digest::{HistoryDigest, history_digest};
 pub use error::{Error, Result};
 pub use event::NodeEvent;
+pub use member::JoinOptions;
 pub use node::{Node, NodeBuilder};
 pub use status::{CommunityStatus, NetworkStatus, network_name};
 

@@ -17,11 +17,35 @@ use std::{
 };
 
 use archive_backend::{DynBackend, Link};
-use archive_index::{CommunityId, LinkKind};
+use archive_index::{CommunityId, DownloadPolicy, LinkKind};
 use archive_store::Store;
 
 pub(crate) use self::listener::Member;
 use crate::{event::NodeEvent, node::Inner};
+
+/// How a node joins a community ([`Node::join_with`](crate::Node::join_with)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JoinOptions {
+    /// Which network to fetch from first when the owner announces both.
+    pub prefer: Option<LinkKind>,
+    /// Which archives to download (spec 61); every one by default.
+    pub download: DownloadPolicy,
+}
+
+impl JoinOptions {
+    /// The same, preferring `prefer`.
+    pub fn with_prefer(mut self, prefer: Option<LinkKind>) -> JoinOptions {
+        self.prefer = prefer;
+        self
+    }
+
+    /// The same, downloading what `download` selects.
+    pub fn with_download(mut self, download: DownloadPolicy) -> JoinOptions {
+        self.download = download;
+        self
+    }
+}
 
 /// What a member task needs from the node.
 pub(crate) struct MemberContext {
@@ -29,6 +53,8 @@ pub(crate) struct MemberContext {
     community: CommunityId,
     /// Networks in the order they are tried.
     order: Vec<LinkKind>,
+    /// Which archives this member downloads.
+    policy: DownloadPolicy,
 }
 
 impl MemberContext {
@@ -36,6 +62,7 @@ impl MemberContext {
         inner: &Arc<Inner>,
         community: CommunityId,
         prefer: Option<LinkKind>,
+        policy: DownloadPolicy,
     ) -> MemberContext {
         let mut order = inner.config.enabled_kinds();
         if let Some(prefer) = prefer
@@ -48,6 +75,7 @@ impl MemberContext {
             inner: Arc::clone(inner),
             community,
             order,
+            policy,
         }
     }
 

@@ -25,7 +25,7 @@ use crate::{
     config::Config,
     error::{Error, Result},
     event::NodeEvent,
-    member::{Member, MemberContext},
+    member::{JoinOptions, Member, MemberContext},
     networks::{Network, Networks},
     owner,
     status::{CommunityStatus, NetworkStatus},
@@ -346,12 +346,21 @@ impl Node {
     /// Joins a community: its announcements are verified and acted on, and
     /// whatever a previous run left unfinished (downloaded but not imported
     /// archives, an unfinished download) is resumed. `prefer` picks the
-    /// network tried first when the owner announces both.
+    /// network tried first when the owner announces both. Every archive is
+    /// downloaded; [`Node::join_with`] chooses.
     pub async fn join(&self, community: CommunityId, prefer: Option<LinkKind>) -> Result<()> {
+        self.join_with(community, JoinOptions::default().with_prefer(prefer))
+            .await
+    }
+
+    /// [`Node::join`] with `options`: which network first, and which
+    /// archives to download. Leaving and joining again with a wider policy
+    /// fetches only what is still missing.
+    pub async fn join_with(&self, community: CommunityId, options: JoinOptions) -> Result<()> {
         if self.inner.lock_members().contains_key(&community) {
             return Err(Error::AlreadyAdded(community));
         }
-        let context = MemberContext::new(&self.inner, community, prefer);
+        let context = MemberContext::new(&self.inner, community, options.prefer, options.download);
         let member = Member::start(context).await?;
         self.inner.lock_members().insert(community, member);
         Ok(())

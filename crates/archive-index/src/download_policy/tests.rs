@@ -98,6 +98,16 @@ fn an_empty_index_selects_nothing() {
     }
 }
 
+#[test]
+fn coalesce_merges_touching_and_overlapping_ranges() {
+    let r = |from, to| TimeRange { from, to };
+    assert_eq!(
+        coalesce([r(20, 30), r(0, 10), r(10, 15), r(25, 40), r(50, 60)]),
+        [r(0, 15), r(20, 40), r(50, 60)]
+    );
+    assert!(coalesce([]).is_empty());
+}
+
 fn range() -> impl Strategy<Value = TimeRange> {
     (0u64..1000, 0u64..1000).prop_map(|(a, b)| TimeRange {
         from: a.min(b),
@@ -125,6 +135,19 @@ fn policy() -> impl Strategy<Value = DownloadPolicy> {
 }
 
 proptest! {
+    /// Coalesced spans are sorted, disjoint, not touching, and cover exactly
+    /// the seconds of the ranges.
+    #[test]
+    fn coalesce_covers_exactly_the_ranges(ranges in proptest::collection::vec(range(), 0..10)) {
+        let spans = coalesce(ranges.clone());
+        prop_assert!(spans.windows(2).all(|w| w[0].to < w[1].from));
+        for t in 0..1000 {
+            let in_ranges = ranges.iter().any(|r| r.contains(t));
+            let in_spans = spans.iter().any(|s| s.contains(t));
+            prop_assert_eq!(in_ranges, in_spans, "second {}", t);
+        }
+    }
+
     /// Missing is exactly (selected − downloaded), oldest first, whatever was
     /// downloaded before.
     #[test]

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use archive_backend::{DynBackend, ErrorKind, FetchOrder, FetchOutcome, Link};
-use archive_index::LinkKind;
+use archive_index::{LinkKind, coalesce};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -138,14 +138,22 @@ async fn fetch_and_import(
     };
     let options = FetchIntoStore::default()
         .with_order(order)
-        .with_import(context.inner.config.import.enabled);
+        .with_import(context.inner.config.import.enabled)
+        .with_policy(context.policy);
     let name = backend.name();
     let on_step = |step: Step<'_>| match step {
-        Step::Resolved { missing, .. } if missing > 0 => {
+        Step::Resolved {
+            missing,
+            ranges,
+            unselected,
+            ..
+        } if missing > 0 => {
             context.emit(NodeEvent::DownloadingHistoryArchivesStarted {
                 community,
                 backend: name,
                 missing,
+                ranges: coalesce(ranges.iter().copied()),
+                unselected,
             });
         }
         Step::Fetched { id, range, .. } => {
@@ -212,6 +220,11 @@ async fn fetch_and_import(
                 "{failures} archive(s) could not be imported; they are retried on the next download"
             ),
         ));
+    }
+    // A link is fetched once everything behind it is in; while the policy
+    // leaves archives out, each start (or a wider policy) looks again.
+    if done.unselected > 0 {
+        return Ok(outcome);
     }
     context
         .store()
