@@ -4,7 +4,7 @@
 
 use super::*;
 
-fn week_lines(week: u64, count: u64) -> Vec<String> {
+pub(crate) fn week_lines(week: u64, count: u64) -> Vec<String> {
     (0..count)
         .map(|i| {
             line(
@@ -17,7 +17,13 @@ fn week_lines(week: u64, count: u64) -> Vec<String> {
 }
 
 /// `archivist create` of `lines` for `[from, to)`, with extra arguments.
-fn create(tmp: &Path, lines: &[String], from: u64, to: u64, extra: &[&str]) -> serde_json::Value {
+pub(crate) fn create(
+    tmp: &Path,
+    lines: &[String],
+    from: u64,
+    to: u64,
+    extra: &[&str],
+) -> serde_json::Value {
     let jsonl = tmp.join(format!("m-{from}.jsonl"));
     write_jsonl(&jsonl, lines);
     let mut args = vec![
@@ -40,7 +46,7 @@ fn create(tmp: &Path, lines: &[String], from: u64, to: u64, extra: &[&str]) -> s
 }
 
 /// The hashes a store holds, in export order.
-fn stored_hashes(db: &Path) -> Vec<String> {
+pub(crate) fn stored_hashes(db: &Path) -> Vec<String> {
     let out = archivist(&["messages", "export", "--db", db.to_str().unwrap()]);
     assert!(out.status.success(), "{out:?}");
     String::from_utf8(out.stdout)
@@ -53,7 +59,7 @@ fn stored_hashes(db: &Path) -> Vec<String> {
         .collect()
 }
 
-fn hashes(lines: &[String]) -> Vec<String> {
+pub(crate) fn hashes(lines: &[String]) -> Vec<String> {
     lines
         .iter()
         .map(|l| {

@@ -7,6 +7,7 @@ mod fetch_db;
 mod keygen;
 mod node;
 mod resume;
+mod selective;
 mod store;
 mod torrent;
 
