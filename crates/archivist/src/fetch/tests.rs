@@ -16,7 +16,7 @@ use archive_backend::{
     Result,
     memory::{MemoryBackend, MemoryNetwork},
 };
-use archive_index::{Archive, ArchiveId, CommunityId, Message, TimeRange, Topic};
+use archive_index::{Archive, ArchiveId, CommunityId, DownloadPolicy, Message, TimeRange, Topic};
 use archive_store::Store;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -235,4 +235,92 @@ async fn an_archive_downloaded_but_not_imported_is_read_back_and_imported() {
             .unwrap()
             .is_empty()
     );
+}
+
+/// The spans of time whose archives `store` has imported for the community.
+async fn imported_spans(store: &Store) -> Vec<TimeRange> {
+    let mut ranges = Vec::new();
+    for id in store.downloaded_archive_ids(COMMUNITY).await.unwrap() {
+        let archive = store
+            .downloaded_archive(COMMUNITY, id)
+            .await
+            .unwrap()
+            .unwrap();
+        if archive.imported {
+            ranges.push(archive.range);
+        }
+    }
+    archive_index::coalesce(ranges)
+}
+
+/// Fetches under `policy`; what was done and the ranges `Resolved` named.
+async fn run_policy(
+    store: &Store,
+    member: &Arc<Counting>,
+    link: &Link,
+    policy: DownloadPolicy,
+) -> (super::Fetched, Vec<TimeRange>) {
+    let announced = std::sync::Mutex::new(Vec::new());
+    let on_step = |step: Step<'_>| {
+        if let Step::Resolved { ranges, .. } = step {
+            announced.lock().unwrap().extend_from_slice(ranges);
+        }
+    };
+    let done = fetch_into_store(
+        store,
+        member.as_ref(),
+        COMMUNITY,
+        link,
+        &FetchIntoStore::default().with_policy(policy),
+        &CancellationToken::new(),
+        &on_step,
+    )
+    .await
+    .unwrap();
+    (done, announced.into_inner().unwrap())
+}
+
+#[tokio::test]
+async fn latest_then_a_window_then_all_imports_each_archive_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("member.db")).await.unwrap();
+    let (link, member) = published(4).await;
+    let week = |w: u64| TimeRange {
+        from: w * WEEK,
+        to: (w + 1) * WEEK,
+    };
+
+    let (latest, ranges) = run_policy(&store, &member, &link, DownloadPolicy::Latest).await;
+    assert_eq!(
+        (latest.missing, latest.unselected, latest.imported),
+        (1, 3, 1)
+    );
+    assert_eq!(ranges, [week(3)]);
+    assert_eq!(imported_spans(&store).await, [week(3)]);
+
+    let window = DownloadPolicy::Window(TimeRange {
+        from: WEEK + 1,
+        to: WEEK + 2,
+    });
+    let (one, ranges) = run_policy(&store, &member, &link, window).await;
+    assert_eq!((one.missing, one.unselected, one.imported), (1, 2, 1));
+    assert_eq!(ranges, [week(1)]);
+    assert_eq!(imported_spans(&store).await, [week(1), week(3)]);
+
+    let (all, ranges) = run_policy(&store, &member, &link, DownloadPolicy::All).await;
+    assert_eq!((all.missing, all.unselected, all.imported), (2, 0, 2));
+    assert_eq!(ranges, [week(0), week(2)]);
+    assert_eq!(
+        imported_spans(&store).await,
+        [TimeRange {
+            from: 0,
+            to: 4 * WEEK
+        }]
+    );
+    // Every archive was handed over once: four records, nothing read back.
+    let handed = latest.recorded + one.recorded + all.recorded;
+    assert_eq!(handed, 4);
+    assert_eq!(member.reads.load(Ordering::Relaxed), 0);
+    let (again, _) = run_policy(&store, &member, &link, DownloadPolicy::All).await;
+    assert_eq!((again.missing, again.recorded), (0, 0));
 }
