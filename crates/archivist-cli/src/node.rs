@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use archivist::{
-    CommunityStatus, Config, Node, dispatch::CommunityKey, index::CommunityId, network_name,
+    CommunityStatus, Config, Node,
+    dispatch::CommunityKey,
+    index::{CommunityId, format_timestamp},
+    network_name,
     store::Store,
 };
 use serde_json::json;
@@ -184,6 +187,19 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
             "  archives downloaded: {}, imported: {}",
             s.downloaded.len(),
             s.imported.len()
+        );
+        let spans: Vec<String> = s
+            .imported_ranges
+            .iter()
+            .map(|r| format!("[{}, {})", format_timestamp(r.from), format_timestamp(r.to)))
+            .collect();
+        println!(
+            "  history imported:    {}",
+            if spans.is_empty() {
+                "-".to_owned()
+            } else {
+                spans.join(" ")
+            }
         );
     }
     Ok(())

@@ -428,18 +428,25 @@ impl Node {
                     .iter()
                     .any(|(k, s)| *k == network.kind && s.is_scheduled(community));
             network.seeding = network_seeding(network, owned, member.as_ref().map(|(s, _)| s));
-            network.archives = self.count_archives(community, network).await;
+            if let Some(index) = self.current_index(community, network).await {
+                let archives: Vec<_> = index
+                    .archives
+                    .iter()
+                    .map(|(id, m)| (*id, m.range))
+                    .collect();
+                network.set_index(&archives, &status.downloaded);
+            }
         }
         Ok(status)
     }
 
-    /// How many archives the network's current link holds, read through the
-    /// node's own backend (local files or the local Codex node), if quick.
-    async fn count_archives(
+    /// The index of the network's current link, read through the node's own
+    /// backend (local files or the local Codex node), if quick.
+    async fn current_index(
         &self,
         community: &CommunityId,
         network: &NetworkStatus,
-    ) -> Option<usize> {
+    ) -> Option<archive_backend::RemoteIndex> {
         let link = network
             .fetched_link
             .as_deref()
@@ -452,7 +459,7 @@ impl Node {
                 .await
                 .ok()?
                 .ok()?;
-        Some(index.archives.len())
+        Some(index)
     }
 
     /// The last link of `kind` this node announced or fetched.

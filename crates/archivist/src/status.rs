@@ -2,7 +2,7 @@
 //! shown for a node that is not running) and completed with live state by a
 //! running [`Node`](crate::Node).
 
-use archive_index::{ArchiveId, CommunityId, LinkKind};
+use archive_index::{ArchiveId, CommunityId, LinkKind, TimeRange, coalesce};
 use archive_store::Store;
 use serde_json::{Value, json};
 
@@ -26,6 +26,9 @@ pub struct CommunityStatus {
     pub downloaded: Vec<ArchiveId>,
     /// Of those, the ones imported into the store.
     pub imported: Vec<ArchiveId>,
+    /// The spans of time the imported archives cover, oldest first: the
+    /// member's history, with its gaps visible.
+    pub imported_ranges: Vec<TimeRange>,
 }
 
 /// A community's state on one network.
@@ -49,6 +52,40 @@ pub struct NetworkStatus {
     /// Archives behind the current link (live only; `None` when the index
     /// could not be read quickly).
     pub archives: Option<usize>,
+    /// Spans of archives behind the current link this node has not
+    /// downloaded (live only, as `archives`).
+    pub not_fetched: Option<Vec<TimeRange>>,
+    /// Gaps between the archives behind the current link: time no archive
+    /// on the network covers (live only, as `archives`).
+    pub not_on_network: Option<Vec<TimeRange>>,
+}
+
+impl NetworkStatus {
+    /// Fills the live fields from the current link's `archives`, given the
+    /// archives `downloaded` here.
+    pub(crate) fn set_index(
+        &mut self,
+        archives: &[(ArchiveId, TimeRange)],
+        downloaded: &[ArchiveId],
+    ) {
+        self.archives = Some(archives.len());
+        let available = coalesce(archives.iter().map(|(_, r)| *r));
+        self.not_on_network = Some(
+            available
+                .windows(2)
+                .map(|w| TimeRange {
+                    from: w[0].to,
+                    to: w[1].from,
+                })
+                .collect(),
+        );
+        self.not_fetched = Some(coalesce(
+            archives
+                .iter()
+                .filter(|(id, _)| !downloaded.contains(id))
+                .map(|(_, r)| *r),
+        ));
+    }
 }
 
 impl CommunityStatus {
@@ -70,6 +107,8 @@ impl CommunityStatus {
                 archiving: false,
                 seeding: false,
                 archives: None,
+                not_fetched: None,
+                not_on_network: None,
             });
         }
         let mut archives = store.archives_to_import(community).await?;
@@ -84,10 +123,12 @@ impl CommunityStatus {
         }
         archives.sort_by_key(|a| (a.range, a.id));
         let mut imported = Vec::new();
+        let mut imported_ranges = Vec::new();
         for archive in archives {
             downloaded.push(archive.id);
             if archive.imported {
                 imported.push(archive.id);
+                imported_ranges.push(archive.range);
             }
         }
         Ok(CommunityStatus {
@@ -98,6 +139,7 @@ impl CommunityStatus {
             networks,
             downloaded,
             imported,
+            imported_ranges: coalesce(imported_ranges),
         })
     }
 
@@ -117,11 +159,22 @@ impl CommunityStatus {
                 "archiving": n.archiving,
                 "seeding": n.seeding,
                 "archives": n.archives,
+                "not_fetched": n.not_fetched.as_deref().map(ranges_json),
+                "not_on_network": n.not_on_network.as_deref().map(ranges_json),
             })).collect::<Vec<_>>(),
             "downloaded": self.downloaded.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "imported": self.imported.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "imported_ranges": ranges_json(&self.imported_ranges),
         })
     }
+}
+
+/// Ranges as `[{"from", "to"}]`, Unix seconds.
+fn ranges_json(ranges: &[TimeRange]) -> Value {
+    ranges
+        .iter()
+        .map(|r| json!({ "from": r.from, "to": r.to }))
+        .collect()
 }
 
 /// The configuration's name of a network.

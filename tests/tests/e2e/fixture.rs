@@ -5,7 +5,7 @@
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use archivist::{
-    Config, HistoryDigest, Node, NodeEvent,
+    Config, HistoryDigest, JoinOptions, Node, NodeEvent,
     devnode::{Devnode, DevnodeConfig, DevnodeHandle},
     dispatch::{CommunityKey, MemoryHub},
     history_digest,
@@ -138,13 +138,29 @@ impl World {
         community: CommunityId,
         prefer: Option<LinkKind>,
     ) -> Member {
+        self.member_with(
+            config,
+            community,
+            JoinOptions::default().with_prefer(prefer),
+        )
+        .await
+    }
+
+    /// Starts a member from `config` that has joined `community` with
+    /// `options`.
+    pub(crate) async fn member_with(
+        &self,
+        config: Config,
+        community: CommunityId,
+        options: JoinOptions,
+    ) -> Member {
         let node = Node::builder(config)
             .transport(Arc::new(self.hub.attach()))
             .start()
             .await
             .unwrap();
         let events = node.events();
-        node.join(community, prefer).await.unwrap();
+        node.join_with(community, options).await.unwrap();
         Member { node, events }
     }
 

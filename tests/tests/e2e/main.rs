@@ -1,7 +1,8 @@
 //! End-to-end tests through the `archivist` facade: an owner node and member
 //! nodes in one process on 127.0.0.1, with real BitTorrent (librqbit), Codex
 //! devnodes, and announcements over an in-memory hub or a real Waku relay;
-//! restarts, hostile owners, late joiners and taken ports.
+//! restarts, hostile owners, late joiners, taken ports and download
+//! policies.
 
 mod fixture;
 mod flows;
@@ -9,5 +10,6 @@ mod jswaku;
 mod late;
 mod ports;
 mod restart;
+mod selective;
 mod trust;
 mod wire;
