@@ -263,10 +263,10 @@ pub struct Archive {
 }
 
 impl Archive {
-    /// Decodes an unpadded, unencrypted `WakuMessageArchive` within the
-    /// default [`DecodeLimits`].
+    /// Decodes an unpadded, unencrypted `WakuMessageArchive` within
+    /// [`DecodeLimits::for_archives`] (4 × the input + 64 KiB).
     pub fn decode(bytes: &[u8]) -> Result<Archive> {
-        Archive::decode_with(bytes, &DecodeLimits::default())
+        Archive::decode_with(bytes, &DecodeLimits::for_archives())
     }
 
     /// Decodes an archive, refusing with [`Error::TooLarge`] one whose
