@@ -15,6 +15,7 @@ mod incremental;
 mod machine;
 pub(crate) mod process;
 mod report;
+mod store_rows;
 pub(crate) mod synth;
 mod torrent_creation;
 
@@ -217,6 +218,7 @@ pub(crate) fn run(args: Vec<String>) -> anyhow::Result<()> {
     codex::run(&mut bench, &owner)?;
     remove(&owner.root);
     incremental::run(&mut bench)?;
+    store_rows::run(&mut bench)?;
 
     let markdown = bench
         .report
