@@ -132,8 +132,9 @@ impl Database {
             // overwrites a row the delete above left in place (one outside range
             // or topics). Earlier copies are found first, so the insert walks
             // the archive forwards: ascending timestamps append to the
-            // timestamp index, where a backwards walk split its pages on every
-            // insert (measured: the bulk of the gap to a bare insert loop).
+            // timestamp index, where a backwards walk left its pages half
+            // full (measured on six 1 KiB-message archives: 824 index pages
+            // instead of 1 428, and a few per cent less CPU per message).
             let mut insert = tx.prepare_cached(
                 "INSERT OR IGNORE INTO waku_messages \
                  (sig, timestamp, topic, payload, padding, hash, third_party_id) \
