@@ -10,7 +10,8 @@
 use std::hint::black_box;
 
 use archive_index::{
-    Archive, ArchiveId, ArchiveMetadata, CommunityId, Message, TimeRange, Topic, keccak256,
+    Archive, ArchiveId, ArchiveMetadata, CommunityId, DataWriter, Message, TimeRange, Topic,
+    keccak256,
 };
 use archive_store::Database;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
@@ -81,6 +82,47 @@ fn range_read(c: &mut Criterion) {
             })
             .unwrap();
             assert_eq!(n, READ);
+        })
+    });
+    group.finish();
+}
+
+/// Archive creation's share in this crate and archive-index: the range read
+/// feeding `DataWriter` (chunking, encoding, padding) into a sink, in bytes
+/// of payload per second. The whole `archivist create` adds the channel to
+/// the writer thread, the file writes and the torrent's piece hashes.
+fn create(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = Database::open(dir.path().join("create.db")).unwrap();
+    for start in (0..READ).step_by(BATCH as usize) {
+        db.insert_messages(&messages(start, BATCH)).unwrap();
+    }
+    let range = TimeRange {
+        from: message(0).timestamp,
+        to: message(READ).timestamp + 1,
+    };
+    let mut group = c.benchmark_group("create");
+    group.throughput(Throughput::Bytes(READ * PAYLOAD as u64));
+    group.sample_size(20);
+    group.bench_function("range_read_and_encode_100k", |b| {
+        b.iter(|| {
+            let mut writer = DataWriter::new(std::io::sink(), 0, TOPICS.to_vec());
+            writer.begin_partition(range).unwrap();
+            db.for_each_message(&TOPICS, range, |m| {
+                writer.push(&m).unwrap();
+                Ok::<_, archive_store::Error>(())
+            })
+            .unwrap();
+            let report = writer.finish().unwrap().1;
+            assert_eq!(
+                report
+                    .archives
+                    .iter()
+                    .map(|a| a.message_count as u64)
+                    .sum::<u64>(),
+                READ
+            );
+            black_box(report)
         })
     });
     group.finish();
@@ -227,5 +269,5 @@ fn member_import(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, insert, range_read, import, member_import);
+criterion_group!(benches, insert, range_read, create, import, member_import);
 criterion_main!(benches);
