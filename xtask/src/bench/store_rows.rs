@@ -2,7 +2,9 @@
 //! member import through `Database::import_archive` against a bare rusqlite
 //! insert loop into one table with the same primary key (archive-store's
 //! criterion bench `member_import`), and the peak heap of decoding an archive
-//! per archive byte (archive-index's counting-allocator tests).
+//! per archive byte (archive-index's counting-allocator tests); plus, as a
+//! detail of archive creation, the share of `create` spent in the store and
+//! the encoder (criterion bench `create`).
 
 use std::{path::Path, process::Command};
 
@@ -17,6 +19,9 @@ use crate::workspace_root;
 /// Messages per iteration of the criterion bench: six archives of
 /// 30 000 000 / (1024 + 65) messages each (see archive-store's benches/store.rs).
 const MEMBER_MESSAGES: f64 = 6.0 * (30_000_000 / (1024 + 65)) as f64;
+
+/// Payload bytes per iteration of the `create` benches: 100 000 of 1 KiB.
+const CREATE_PAYLOAD: f64 = 100_000.0 * 1024.0;
 
 /// Issue 19's targets for member import.
 const IMPORT_TARGET_MSG_S: f64 = 200_000.0;
@@ -61,7 +66,7 @@ fn member_import(bench: &mut Bench) -> anyhow::Result<()> {
             "--bench",
             "store",
         ])
-        .args(["--", "member_import", "--noplot"])
+        .args(["--", "member_import|create/", "--noplot"])
         .status()?;
     ensure!(
         status.success(),
@@ -69,6 +74,24 @@ fn member_import(bench: &mut Bench) -> anyhow::Result<()> {
     );
     let store = criterion_median(&home, "member_import", "store_6_archives")?;
     let bare = criterion_median(&home, "member_import", "bare_rusqlite_loop_6_archives")?;
+    for (function, how) in [
+        ("range_read_and_encode_100k", "one range query"),
+        (
+            "paged_512_read_and_encode_100k",
+            "pages of 512, as `Store::messages`",
+        ),
+    ] {
+        let seconds = criterion_median(&home, "create", function)?;
+        bench.report.detail(
+            "Archive creation from the store",
+            format!(
+                "the store's range read ({how}) feeding `DataWriter` into a sink, 100 000 \
+                 messages of 1 KiB (criterion): {:.0} MB/s of payload; the rest of `create` \
+                 is the writer thread's channel, the file writes and the piece hashes",
+                CREATE_PAYLOAD / seconds / 1e6
+            ),
+        );
+    }
     let (store_rate, bare_rate) = (MEMBER_MESSAGES / store, MEMBER_MESSAGES / bare);
     let ratio = store_rate / bare_rate;
     bench.report.detail(
