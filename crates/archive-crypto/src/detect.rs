@@ -257,9 +257,14 @@ mod tests {
         let index = torrent_index();
         let sealed = encrypt(&index, "rust-installation-1");
         let err = index_plaintext(&mut keyring, &sealed, &group).unwrap_err();
-        assert!(matches!(err, crate::Error::KeyMissing { key_id: Some(id), .. } if id == key().key_id()));
+        assert!(
+            matches!(err, crate::Error::KeyMissing { key_id: Some(id), .. } if id == key().key_id())
+        );
         keyring.insert(key());
-        assert_eq!(&*index_plaintext(&mut keyring, &sealed, &group).unwrap(), index.as_slice());
+        assert_eq!(
+            &*index_plaintext(&mut keyring, &sealed, &group).unwrap(),
+            index.as_slice()
+        );
     }
 
     proptest! {

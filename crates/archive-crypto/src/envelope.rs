@@ -4,7 +4,7 @@
 //! EncryptedMessageProtocol{payload, HR_header}}}`, the payload being
 //! AES-256-GCM under `K_seq` as `ciphertext ‖ tag ‖ nonce`.
 
-use aes_gcm::{Aes256Gcm, AeadInPlace, KeyInit, Nonce, Tag};
+use aes_gcm::{AeadInPlace, Aes256Gcm, KeyInit, Nonce, Tag};
 
 use crate::{
     error::{Error, Result},
@@ -127,7 +127,9 @@ fn parse_encrypted_message(bytes: &[u8]) -> Result<(HrHeader<'_>, &[u8])> {
             }
             // X3DH, double-ratchet and DH headers: not a hash-ratchet message.
             (1 | 2 | 101, _) => {
-                return Err(malformed("a pairwise (X3DH/DR/DH) message, not a group one"));
+                return Err(malformed(
+                    "a pairwise (X3DH/DR/DH) message, not a group one",
+                ));
             }
             _ => {}
         }
@@ -350,7 +352,6 @@ mod tests {
         assert_eq!(open(&key, &message).unwrap(), b"archive-bytes");
     }
 
-
     #[test]
     fn refuses_key_exchanges_short_payloads_and_pairwise_messages() {
         let key = b91_key();
@@ -365,11 +366,8 @@ mod tests {
         // An encrypted message under "none" without an HRHeader.
         let pairwise = pb::ProtocolMessage {
             installation_id: "x".into(),
-            encrypted_message: [(
-                "none".to_owned(),
-                pb::EncryptedMessageProtocol::default(),
-            )]
-            .into(),
+            encrypted_message: [("none".to_owned(), pb::EncryptedMessageProtocol::default())]
+                .into(),
             ..Default::default()
         };
         let mut bytes = pairwise.encode_to_vec();

@@ -104,9 +104,7 @@ mod tests {
         assert!(InstallationId::new(&"x".repeat(65)).is_err());
         // The spec's example: 'r' = field 14, wire type 2, then a length past the end.
         assert_eq!(
-            InstallationId::new("rust-installation-1")
-                .unwrap()
-                .as_str(),
+            InstallationId::new("rust-installation-1").unwrap().as_str(),
             "rust-installation-1"
         );
     }

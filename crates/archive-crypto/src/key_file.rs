@@ -184,23 +184,39 @@ mod tests {
             (r#"{"keys": [}"#.to_owned(), "expected"),
             (r#"{"keys": [], "x": 1}"#.to_owned(), "unknown field"),
             (
-                format!(r#"{{"keys":[{{"group_id":"{group}","key":"0x{}","timestamp_ms":1}}]}}"#, "ab".repeat(31)),
+                format!(
+                    r#"{{"keys":[{{"group_id":"{group}","key":"0x{}","timestamp_ms":1}}]}}"#,
+                    "ab".repeat(31)
+                ),
                 "key 0: key is 31 bytes",
             ),
             (
-                format!(r#"{{"keys":[{{"group_id":"{group}","key":"{}","timestamp_ms":1}}]}}"#, "ab".repeat(32)),
+                format!(
+                    r#"{{"keys":[{{"group_id":"{group}","key":"{}","timestamp_ms":1}}]}}"#,
+                    "ab".repeat(32)
+                ),
                 "key does not start with 0x",
             ),
             (
-                format!(r#"{{"keys":[{{"group_id":"{group}","key":"0x{}","timestamp_ms":0}}]}}"#, "ab".repeat(32)),
+                format!(
+                    r#"{{"keys":[{{"group_id":"{group}","key":"0x{}","timestamp_ms":0}}]}}"#,
+                    "ab".repeat(32)
+                ),
                 "timestamp_ms is 0",
             ),
             (
-                format!(r#"{{"keys":[{{"group_id":"0x","key":"0x{}","timestamp_ms":1}}]}}"#, "ab".repeat(32)),
+                format!(
+                    r#"{{"keys":[{{"group_id":"0x","key":"0x{}","timestamp_ms":1}}]}}"#,
+                    "ab".repeat(32)
+                ),
                 "group ID",
             ),
             (
-                format!(r#"{{"keys":[{{"group_id":"0x{}","key":"0x{}","timestamp_ms":1}}]}}"#, "0".repeat(513), "ab".repeat(32)),
+                format!(
+                    r#"{{"keys":[{{"group_id":"0x{}","key":"0x{}","timestamp_ms":1}}]}}"#,
+                    "0".repeat(513),
+                    "ab".repeat(32)
+                ),
                 "longer than 256 bytes",
             ),
         ];
@@ -209,7 +225,12 @@ mod tests {
             assert!(err.contains(expected), "{text}: {err}");
         }
         let huge = vec![b' '; MAX_KEY_FILE_LEN + 1];
-        assert!(parse_key_file(&huge).unwrap_err().to_string().contains("over the limit"));
+        assert!(
+            parse_key_file(&huge)
+                .unwrap_err()
+                .to_string()
+                .contains("over the limit")
+        );
     }
 
     #[test]
@@ -228,7 +249,10 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         let err = write_key_file(&path, &[key(8)]).unwrap_err();
-        assert!(matches!(&err, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists), "{err}");
+        assert!(
+            matches!(&err, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists),
+            "{err}"
+        );
         assert_eq!(
             parse_key_file(&fs::read(&path).unwrap()).unwrap(),
             vec![key(7)],

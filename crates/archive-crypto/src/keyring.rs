@@ -250,7 +250,10 @@ impl Keyring {
         let key_id = self
             .current_id(group)
             .ok_or_else(|| Error::NoKeyForGroup(group.hex()))?;
-        let slot = self.slots.get_mut(&key_id).expect("current_id names a slot");
+        let slot = self
+            .slots
+            .get_mut(&key_id)
+            .expect("current_id names a slot");
         let seq_no = slot.next_seq;
         if seq_no > MAX_SEQ_AHEAD {
             return Err(Error::SequenceExhausted {
@@ -361,17 +364,34 @@ mod tests {
     fn sequence_numbers_never_repeat_across_restarts() {
         let k = key(2, 1_000, 1);
         let mut owner = ring(std::slice::from_ref(&k));
-        let a = owner.encrypt(&group(2), b"a", &installation(), &mut OsNonces).unwrap();
-        let b = owner.encrypt(&group(2), b"b", &installation(), &mut OsNonces).unwrap();
+        let a = owner
+            .encrypt(&group(2), b"a", &installation(), &mut OsNonces)
+            .unwrap();
+        let b = owner
+            .encrypt(&group(2), b"b", &installation(), &mut OsNonces)
+            .unwrap();
         assert_eq!((a.seq_no, b.seq_no), (1, 2));
         let saved = owner.counters();
-        assert_eq!(saved, vec![Counters { key_id: k.key_id(), next_seq: 3, last_seen: 0 }]);
+        assert_eq!(
+            saved,
+            vec![Counters {
+                key_id: k.key_id(),
+                next_seq: 3,
+                last_seen: 0
+            }]
+        );
 
         let mut restarted = ring(std::slice::from_ref(&k));
         restarted.restore(&saved);
         // Stale counters never move a key backwards.
-        restarted.restore(&[Counters { key_id: k.key_id(), next_seq: 1, last_seen: 0 }]);
-        let c = restarted.encrypt(&group(2), b"c", &installation(), &mut OsNonces).unwrap();
+        restarted.restore(&[Counters {
+            key_id: k.key_id(),
+            next_seq: 1,
+            last_seen: 0,
+        }]);
+        let c = restarted
+            .encrypt(&group(2), b"c", &installation(), &mut OsNonces)
+            .unwrap();
         assert_eq!(c.seq_no, 3);
     }
 
@@ -380,12 +400,20 @@ mod tests {
         let (old, new) = (key(2, 1_000, 1), key(2, 2_000, 2));
         let mut owner = ring(&[new.clone(), old.clone()]);
         assert_eq!(owner.current(&group(2)), Some(&new));
-        let sealed = owner.encrypt(&group(2), b"x", &installation(), &mut OsNonces).unwrap();
+        let sealed = owner
+            .encrypt(&group(2), b"x", &installation(), &mut OsNonces)
+            .unwrap();
         assert_eq!(sealed.key_id, new.key_id());
         let by_old = seal_with_key(&old, 5, b"older");
         let mut member = ring(&[old, new]);
-        assert_eq!(member.decrypt(&sealed.bytes, &group(2)).unwrap().plaintext, b"x");
-        assert_eq!(member.decrypt(&by_old, &group(2)).unwrap().plaintext, b"older");
+        assert_eq!(
+            member.decrypt(&sealed.bytes, &group(2)).unwrap().plaintext,
+            b"x"
+        );
+        assert_eq!(
+            member.decrypt(&by_old, &group(2)).unwrap().plaintext,
+            b"older"
+        );
         assert!(matches!(
             Keyring::new().encrypt(&group(2), b"x", &installation(), &mut OsNonces),
             Err(Error::NoKeyForGroup(_))
@@ -401,7 +429,9 @@ mod tests {
         let k = key(2, 1_000, 1);
         let blob = seal_with_key(&k, 1, b"x");
         let err = Keyring::new().decrypt(&blob, &group(2)).unwrap_err();
-        assert!(matches!(err, Error::KeyMissing { key_id: Some(id), deprecated_key_id: 1_000, .. } if id == k.key_id()));
+        assert!(
+            matches!(err, Error::KeyMissing { key_id: Some(id), deprecated_key_id: 1_000, .. } if id == k.key_id())
+        );
         assert!(err.to_string().contains(&k.key_id().to_string()), "{err}");
         let err = ring(&[k]).decrypt(&blob, &group(3)).unwrap_err();
         assert!(matches!(err, Error::WrongGroup { .. }), "{err}");
@@ -413,13 +443,22 @@ mod tests {
         let blob = seal_with_key(&k, 2, b"old client");
         let message = parse_hr_message(&blob).unwrap();
         let old_style = HrMessage {
-            header: HrHeader { key_id: None, ..message.header },
+            header: HrHeader {
+                key_id: None,
+                ..message.header
+            },
             ..message
         };
         assert_eq!(old_style.header.deprecated_key_id, 1_000);
         let mut member = ring(&[key(3, 1_000, 1), k.clone()]);
         assert_eq!(member.find(&old_style.header), Some(&k));
-        assert_eq!(member.decrypt_message(&old_style, &group(2)).unwrap().plaintext, b"old client");
+        assert_eq!(
+            member
+                .decrypt_message(&old_style, &group(2))
+                .unwrap()
+                .plaintext,
+            b"old client"
+        );
         // Another key of the same group and stamp: found, and refused by AES-GCM.
         let mut impostor = ring(&[key(2, 1_000, 9)]);
         assert!(matches!(
@@ -434,8 +473,14 @@ mod tests {
     fn the_window_is_100_000_past_the_last_seen_and_encryption_stops_there() {
         let k = key(2, 1_000, 1);
         let mut owner = ring(std::slice::from_ref(&k));
-        owner.restore(&[Counters { key_id: k.key_id(), next_seq: MAX_SEQ_AHEAD, last_seen: 0 }]);
-        let at_limit = owner.encrypt(&group(2), b"limit", &installation(), &mut OsNonces).unwrap();
+        owner.restore(&[Counters {
+            key_id: k.key_id(),
+            next_seq: MAX_SEQ_AHEAD,
+            last_seen: 0,
+        }]);
+        let at_limit = owner
+            .encrypt(&group(2), b"limit", &installation(), &mut OsNonces)
+            .unwrap();
         assert_eq!(at_limit.seq_no, MAX_SEQ_AHEAD);
         assert!(matches!(
             owner.encrypt(&group(2), b"x", &installation(), &mut OsNonces),
@@ -459,15 +504,30 @@ mod tests {
             member.decrypt(&too_far, &group(2)),
             Err(Error::SequenceTooFarAhead { seq_no, last_seen: 0, .. }) if seq_no == MAX_SEQ_AHEAD + 1
         ));
-        assert_eq!(member.decrypt(&at_limit.bytes, &group(2)).unwrap().plaintext, b"limit");
-        assert_eq!(member.decrypt(&too_far, &group(2)).unwrap().plaintext, b"far");
+        assert_eq!(
+            member
+                .decrypt(&at_limit.bytes, &group(2))
+                .unwrap()
+                .plaintext,
+            b"limit"
+        );
+        assert_eq!(
+            member.decrypt(&too_far, &group(2)).unwrap().plaintext,
+            b"far"
+        );
         // Lower numbers (archives read out of order) still open.
         let early = seal_with_key(&k, 3, b"early");
-        assert_eq!(member.decrypt(&early, &group(2)).unwrap().plaintext, b"early");
+        assert_eq!(
+            member.decrypt(&early, &group(2)).unwrap().plaintext,
+            b"early"
+        );
         assert_eq!(member.counters()[0].last_seen, MAX_SEQ_AHEAD + 1);
         let message = parse_hr_message(&early).unwrap();
         let key_exchange = HrMessage {
-            header: HrHeader { seq_no: 0, ..message.header },
+            header: HrHeader {
+                seq_no: 0,
+                ..message.header
+            },
             ..message
         };
         assert!(matches!(
