@@ -1,5 +1,5 @@
 //! status-go's hash-ratchet encryption of history archives and indexes
-//! (`spec/status-go-wire.md` Part B), as a pure library.
+//! (`docs/spec/status-go-wire.md` Part B), as a pure library.
 //!
 //! An encrypted community's archive or index is a `ProtocolMessage` whose
 //! `encrypted_message["none"]` holds an `HRHeader` (group ID = community ID,
