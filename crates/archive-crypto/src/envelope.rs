@@ -50,7 +50,8 @@ fn malformed(reason: impl Into<String>) -> Error {
 
 /// Parses a `ProtocolMessage` carrying a hash-ratchet message under "none".
 ///
-/// Borrowing only: no heap is allocated whatever the input. Map and
+/// Borrowing only: nothing is allocated but the walker's stack of open
+/// groups (at most 64 entries), whatever the input. Map and
 /// repeated-message rules are protobuf's (the last "none" entry wins; a header
 /// given twice merges field by field); bundles and a public message are
 /// skipped, as status-go skips them for hash-ratchet messages.
