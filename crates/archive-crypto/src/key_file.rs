@@ -233,6 +233,33 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any keys render to a file that parses back to the same keys.
+        #[test]
+        fn random_keys_round_trip(
+            keys in proptest::collection::vec(
+                (
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 1..=MAX_GROUP_ID_LEN),
+                    1..u64::MAX,
+                    proptest::prelude::any::<[u8; 32]>(),
+                ),
+                0..8,
+            ),
+        ) {
+            let mut keys: Vec<HrKey> = keys
+                .into_iter()
+                .map(|(group, timestamp_ms, key)| HrKey {
+                    group: GroupId::new(&group).unwrap(),
+                    timestamp_ms,
+                    key: GroupKey(key),
+                })
+                .collect();
+            keys.dedup();
+            let parsed = parse_key_file(render_key_file(&keys).as_bytes()).unwrap();
+            proptest::prop_assert_eq!(parsed, keys);
+        }
+    }
+
     #[test]
     fn writes_private_files_and_never_overwrites() {
         let dir = tempfile::tempdir().unwrap();

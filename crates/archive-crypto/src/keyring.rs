@@ -138,6 +138,23 @@ impl std::fmt::Debug for Keyring {
     }
 }
 
+impl Extend<HrKey> for Keyring {
+    /// Inserts every key, e.g. those of a key file.
+    fn extend<I: IntoIterator<Item = HrKey>>(&mut self, keys: I) {
+        for key in keys {
+            self.insert(key);
+        }
+    }
+}
+
+impl FromIterator<HrKey> for Keyring {
+    fn from_iter<I: IntoIterator<Item = HrKey>>(keys: I) -> Keyring {
+        let mut ring = Keyring::new();
+        ring.extend(keys);
+        ring
+    }
+}
+
 impl Keyring {
     /// An empty keyring.
     pub fn new() -> Keyring {
@@ -353,11 +370,7 @@ mod tests {
     }
 
     fn ring(keys: &[HrKey]) -> Keyring {
-        let mut ring = Keyring::new();
-        for k in keys {
-            ring.insert(k.clone());
-        }
-        ring
+        keys.iter().cloned().collect()
     }
 
     #[test]

@@ -106,10 +106,7 @@ fn blobs_encrypted_by_an_independent_implementation_open_here() {
     let keys =
         archive_crypto::parse_key_file(&std::fs::read(dir.path().join("keys.json")).unwrap())
             .unwrap();
-    let mut member = Keyring::new();
-    for k in keys {
-        member.insert(k);
-    }
+    let mut member: Keyring = keys.into_iter().collect();
     let opened = member.decrypt(&blob, &community()).unwrap();
     assert_eq!((opened.plaintext, opened.seq_no), (plaintext, 58));
 }
