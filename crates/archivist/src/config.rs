@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use archive_index::{CommunityId, LinkKind, Topic};
+use archive_index::{CommunityId, DownloadPolicy, LinkKind, Topic};
 use serde::Deserialize;
 
 /// Environment variables starting with this override file keys: the rest
@@ -147,6 +147,9 @@ pub struct JoinedCommunity {
     pub community: CommunityId,
     /// Which network to fetch from first when the owner announces both.
     pub prefer: Option<LinkKind>,
+    /// Which archives to download (`download = "all"` by default,
+    /// `"latest"`, `{ from, to }` or `{ last = "30d" }`).
+    pub download: DownloadPolicy,
 }
 
 impl Default for Config {
@@ -432,6 +435,8 @@ struct RawJoined {
     community: String,
     #[serde(default)]
     prefer: Option<String>,
+    #[serde(default)]
+    download: Option<toml::Value>,
 }
 
 fn yes() -> bool {
@@ -615,6 +620,11 @@ impl RawConfig {
                         .prefer
                         .map(|p| link_kind(&format!("joined[{i}].prefer"), &p))
                         .transpose()?,
+                    download: j
+                        .download
+                        .map(|d| download::download_policy(&format!("joined[{i}].download"), &d))
+                        .transpose()?
+                        .unwrap_or_default(),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -673,5 +683,6 @@ impl RawConfig {
     }
 }
 
+mod download;
 #[cfg(test)]
 mod tests;

@@ -159,7 +159,10 @@ impl NodeBuilder {
             node.add_owned(key, owned.topics, owned.archiving).await?;
         }
         for joined in node.inner.config.joined.clone() {
-            node.join(joined.community, joined.prefer).await?;
+            let options = JoinOptions::default()
+                .with_prefer(joined.prefer)
+                .with_download(joined.download);
+            node.join_with(joined.community, options).await?;
         }
         Ok(node)
     }

@@ -231,3 +231,31 @@ fn the_waku_pubsub_topic_is_configurable_and_checked() {
         );
     }
 }
+
+#[test]
+fn a_joined_community_chooses_what_to_download() {
+    let config = parse(
+        &format!(
+            "[[joined]]\ncommunity = \"{COMMUNITY}\"\ndownload = {{ last = \"30d\" }}\n\
+             [[joined]]\ncommunity = \"{COMMUNITY}\"\n"
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        config.joined[0].download,
+        archive_index::DownloadPolicy::Last {
+            seconds: 30 * 86_400
+        }
+    );
+    assert_eq!(
+        config.joined[1].download,
+        archive_index::DownloadPolicy::All
+    );
+    let error = parse(
+        &format!("[[joined]]\ncommunity = \"{COMMUNITY}\"\ndownload = \"some\"\n"),
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(error.key(), Some("joined[0].download"));
+}
