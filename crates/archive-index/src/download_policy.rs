@@ -92,9 +92,13 @@ impl fmt::Display for DownloadPolicy {
 
 /// Whether two half-open ranges share a second. An empty archive range
 /// (`from == to`) overlaps a window that contains its instant, so an
-/// archive is never unreachable by every window.
+/// archive is never unreachable by every window; an empty window selects
+/// nothing.
 pub fn overlaps(archive: TimeRange, window: TimeRange) -> bool {
-    if archive.from == archive.to {
+    if window.from >= window.to {
+        return false;
+    }
+    if archive.from >= archive.to {
         return window.contains(archive.from);
     }
     archive.from < window.to && window.from < archive.to
