@@ -208,3 +208,24 @@ fn fetched_link_is_kept_per_kind_apart_from_the_announcement() {
         Some("magnet:?xt=b")
     );
 }
+
+/// An import asks which of its messages are stored already and which fall
+/// before the community's latest archive end on any network.
+#[test]
+fn stored_hashes_and_the_latest_archive_end_over_networks() {
+    let mut db = Database::open_in_memory().unwrap();
+    let c = community(3);
+    assert_eq!(db.latest_archive_end(&c).unwrap(), None);
+    db.set_last_archive_end(&c, LinkKind::Magnet, 700).unwrap();
+    db.set_last_archive_end(&c, LinkKind::IndexCid, 900).unwrap();
+    db.set_last_archive_end(&community(4), LinkKind::Magnet, 5_000)
+        .unwrap();
+    assert_eq!(db.latest_archive_end(&c).unwrap(), Some(900));
+
+    let message = |n: u64| crate::sample::message(crate::sample::topic(1), n, n);
+    db.insert_messages(&[message(1), message(2)]).unwrap();
+    // Repeats within the batch count once.
+    let batch = [message(1), message(1), message(2), message(3)];
+    assert_eq!(db.count_stored(&batch).unwrap(), 2);
+    assert_eq!(db.count_stored(&[message(9)]).unwrap(), 0);
+}
