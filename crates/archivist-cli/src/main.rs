@@ -9,19 +9,24 @@
 
 mod announcement;
 mod codex;
+mod config_check;
 mod create;
 mod demo;
 mod demo_table;
+mod human_time;
 mod inspect;
 mod inspect_torrent;
 mod jsonl;
 mod keygen;
+mod live_status;
 mod messages;
+mod narration;
 mod node;
+mod status;
 mod torrent;
 mod verify;
 
-use std::process::ExitCode;
+use std::{io::IsTerminal, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
@@ -47,7 +52,7 @@ enum Command {
     /// Run a node from a configuration file until SIGINT or SIGTERM.
     Run(node::RunArgs),
     /// Show what a node's store says about its communities.
-    Status(node::StatusArgs),
+    Status(status::StatusArgs),
     /// Check that a community's data, index and .torrent agree.
     Verify(verify::VerifyArgs),
     /// Append archives for a time range to a community's data and index files.
@@ -71,15 +76,43 @@ enum Command {
     Announcement(announcement::AnnouncementCommand),
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (warnings and errors by default).
+/// Logs to stderr, filtered by `RUST_LOG` (warnings and errors by default,
+/// also when `RUST_LOG` is set but empty), with colour only on a terminal so
+/// a log file or a CI capture holds no escape codes.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => {
+            tracing_subscriber::EnvFilter::try_new(&directives).unwrap_or_else(|e| {
+                eprintln!("archivist: RUST_LOG={directives:?} is not a log filter ({e}); using \"warn\"");
+                tracing_subscriber::EnvFilter::new("warn")
+            })
+        }
+        _ => tracing_subscriber::EnvFilter::new("warn"),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+}
+
+/// `error` and its causes on one line, each said once: many errors repeat
+/// their source's text in their own message, and anyhow's `{:#}` would
+/// print it again.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let said = cause.to_string();
+        if said.is_empty() || text.contains(&said) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&said);
+    }
+    text
 }
 
 /// The async runtime for the commands that talk to the network.
@@ -95,7 +128,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => runtime().and_then(|rt| rt.block_on(demo::run(args))),
         Command::Run(args) => runtime().and_then(|rt| rt.block_on(node::run(args))),
-        Command::Status(args) => runtime().and_then(|rt| rt.block_on(node::status(args))),
+        Command::Status(args) => runtime().and_then(|rt| rt.block_on(status::status(args))),
         Command::Verify(args) => verify::run(&args),
         Command::Create(args) => create::run(args).map(|report| println!("{report}")),
         Command::Inspect(command) => inspect::run(command),
@@ -111,7 +144,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("archivist: {e:#}");
+            eprintln!("archivist: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
