@@ -58,7 +58,12 @@ enum Command {
     /// Append archives for a time range to a community's data and index files.
     Create(create::CreateArgs),
     /// Show what an index or an archive holds.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  archivist inspect index member-data/torrent/archivedata/0x02…/index\n  \
+        archivist inspect archive member-data/torrent/archivedata/0x02… --id 0x5f…\n  \
+        archivist inspect torrent owner-data/torrent/torrents/0x02….torrent --json"
+    )]
     Inspect(inspect::InspectCommand),
     /// Seed a community's archives over BitTorrent until interrupted.
     Seed(torrent::SeedArgs),
@@ -69,10 +74,20 @@ enum Command {
     /// Create a community key and print the community ID.
     Keygen(keygen::KeygenArgs),
     /// Import messages into a store or export them as JSONL.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  archivist messages import --db examples/owner-data/store.sqlite \
+        --jsonl examples/community.jsonl\n  \
+        archivist messages export --db examples/member-data/store.sqlite > member.jsonl"
+    )]
     Messages(messages::MessagesCommand),
     /// Build an announcement as it goes on Waku, or peel one received.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  archivist announcement encode --key owner.key --link 'magnet:?xt=urn:btih:…'\n  \
+        archivist announcement encode --key owner.key --link 'magnet:?xt=…' --json \
+        | jq -r .payload | archivist announcement decode --community 0x02… -"
+    )]
     Announcement(announcement::AnnouncementCommand),
 }
 
@@ -147,5 +162,34 @@ fn main() -> ExitCode {
             eprintln!("archivist: {}", error_text(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// The README promises an example in every `--help`, groups included.
+    #[test]
+    fn every_command_and_group_has_an_example_in_its_help() {
+        fn walk(command: &mut clap::Command, path: &str, missing: &mut Vec<String>) {
+            // clap's own `help` subcommands are not ours to document.
+            for sub in command
+                .get_subcommands_mut()
+                .filter(|sub| sub.get_name() != "help")
+            {
+                let path = format!("{path} {}", sub.get_name());
+                let help = sub.render_long_help().to_string();
+                if !help.contains("Example") {
+                    missing.push(path.clone());
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&mut Cli::command(), "archivist", &mut missing);
+        assert!(missing.is_empty(), "no example in the help of {missing:?}");
     }
 }

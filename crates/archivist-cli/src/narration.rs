@@ -122,6 +122,13 @@ impl Narrator {
             joined.heard = true;
         }
         let event = &mut envelope["event"];
+        // Announcements carry a Codex link as its bare CID; every other
+        // event, and `status`, write it `codex:<CID>`.
+        if event["kind"] == "index-cid"
+            && let Some(link) = event["link"].as_str()
+        {
+            event["link"] = json!(crate::live_status::link_text("codex", link));
+        }
         match name.as_str() {
             "archivist.announceFailed" => {
                 if !self.announce_waiting.insert(community) {
@@ -190,23 +197,37 @@ impl Narrator {
     }
 }
 
-/// What a restart finds in the store.
+/// What a restart finds in the store: complete when every announced link
+/// was fetched, else how much is here already.
 fn resume_note(community: &str, status: &CommunityStatus) -> Option<Value> {
-    let complete = status.networks.iter().find(|n| {
-        n.fetched_link.is_some() && n.fetched_link == n.announced_link
-    });
+    let announced: Vec<_> = status
+        .networks
+        .iter()
+        .filter(|n| n.announced_link.is_some())
+        .collect();
+    let fetched: Vec<&str> = announced
+        .iter()
+        .filter(|n| n.fetched_link == n.announced_link)
+        .map(|n| archivist::network_name(n.kind))
+        .collect();
+    let complete = !announced.is_empty() && fetched.len() == announced.len();
     let downloaded = status.downloaded.len();
     let imported = status.imported.len();
-    let text = if let Some(network) = complete {
+    let text = if complete {
         format!(
-            "already complete: the last announced link on {} was fetched and imported ({imported} \
-             archive(s) here); only a newer announcement brings more",
-            archivist::network_name(network.kind)
+            "already complete: the last announced link on {} was fetched and imported \
+             ({imported} archive(s) here); only a newer announcement brings more",
+            fetched.join(" and ")
         )
     } else if downloaded > 0 {
+        let done = if fetched.is_empty() {
+            String::new()
+        } else {
+            format!(" (complete on {})", fetched.join(" and "))
+        };
         format!(
             "resuming: {downloaded} archive(s) already here from an earlier run, {imported} of \
-             them imported; only the missing ones are fetched"
+             them imported{done}; only the missing ones are fetched"
         )
     } else {
         return None;
@@ -215,7 +236,7 @@ fn resume_note(community: &str, status: &CommunityStatus) -> Option<Value> {
         "archivist.resuming",
         community,
         text,
-        json!({ "downloaded": downloaded, "imported": imported, "complete": complete.is_some() }),
+        json!({ "downloaded": downloaded, "imported": imported, "complete": complete }),
     ))
 }
 

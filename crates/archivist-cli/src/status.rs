@@ -229,6 +229,10 @@ fn print_community(v: &Value) {
         text(&archives["from_utc"]),
         text(&archives["to_utc"]),
     );
+    if v["role"] == "owner" {
+        print_live(v);
+        return;
+    }
     let ranges: Vec<String> = v["imported_ranges"]
         .as_array()
         .into_iter()
@@ -244,6 +248,12 @@ fn print_community(v: &Value) {
             format!(", covering {}", ranges.join("; "))
         }
     );
+    print_live(v);
+}
+
+/// The download in progress and the last event, known while the node runs.
+fn print_live(v: &Value) {
+    let text = |v: &Value| v.as_str().map_or_else(|| "-".to_owned(), str::to_owned);
     if let Some(download) = v["download"].as_object() {
         println!(
             "  download over {}: {} of {} fetched, {} imported ({})",
