@@ -21,8 +21,13 @@ pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<Config> {
                 path.display()
             )
         }
-        ConfigError::Read { path, source } => anyhow::anyhow!("--config {}: {source}", path.display()),
-        _ => match e.key().and_then(|key| overriding_variable(key, |name| std::env::var_os(name).is_some())) {
+        ConfigError::Read { path, source } => {
+            anyhow::anyhow!("--config {}: {source}", path.display())
+        }
+        _ => match e
+            .key()
+            .and_then(|key| overriding_variable(key, |name| std::env::var_os(name).is_some()))
+        {
             Some(variable) => anyhow::anyhow!("{e} (set by the environment variable {variable})"),
             None => e.into(),
         },

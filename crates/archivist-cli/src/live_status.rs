@@ -170,8 +170,8 @@ impl LiveStatus {
                 }
             }
             "community.historyArchivesUnseeded" => {
-                if let Some(network) = network_of_event
-                    .and_then(|network| community.networks.get_mut(&network))
+                if let Some(network) =
+                    network_of_event.and_then(|network| community.networks.get_mut(&network))
                     && network.link.as_deref() == event["link"].as_str()
                 {
                     network.seeding = false;
@@ -273,13 +273,13 @@ mod tests {
             ),
             11,
         );
-        live.record(
-            &event("community.historyArchiveDownloaded", json!({})),
-            12,
-        );
+        live.record(&event("community.historyArchiveDownloaded", json!({})), 12);
         live.record(&event("archivist.historyArchiveImported", json!({})), 13);
         live.record(
-            &event("community.historyArchivesSeeding", json!({ "link": "codex:zDvZ" })),
+            &event(
+                "community.historyArchivesSeeding",
+                json!({ "link": "codex:zDvZ" }),
+            ),
             14,
         );
         // Another community's event changes nothing.
@@ -311,7 +311,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut live = LiveStatus::new([(C.to_owned(), "owner")]);
         live.record(
-            &event("archivist.announced", json!({ "kind": "magnet", "link": "magnet:?xt=1" })),
+            &event(
+                "archivist.announced",
+                json!({ "kind": "magnet", "link": "magnet:?xt=1" }),
+            ),
             5,
         );
         live.write(dir.path()).unwrap();

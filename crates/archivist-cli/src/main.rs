@@ -98,7 +98,9 @@ fn init_logging() {
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.trim().is_empty() => {
             tracing_subscriber::EnvFilter::try_new(&directives).unwrap_or_else(|e| {
-                eprintln!("archivist: RUST_LOG={directives:?} is not a log filter ({e}); using \"warn\"");
+                eprintln!(
+                    "archivist: RUST_LOG={directives:?} is not a log filter ({e}); using \"warn\""
+                );
                 tracing_subscriber::EnvFilter::new("warn")
             })
         }

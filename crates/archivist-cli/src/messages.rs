@@ -57,7 +57,11 @@ pub(crate) fn run(command: MessagesCommand) -> anyhow::Result<()> {
             let messages = jsonl::read_messages(BufReader::new(file), &source)?;
             if let Some(folder) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(folder).with_context(|| {
-                    format!("--db {}: creating its folder {}", db.display(), folder.display())
+                    format!(
+                        "--db {}: creating its folder {}",
+                        db.display(),
+                        folder.display()
+                    )
                 })?;
             }
             let mut store =
@@ -83,7 +87,8 @@ pub(crate) fn run(command: MessagesCommand) -> anyhow::Result<()> {
             );
             // Only reads: no writer lock, nothing written, works on a
             // read-only file and beside a running node.
-            let db = Database::open_read_only(&db).with_context(|| format!("--db {}", db.display()))?;
+            let db =
+                Database::open_read_only(&db).with_context(|| format!("--db {}", db.display()))?;
             let topics = if topics.is_empty() {
                 db.topics()?
             } else {

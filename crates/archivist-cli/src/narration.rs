@@ -153,7 +153,8 @@ impl Narrator {
             "community.downloadingHistoryArchivesStarted" => {
                 event["note"] = json!(format!(
                     "fetching {} missing archive(s) over {}",
-                    event["missing"], event["backend"].as_str().unwrap_or("?")
+                    event["missing"],
+                    event["backend"].as_str().unwrap_or("?")
                 ));
             }
             "community.downloadingHistoryArchivesFinished" => {
@@ -245,9 +246,8 @@ mod tests {
     use super::*;
 
     fn member(community: &str, quiet: u64) -> Config {
-        let text = format!(
-            "quiet_period_secs = {quiet}\n[[joined]]\ncommunity = \"{community}\"\n"
-        );
+        let text =
+            format!("quiet_period_secs = {quiet}\n[[joined]]\ncommunity = \"{community}\"\n");
         Config::parse(&text, "test", std::iter::empty()).unwrap()
     }
 
@@ -303,7 +303,10 @@ mod tests {
             "type": "archivist.announced",
             "event": { "communityId": "0x02bb" }
         }));
-        assert!(narrator.on_event(failed).is_some(), "a new failure is said again");
+        assert!(
+            narrator.on_event(failed).is_some(),
+            "a new failure is said again"
+        );
     }
 
     #[test]

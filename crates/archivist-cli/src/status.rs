@@ -5,9 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use archivist::{
-    CommunityStatus, dispatch::CommunityKey, index::CommunityId, store::Store,
-};
+use archivist::{CommunityStatus, dispatch::CommunityKey, index::CommunityId, store::Store};
 use serde_json::{Value, json};
 
 use crate::{
@@ -206,11 +204,7 @@ fn print_community(v: &Value) {
     };
     println!("{} ({})", text(&v["community"]), text(&v["role"]));
     for n in v["networks"].as_array().into_iter().flatten() {
-        println!(
-            "  {:<8} link: {}",
-            text(&n["network"]),
-            text(&n["link"])
-        );
+        println!("  {:<8} link: {}", text(&n["network"]), text(&n["link"]));
         println!(
             "  {:<8} heard: {}  seeding: {}  last archive end: {}",
             "",

@@ -69,7 +69,9 @@ impl Database {
     pub fn latest_archive_end(&self, community: &CommunityId) -> Result<Option<u64>> {
         let end: Option<i64> = self
             .conn
-            .prepare_cached("SELECT max(last_archive_end) FROM archive_ends WHERE community_id = ?1")?
+            .prepare_cached(
+                "SELECT max(last_archive_end) FROM archive_ends WHERE community_id = ?1",
+            )?
             .query_row([community_blob(community)], |row| row.get(0))?;
         end.map(|e| from_sql("archive end", e)).transpose()
     }

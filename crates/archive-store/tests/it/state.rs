@@ -217,7 +217,8 @@ fn stored_hashes_and_the_latest_archive_end_over_networks() {
     let c = community(3);
     assert_eq!(db.latest_archive_end(&c).unwrap(), None);
     db.set_last_archive_end(&c, LinkKind::Magnet, 700).unwrap();
-    db.set_last_archive_end(&c, LinkKind::IndexCid, 900).unwrap();
+    db.set_last_archive_end(&c, LinkKind::IndexCid, 900)
+        .unwrap();
     db.set_last_archive_end(&community(4), LinkKind::Magnet, 5_000)
         .unwrap();
     assert_eq!(db.latest_archive_end(&c).unwrap(), Some(900));

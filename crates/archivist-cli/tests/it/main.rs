@@ -4,6 +4,7 @@ mod announcement;
 mod codex;
 mod create;
 mod fetch_db;
+mod first_hour;
 mod keygen;
 mod node;
 mod readme;

@@ -107,7 +107,11 @@ fn remap(text: &str, ports: &BTreeMap<u16, u16>) -> String {
         out.push_str(&rest[..at + len]);
         rest = &rest[at + len..];
         let digits = rest.chars().take_while(char::is_ascii_digit).count();
-        match rest[..digits].parse::<u16>().ok().and_then(|p| ports.get(&p)) {
+        match rest[..digits]
+            .parse::<u16>()
+            .ok()
+            .and_then(|p| ports.get(&p))
+        {
             Some(to) => out.push_str(&to.to_string()),
             None => out.push_str(&rest[..digits]),
         }
@@ -219,14 +223,20 @@ fn the_owner_and_member_section_works_when_followed_literally() {
         "the section starts by putting archivist on the PATH"
     );
     assert!(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .ends_with("crates/archivist-cli"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).ends_with("crates/archivist-cli"),
         "the install path is this crate"
     );
-    assert!(README.contains(DONE_EVENT), "the README names the done event");
+    assert!(
+        README.contains(DONE_EVENT),
+        "the README names the done event"
+    );
     let lines = blocks.get(1).expect("the section's commands");
     let mut steps: Vec<Step> = lines.iter().filter_map(|l| step(l)).collect();
-    assert_eq!(steps.len(), lines.len(), "every line is an archivist command");
+    assert_eq!(
+        steps.len(),
+        lines.len(),
+        "every line is an archivist command"
+    );
 
     // A scratch copy of examples/, ports moved to free ones everywhere.
     let dir = tempfile::tempdir().unwrap();
@@ -249,11 +259,7 @@ fn the_owner_and_member_section_works_when_followed_literally() {
     let ports: BTreeMap<u16, u16> = readme_ports.iter().map(|&p| (p, free_port())).collect();
     std::fs::create_dir(dir.path().join("examples")).unwrap();
     for (name, text) in &files {
-        std::fs::write(
-            dir.path().join("examples").join(name),
-            remap(text, &ports),
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("examples").join(name), remap(text, &ports)).unwrap();
     }
     for step in &mut steps {
         for arg in &mut step.args {
@@ -314,14 +320,16 @@ fn the_owner_and_member_section_works_when_followed_literally() {
                     .filter(|l| l.starts_with("community = \"0x02aa"))
                     .collect();
                 assert_eq!(placeholder.len(), 1, "one line to edit: {placeholder:?}");
-                let edited = text.replace(
-                    placeholder[0],
-                    &format!("community = \"{community}\""),
-                );
+                let edited = text.replace(placeholder[0], &format!("community = \"{community}\""));
                 std::fs::write(&member, edited).unwrap();
             }
             "status" => {
-                for expected in ["(member)", "heard: yes", "seeding: yes", "imported: 2 archive(s)"] {
+                for expected in [
+                    "(member)",
+                    "heard: yes",
+                    "seeding: yes",
+                    "imported: 2 archive(s)",
+                ] {
                     assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
                 }
             }
@@ -331,7 +339,10 @@ fn the_owner_and_member_section_works_when_followed_literally() {
     }
     assert_eq!(exports.len(), 2, "the owner's and the member's export");
     assert_eq!(exports[0].lines().count(), 40, "{}", exports[0]);
-    assert_eq!(exports[0], exports[1], "the member holds the owner's history");
+    assert_eq!(
+        exports[0], exports[1],
+        "the member holds the owner's history"
+    );
     for node in nodes {
         node.stop();
     }
@@ -340,21 +351,38 @@ fn the_owner_and_member_section_works_when_followed_literally() {
 
 #[test]
 fn commands_and_ports_are_read_from_the_readme_as_written() {
-    let parsed = step("archivist codex-devnode --listen 127.0.0.1:8080 --data-dir codex-a &").unwrap();
+    let parsed =
+        step("archivist codex-devnode --listen 127.0.0.1:8080 --data-dir codex-a &").unwrap();
     assert!(parsed.background);
-    assert_eq!(parsed.args, ["codex-devnode", "--listen", "127.0.0.1:8080", "--data-dir", "codex-a"]);
-    let parsed = step("archivist run --config examples/owner.toml       # archives, seeds").unwrap();
+    assert_eq!(
+        parsed.args,
+        [
+            "codex-devnode",
+            "--listen",
+            "127.0.0.1:8080",
+            "--data-dir",
+            "codex-a"
+        ]
+    );
+    let parsed =
+        step("archivist run --config examples/owner.toml       # archives, seeds").unwrap();
     assert!(!parsed.background);
     assert_eq!(parsed.args, ["run", "--config", "examples/owner.toml"]);
     assert!(step("cargo install --path crates/archivist-cli").is_none());
 
     let mut ports = Vec::new();
-    ports_in("listen = [\"/ip4/127.0.0.1/tcp/60000\"]\nurl = \"http://127.0.0.1:8080\"", &mut ports);
+    ports_in(
+        "listen = [\"/ip4/127.0.0.1/tcp/60000\"]\nurl = \"http://127.0.0.1:8080\"",
+        &mut ports,
+    );
     assert_eq!(ports, [8080, 60000]);
     // A new port that is also an old one is not moved twice.
     let map = BTreeMap::from([(8080, 60000), (60000, 16000)]);
     assert_eq!(
-        remap("[\"/ip4/127.0.0.1/tcp/60000\"] http://127.0.0.1:8080 127.0.0.1:80801\n", &map),
+        remap(
+            "[\"/ip4/127.0.0.1/tcp/60000\"] http://127.0.0.1:8080 127.0.0.1:80801\n",
+            &map
+        ),
         "[\"/ip4/127.0.0.1/tcp/16000\"] http://127.0.0.1:60000 127.0.0.1:80801\n"
     );
 }
