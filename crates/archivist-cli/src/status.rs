@@ -103,7 +103,7 @@ fn archives_here(torrent_dir: &Path, community: &CommunityId, status: &Community
         .join("index");
     if let Ok(bytes) = std::fs::read(&index_path)
         && let Ok(index) = archivist::index::TorrentIndex::decode(&bytes)
-        && index.len() > 0
+        && !index.is_empty()
     {
         let entries: Vec<_> = index.iter().map(|(_, e)| e).collect();
         let from = entries.iter().map(|e| e.metadata.range.from).min();
