@@ -7,11 +7,11 @@ use std::{
 };
 
 use anyhow::Context;
-use archive_index::{CommunityId, Message, TimeRange, Topic};
-use archive_store::Database;
+use archive_index::{TimeRange, Topic};
+use archive_store::{Database, InsertReport, LateMessages};
 use serde_json::json;
 
-use crate::jsonl;
+use crate::{human_time, jsonl};
 
 /// What to do with messages.
 #[derive(Debug, clap::Subcommand)]
@@ -66,11 +66,11 @@ pub(crate) fn run(command: MessagesCommand) -> anyhow::Result<()> {
             }
             let mut store =
                 Database::open(&db).with_context(|| format!("--db {}", db.display()))?;
-            let report = import(&mut store, &messages)?;
+            let report = store.insert_messages_reported(&messages)?;
             if let Some(late) = &report.late {
-                eprintln!("archivist: warning: {late}");
+                eprintln!("archivist: warning: {}", late_warning(late));
             }
-            println!("{}", report.to_json());
+            println!("{}", report_json(messages.len(), &report));
         }
         MessagesCommand::Export {
             db,
@@ -106,128 +106,33 @@ pub(crate) fn run(command: MessagesCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What an import did to the store.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct ImportReport {
-    /// Lines read.
-    pub(crate) lines: usize,
-    /// Distinct messages the store did not hold.
-    pub(crate) new: usize,
-    /// Distinct messages it held already (replaced by the file's copy).
-    pub(crate) already_present: usize,
-    /// Messages no archive will hold, if any.
-    pub(crate) late: Option<LateMessages>,
-}
-
-impl ImportReport {
-    fn to_json(&self) -> serde_json::Value {
-        json!({
-            "imported": self.lines,
-            "new": self.new,
-            "already_present": self.already_present,
-            "late": self.late.as_ref().map(|l| json!({
-                "community": l.community.to_string(),
-                "messages": l.messages,
-                "from": l.from,
-                "to": l.to,
-                "archive_end": l.archive_end,
-            })),
-        })
-    }
-}
-
-/// Messages stored for a community whose archives already cover their time:
-/// archiving only appends after the last archive end, so without a rebuild
-/// of that range no archive (and no member) will ever hold them.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct LateMessages {
-    /// The community whose topic they are on (the first found, if several).
-    pub(crate) community: CommunityId,
-    /// How many.
-    pub(crate) messages: usize,
-    /// The oldest one's timestamp.
-    pub(crate) from: u64,
-    /// The newest one's timestamp.
-    pub(crate) to: u64,
-    /// The community's latest archive end.
-    pub(crate) archive_end: u64,
-}
-
-impl std::fmt::Display for LateMessages {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} message(s) from {} to {} fall before community {}'s last archive end ({}): \
-             they are stored, but no archive will hold them, so members will not get them",
-            self.messages,
-            crate::human_time::utc(self.from),
-            crate::human_time::utc(self.to),
-            self.community,
-            crate::human_time::utc(self.archive_end),
-        )
-    }
-}
-
-/// Stores `messages` (all or nothing) and reports what was new, what was
-/// there already, and what fell into already archived time.
-pub(crate) fn import(store: &mut Database, messages: &[Message]) -> anyhow::Result<ImportReport> {
-    let distinct = messages
-        .iter()
-        .map(|m| m.hash.as_slice())
-        .collect::<std::collections::HashSet<_>>()
-        .len();
-    let already_present = store.count_stored(messages)?;
-    let late = late_messages(store, messages)?;
-    store.insert_messages(messages)?;
-    Ok(ImportReport {
-        lines: messages.len(),
-        new: distinct - already_present,
-        already_present,
-        late,
+/// The import report: `imported` (lines), `new`, `already_present`, and
+/// `late` (messages no archive will hold) or null.
+fn report_json(lines: usize, report: &InsertReport) -> serde_json::Value {
+    json!({
+        "imported": lines,
+        "new": report.new,
+        "already_present": report.already_present,
+        "late": report.late.as_ref().map(|l| json!({
+            "community": l.community.to_string(),
+            "messages": l.messages,
+            "from": l.from,
+            "to": l.to,
+            "archive_end": l.archive_end,
+        })),
     })
 }
 
-fn late_messages(store: &Database, messages: &[Message]) -> anyhow::Result<Option<LateMessages>> {
-    let mut ends: std::collections::HashMap<Topic, Option<(CommunityId, u64)>> =
-        std::collections::HashMap::new();
-    let mut late: Option<LateMessages> = None;
-    for m in messages {
-        let end = match ends.get(&m.topic) {
-            Some(end) => *end,
-            None => {
-                let end = match store.topic_owner(&m.topic)? {
-                    Some(community) => store
-                        .latest_archive_end(&community)?
-                        .map(|end| (community, end)),
-                    None => None,
-                };
-                ends.insert(m.topic, end);
-                end
-            }
-        };
-        let Some((community, archive_end)) = end else {
-            continue;
-        };
-        if m.timestamp >= archive_end {
-            continue;
-        }
-        match &mut late {
-            Some(l) if l.community == community => {
-                l.messages += 1;
-                l.from = l.from.min(m.timestamp);
-                l.to = l.to.max(m.timestamp);
-            }
-            Some(_) => {}
-            None => {
-                late = Some(LateMessages {
-                    community,
-                    messages: 1,
-                    from: m.timestamp,
-                    to: m.timestamp,
-                    archive_end,
-                });
-            }
-        }
-    }
-    Ok(late)
+/// The warning for messages an import stored in already archived time.
+fn late_warning(late: &LateMessages) -> String {
+    format!(
+        "{} message(s) from {} to {} fall before community {}'s last archive end ({}): they are \
+         stored, but archiving only appends after that end, so no archive (and no member) will \
+         hold them",
+        late.messages,
+        human_time::utc(late.from),
+        human_time::utc(late.to),
+        late.community,
+        human_time::utc(late.archive_end),
+    )
 }

@@ -166,7 +166,7 @@ fn import_creates_the_store_folder_and_reports_new_present_and_late_messages() {
     assert_eq!(late["to"], D1 + 3 * DAY, "{report}");
     assert_eq!(late["archive_end"], D1 + 7 * DAY, "{report}");
     assert!(
-        stderr(&output).contains("no archive will hold them"),
+        stderr(&output).contains("no archive (and no member) will hold them"),
         "{}",
         stderr(&output)
     );
