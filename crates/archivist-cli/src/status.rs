@@ -69,7 +69,17 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
             communities.push((only, "unknown"));
         }
     }
-    let live = LiveStatus::read(&config.data_dir);
+    let live = LiveStatus::read(&config.data_dir).map(|mut live| {
+        // A node that is gone serves nothing, whatever it last wrote.
+        if !is_running(&live) {
+            for community in live.communities.values_mut() {
+                for network in community.networks.values_mut() {
+                    network.seeding = false;
+                }
+            }
+        }
+        live
+    });
     let mut all = Vec::new();
     for (community, role) in communities {
         let status = CommunityStatus::read(&store, community, &config.enabled_kinds()).await?;
@@ -180,17 +190,31 @@ fn community_json(
     v
 }
 
+/// Whether the `archivist run` that wrote `live` still runs: it has not
+/// stopped cleanly, and (where `/proc` tells) its process exists.
+fn is_running(live: &LiveStatus) -> bool {
+    let proc = Path::new("/proc");
+    live.stopped.is_none() && (!proc.is_dir() || proc.join(live.pid.to_string()).exists())
+}
+
 fn print_node(live: Option<&LiveStatus>) {
     match live {
-        Some(live) if live.stopped.is_none() => println!(
+        Some(live) if is_running(live) => println!(
             "node: running (pid {}), live state as of {}",
             live.pid,
             human_time::utc(live.updated)
         ),
-        Some(live) => println!(
-            "node: stopped at {}; links below are the last known",
-            human_time::utc(live.stopped.unwrap_or(live.updated))
-        ),
+        Some(live) => match live.stopped {
+            Some(at) => println!(
+                "node: stopped at {}; links below are the last known",
+                human_time::utc(at)
+            ),
+            None => println!(
+                "node: not running (pid {} ended without a clean stop; last state at {})",
+                live.pid,
+                human_time::utc(live.updated)
+            ),
+        },
         None => println!("node: no live state (not started with `archivist run` yet)"),
     }
 }
