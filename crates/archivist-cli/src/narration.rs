@@ -33,6 +33,8 @@ pub(crate) struct Narrator {
     /// Communities whose announcement failure was said and not cleared by
     /// a successful announcement since.
     announce_waiting: HashSet<String>,
+    /// (community, link) pairs this member accepted or found fetched.
+    known_links: HashSet<(String, String)>,
     started: Instant,
     silence: Duration,
 }
@@ -61,6 +63,7 @@ impl Narrator {
                 })
                 .collect(),
             announce_waiting: HashSet::new(),
+            known_links: HashSet::new(),
             started: Instant::now(),
             silence,
         }
@@ -69,7 +72,25 @@ impl Narrator {
     /// What each joined community waits for, given what the store held
     /// before the node started (`before`, one status per joined community
     /// that had any state).
-    pub(crate) fn start_notes(&self, config: &Config, before: &[CommunityStatus]) -> Vec<Value> {
+    pub(crate) fn start_notes(
+        &mut self,
+        config: &Config,
+        before: &[CommunityStatus],
+    ) -> Vec<Value> {
+        for status in before {
+            for network in &status.networks {
+                let name = archivist::network_name(network.kind);
+                for link in [&network.announced_link, &network.fetched_link]
+                    .into_iter()
+                    .flatten()
+                {
+                    self.known_links.insert((
+                        status.community.to_string(),
+                        crate::live_status::link_text(name, link),
+                    ));
+                }
+            }
+        }
         let mut notes = Vec::new();
         for joined in &self.joined {
             if joined.id == PLACEHOLDER_COMMUNITY {
@@ -142,6 +163,21 @@ impl Narrator {
             }
             "archivist.announced" | "archivist.reannounced" => {
                 self.announce_waiting.remove(&community);
+            }
+            "archivist.announcementAccepted" => {
+                if let Some(link) = event["link"].as_str() {
+                    self.known_links.insert((community, link.to_owned()));
+                }
+            }
+            "archivist.announcementRepeated" => {
+                let link = event["link"].as_str().unwrap_or_default().to_owned();
+                event["note"] = json!(if self.known_links.contains(&(community, link.clone())) {
+                    format!("already known: {link}")
+                } else {
+                    // The dispatcher collapses repeats within the quiet
+                    // period; the link is acted on when the period ends.
+                    format!("heard {link} again while the quiet period runs; acted on when it ends")
+                });
             }
             "archivist.announcementRejected" if event["code"] == "already-seen" => {
                 // The owner repeating a link already fetched is no rejection.
@@ -307,6 +343,36 @@ mod tests {
             narrator.on_event(failed).is_some(),
             "a new failure is said again"
         );
+    }
+
+    #[test]
+    fn a_repeat_is_known_only_once_the_link_was_accepted() {
+        let config = member(PLACEHOLDER_COMMUNITY, 20);
+        let mut narrator = Narrator::new(&config, Duration::from_secs(3600));
+        let event = |name: &str| {
+            json!({
+                "type": name,
+                "event": { "communityId": PLACEHOLDER_COMMUNITY, "kind": "index-cid", "link": "zDvZ" }
+            })
+        };
+        let early = narrator
+            .on_event(event("archivist.announcementRepeated"))
+            .unwrap();
+        assert_eq!(
+            early["event"]["link"], "codex:zDvZ",
+            "written as events write it"
+        );
+        assert!(
+            early["event"]["note"]
+                .as_str()
+                .unwrap()
+                .contains("quiet period")
+        );
+        narrator.on_event(event("archivist.announcementAccepted"));
+        let later = narrator
+            .on_event(event("archivist.announcementRepeated"))
+            .unwrap();
+        assert_eq!(later["event"]["note"], "already known: codex:zDvZ");
     }
 
     #[test]
