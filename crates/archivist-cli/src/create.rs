@@ -225,11 +225,22 @@ fn from_store(
     } else {
         Vec::new()
     };
+    append_partitions(&db, &run.topics, parts, dir)
+}
+
+/// Appends one archive per partition of `parts` that holds messages on
+/// `topics`, streamed out of the store one message at a time.
+pub(crate) fn append_partitions(
+    db: &Database,
+    topics: &[Topic],
+    parts: Vec<TimeRange>,
+    dir: &ArchiveDir,
+) -> anyhow::Result<AppendOutcome> {
     let outcome = dir.append(|out, start| -> anyhow::Result<WriteReport> {
-        let mut writer = DataWriter::new(out, start, run.topics.clone());
+        let mut writer = DataWriter::new(out, start, topics.to_vec());
         for part in parts {
             let mut open = false;
-            db.for_each_message(&run.topics, part, |message| -> anyhow::Result<()> {
+            db.for_each_message(topics, part, |message| -> anyhow::Result<()> {
                 if !open {
                     writer.begin_partition(part)?;
                     open = true;

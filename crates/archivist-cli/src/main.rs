@@ -22,6 +22,7 @@ mod live_status;
 mod messages;
 mod narration;
 mod node;
+mod rearchive;
 mod status;
 mod torrent;
 mod verify;
@@ -81,6 +82,8 @@ enum Command {
         archivist messages export --db examples/member-data/store.sqlite > member.jsonl"
     )]
     Messages(messages::MessagesCommand),
+    /// Archive a range again after late messages (owner stopped).
+    Rearchive(rearchive::RearchiveArgs),
     /// Build an announcement as it goes on Waku, or peel one received.
     #[command(
         subcommand,
@@ -151,6 +154,7 @@ fn main() -> ExitCode {
         Command::Inspect(command) => inspect::run(command),
         Command::Messages(command) => messages::run(command),
         Command::Announcement(command) => announcement::run(command),
+        Command::Rearchive(args) => rearchive::run(&args).map(|report| println!("{report}")),
         Command::Keygen(args) => keygen::run(args).map(|report| println!("{report}")),
         Command::CodexDevnode(args) => runtime().and_then(|rt| rt.block_on(codex::devnode(args))),
         Command::Seed(args) => runtime().and_then(|rt| rt.block_on(torrent::seed(args))),

@@ -267,10 +267,84 @@ fn the_owner_and_member_section_works_when_followed_literally() {
         }
     }
 
-    let mut background = Vec::new();
-    let mut nodes = Vec::new();
-    let mut exports = Vec::new();
+    let mut walk = Walk {
+        dir: dir.path(),
+        background: Vec::new(),
+        owner: None,
+        member: None,
+        exports: Vec::new(),
+        export_steps: Vec::new(),
+        late_from: None,
+    };
     for step in &steps {
+        walk.step(step);
+    }
+    assert_eq!(walk.exports.len(), 2, "the owner's and the member's export");
+    assert_eq!(walk.exports[0].lines().count(), 40, "{}", walk.exports[0]);
+    assert_eq!(
+        walk.exports[0], walk.exports[1],
+        "the member holds the owner's history"
+    );
+
+    // Late messages: the owner is stopped (Ctrl-C), the block run, and the
+    // member, still running, ends up with the owner's history again.
+    let late_lines = blocks.get(2).expect("the section's late-message commands");
+    let late_steps: Vec<Step> = late_lines
+        .iter()
+        .filter_map(|l| step(l))
+        .map(|mut step| {
+            for arg in &mut step.args {
+                *arg = remap(arg, &ports);
+            }
+            step
+        })
+        .collect();
+    assert_eq!(late_steps.len(), late_lines.len());
+    walk.owner.take().expect("the owner runs").stop();
+    for step in &late_steps {
+        walk.step(step);
+    }
+    let member = walk.member.as_mut().expect("the member runs");
+    member.wait_for(DONE_EVENT, 2);
+    assert!(
+        member
+            .seen
+            .iter()
+            .any(|l| l.contains(DONE_EVENT) && l.contains("(1 fetched now)")),
+        "only the rebuilt archive travels: {:#?}",
+        member.seen
+    );
+    walk.exports.clear();
+    for args in walk.export_steps.clone() {
+        walk.run_once(&args);
+    }
+    assert_eq!(walk.exports[0].lines().count(), 41, "{}", walk.exports[0]);
+    assert_eq!(
+        walk.exports[0], walk.exports[1],
+        "the member holds the late message too"
+    );
+    for node in [walk.owner.take(), walk.member.take()]
+        .into_iter()
+        .flatten()
+    {
+        node.stop();
+    }
+}
+
+/// The state of a walk through the README's commands.
+struct Walk<'a> {
+    dir: &'a Path,
+    background: Vec<Running>,
+    owner: Option<Node>,
+    member: Option<Node>,
+    exports: Vec<String>,
+    export_steps: Vec<Vec<String>>,
+    /// The `from` of the last import's `late` report.
+    late_from: Option<u64>,
+}
+
+impl Walk<'_> {
+    fn step(&mut self, step: &Step) {
         let args: Vec<&str> = step.args.iter().map(String::as_str).collect();
         if step.background {
             let listen = args
@@ -281,27 +355,48 @@ fn the_owner_and_member_section_works_when_followed_literally() {
             let port: u16 = listen.rsplit(':').next().unwrap().parse().unwrap();
             let mut command = Command::new(env!("CARGO_BIN_EXE_archivist"));
             command
-                .current_dir(dir.path())
+                .current_dir(self.dir)
                 .args(&args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null());
-            background.push(Running(command.spawn().unwrap()));
+            self.background.push(Running(command.spawn().unwrap()));
             wait_listening(port);
-            continue;
+            return;
         }
         if args[0] == "run" {
-            let mut node = Node::start(dir.path(), &step.args);
+            let mut node = Node::start(self.dir, &step.args);
             if args.iter().any(|a| a.ends_with("owner.toml")) {
                 // Its archives are published on both networks.
                 node.wait_for("community.historyArchivesSeeding", 2);
+                self.owner = Some(node);
             } else {
                 node.wait_for("archivist.waiting", 1);
                 node.wait_for(DONE_EVENT, 1);
+                self.member = Some(node);
             }
-            nodes.push(node);
-            continue;
+            return;
         }
-        let out = archivist_in(Some(dir.path()), &args, None);
+        if args[0] == "messages" && args[1] == "export" {
+            self.export_steps.push(step.args.clone());
+        }
+        if args[0] == "rearchive" {
+            let from = args
+                .iter()
+                .position(|a| *a == "--from")
+                .and_then(|i| args.get(i + 1))
+                .unwrap();
+            assert_eq!(
+                Some(from.parse::<u64>().unwrap()),
+                self.late_from,
+                "the README's --from is the import's late range"
+            );
+        }
+        self.run_once(&step.args);
+    }
+
+    fn run_once(&mut self, args: &[String]) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = archivist_in(Some(self.dir), &args, None);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
@@ -313,7 +408,7 @@ fn the_owner_and_member_section_works_when_followed_literally() {
                 // What the README asks of the user before the member starts.
                 let key: serde_json::Value = serde_json::from_str(&stdout).unwrap();
                 let community = key["community"].as_str().unwrap();
-                let member = dir.path().join("examples/member.toml");
+                let member = self.dir.join("examples/member.toml");
                 let text = std::fs::read_to_string(&member).unwrap();
                 let placeholder: Vec<&str> = text
                     .lines()
@@ -333,20 +428,18 @@ fn the_owner_and_member_section_works_when_followed_literally() {
                     assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
                 }
             }
-            "messages" if args[1] == "export" => exports.push(stdout),
+            "messages" if args[1] == "import" => {
+                let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+                self.late_from = report["late"]["from"].as_u64();
+            }
+            "rearchive" => {
+                let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+                assert!(report[0]["rebuilt"].as_u64().unwrap() >= 1, "{report}");
+            }
+            "messages" if args[1] == "export" => self.exports.push(stdout),
             _ => {}
         }
     }
-    assert_eq!(exports.len(), 2, "the owner's and the member's export");
-    assert_eq!(exports[0].lines().count(), 40, "{}", exports[0]);
-    assert_eq!(
-        exports[0], exports[1],
-        "the member holds the owner's history"
-    );
-    for node in nodes {
-        node.stop();
-    }
-    drop(background);
 }
 
 #[test]
