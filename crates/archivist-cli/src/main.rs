@@ -13,6 +13,7 @@ mod config_check;
 mod create;
 mod demo;
 mod demo_table;
+mod fetch;
 mod human_time;
 mod inspect;
 mod inspect_torrent;
@@ -69,7 +70,7 @@ enum Command {
     /// Seed a community's archives over BitTorrent until interrupted.
     Seed(torrent::SeedArgs),
     /// Download a community's index and archives from a magnet link.
-    Fetch(torrent::FetchArgs),
+    Fetch(fetch::FetchArgs),
     /// Serve the Codex REST API locally (a faithful test node).
     CodexDevnode(codex::DevnodeArgs),
     /// Create a community key and print the community ID.
@@ -159,7 +160,7 @@ fn main() -> ExitCode {
         Command::CodexDevnode(args) => runtime().and_then(|rt| rt.block_on(codex::devnode(args))),
         Command::Seed(args) => runtime().and_then(|rt| rt.block_on(torrent::seed(args))),
         Command::Fetch(args) => runtime()
-            .and_then(|rt| rt.block_on(torrent::fetch(args)))
+            .and_then(|rt| rt.block_on(fetch::fetch(args)))
             .map(|report| println!("{report}")),
     };
     match result {
