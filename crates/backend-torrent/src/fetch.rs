@@ -5,6 +5,7 @@
 
 use std::{
     collections::HashSet,
+    io::SeekFrom,
     sync::atomic::{AtomicBool, AtomicU64, Ordering},
     time::Duration,
 };
@@ -15,7 +16,7 @@ use archive_backend::{
 use archive_index::{
     Archive, ArchiveId, CommunityId, ExtractOptions, IndexEntry, TorrentIndex, extract_archive,
 };
-use tokio::sync::mpsc;
+use tokio::{io::AsyncSeekExt, sync::mpsc};
 use tokio_util::sync::CancellationToken;
 use torrent_format::{ArchiveDir, Magnet, Metainfo};
 
@@ -232,6 +233,14 @@ impl TorrentBackend {
             .stream(DATA)
             .await
             .map_err(|e| engine_error(ErrorKind::Other, "opening the data stream", e))?;
+        // A new stream sits at 0 and queues the 32 MiB after it: moved at
+        // once (no await between) to the first wanted archive, so that no
+        // piece before it is requested for a member that did not ask for it.
+        let first = wanted.first().map_or(0, |(_, _, entry)| entry.offset);
+        stream
+            .seek(SeekFrom::Start(first))
+            .await
+            .map_err(|e| engine_error(ErrorKind::Other, "positioning the data stream", e))?;
         let entries: Vec<_> = wanted.iter().map(|(_, _, entry)| entry).collect();
         let prefetch = self.prefetch(&active, &entries).await?;
         let mut pacer = tokio::task::JoinSet::new();
@@ -239,9 +248,15 @@ impl TorrentBackend {
             Prefetch::Nothing => None,
             Prefetch::Selected { previous } => Some(previous),
             Prefetch::Pace { positions } => {
-                let stream =
+                let mut stream =
                     active.handle.clone().stream(DATA).await.map_err(|e| {
                         engine_error(ErrorKind::Other, "opening the data stream", e)
+                    })?;
+                stream
+                    .seek(SeekFrom::Start(positions.first().copied().unwrap_or(0)))
+                    .await
+                    .map_err(|e| {
+                        engine_error(ErrorKind::Other, "positioning the data stream", e)
                     })?;
                 // Its own task, so that the reader decoding an archive does not
                 // hold it up; dropping the set stops it.
