@@ -12,7 +12,7 @@ use archive_backend::{
     DynBackend, ErrorKind, FetchEvent, FetchOptions, FetchOrder, FetchOutcome, Link, ResolveOptions,
 };
 use archive_dispatch::{
-    CommunityLookup, CommunityView, Event as DispatchEvent, Listener, Rejection,
+    CommunityLookup, CommunityView, Dispatcher, Event as DispatchEvent, Listener, Rejection,
 };
 use archive_index::{ArchiveId, CommunityId, LinkKind};
 use archive_store::Store;
@@ -20,46 +20,48 @@ use async_trait::async_trait;
 use tokio::{sync::mpsc, task::JoinHandle};
 use tokio_util::sync::CancellationToken;
 
-use crate::{error::Result, event::NodeEvent, node::Inner};
+use crate::{
+    config::ImportConfig,
+    error::Result,
+    event::{EventSender, NodeEvent},
+    owner::OwnedCommunities,
+};
 
-/// What a member task needs from the node.
+/// What a member task uses of the node, and nothing more.
 pub(crate) struct MemberContext {
-    inner: Arc<Inner>,
-    community: CommunityId,
-    /// Networks in the order they are tried.
-    order: Vec<LinkKind>,
+    pub(crate) community: CommunityId,
+    /// The enabled networks' backends, in the order they are tried.
+    pub(crate) networks: Vec<(LinkKind, DynBackend)>,
+    pub(crate) store: Store,
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) events: EventSender,
+    /// The node's shutdown; the member's task stops with it.
+    pub(crate) shutdown: CancellationToken,
+    /// Announcements of a community this node owns are refused.
+    pub(crate) owned: OwnedCommunities,
+    pub(crate) request_link_on_join: bool,
+    pub(crate) import: ImportConfig,
 }
 
 impl MemberContext {
-    pub(crate) fn new(
-        inner: &Arc<Inner>,
-        community: CommunityId,
-        prefer: Option<LinkKind>,
-    ) -> MemberContext {
-        let mut order = inner.config.enabled_kinds();
-        if let Some(prefer) = prefer
-            && let Some(at) = order.iter().position(|k| *k == prefer)
-        {
-            order.remove(at);
-            order.insert(0, prefer);
-        }
-        MemberContext {
-            inner: Arc::clone(inner),
-            community,
-            order,
-        }
+    /// The networks' kinds, in the order they are tried.
+    fn order(&self) -> Vec<LinkKind> {
+        self.networks.iter().map(|(kind, _)| *kind).collect()
     }
 
     fn backend(&self, kind: LinkKind) -> Option<&DynBackend> {
-        self.inner.networks.backend(kind)
+        self.networks
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, backend)| backend)
     }
 
     fn store(&self) -> &Store {
-        &self.inner.store
+        &self.store
     }
 
     fn emit(&self, event: NodeEvent) {
-        self.inner.emit(event);
+        self.events.emit(event);
     }
 }
 
@@ -89,16 +91,15 @@ impl Member {
         let lookup = Arc::new(Lookup {
             store: context.store().clone(),
             community: context.community,
-            inner: Arc::downgrade(&context.inner),
+            owned: context.owned.clone(),
         });
         let listener = context
-            .inner
             .dispatcher
             .listen(&[context.community], lookup)
             .await?;
         let shared = Arc::new(Mutex::new(Shared::default()));
         // Accepted links of an earlier run, to resume or re-seed.
-        for &kind in &context.order {
+        for kind in context.order() {
             if let Some(announcement) = context
                 .store()
                 .announcement(context.community, kind)
@@ -108,7 +109,7 @@ impl Member {
                 lock(&shared).links.insert(kind, link);
             }
         }
-        let cancel = context.inner.shutdown.child_token();
+        let cancel = context.shutdown.child_token();
         let task = tokio::spawn(run(
             Arc::clone(&context),
             listener,
@@ -147,7 +148,7 @@ fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
 struct Lookup {
     store: Store,
     community: CommunityId,
-    inner: std::sync::Weak<Inner>,
+    owned: OwnedCommunities,
 }
 
 #[async_trait]
@@ -156,10 +157,7 @@ impl CommunityLookup for Lookup {
         if community != self.community {
             return None;
         }
-        let is_owner = self
-            .inner
-            .upgrade()
-            .is_some_and(|inner| inner.lock_owned().contains_key(&community));
+        let is_owner = self.owned.contains(&community);
         // A store that cannot be read must not turn into "accept anything":
         // the announcement is dropped as unknown and arrives again later.
         let last_clock = self
@@ -194,7 +192,7 @@ async fn run(
     let mut download = resume(&context, &shared, &cancel).await;
     // Other status-go messages heard on the community's channels.
     let mut other_messages: u64 = 0;
-    if context.inner.config.request_link_on_join {
+    if context.request_link_on_join {
         tokio::spawn(request_link(Arc::clone(&context), cancel.clone()));
     }
     loop {
@@ -319,12 +317,7 @@ const REQUEST_ATTEMPTS: u32 = 6;
 async fn request_link(context: Arc<MemberContext>, cancel: CancellationToken) {
     let mut delay = std::time::Duration::from_secs(1);
     for attempt in 1..=REQUEST_ATTEMPTS {
-        match context
-            .inner
-            .dispatcher
-            .request_link(&context.community)
-            .await
-        {
+        match context.dispatcher.request_link(&context.community).await {
             Ok(()) => {
                 context.emit(NodeEvent::LinkRequested {
                     community: context.community,
@@ -370,7 +363,7 @@ const LEGACY_INDEX_CID_TYPE: i32 = 76;
 fn supersedes(context: &MemberContext, running: Option<LinkKind>, new: LinkKind) -> bool {
     let rank = |k: LinkKind| {
         context
-            .order
+            .order()
             .iter()
             .position(|o| *o == k)
             .unwrap_or(usize::MAX)
@@ -434,9 +427,8 @@ fn start_download(
     let first = {
         let state = lock(shared);
         context
-            .order
-            .iter()
-            .copied()
+            .order()
+            .into_iter()
             .find(|k| state.links.contains_key(k))?
     };
     lock(shared).downloading = Some(first);
@@ -465,7 +457,7 @@ async fn download(
         let next = {
             let state = lock(&shared);
             context
-                .order
+                .order()
                 .iter()
                 .copied()
                 .filter(|k| !tried.contains(k))
@@ -503,7 +495,7 @@ async fn download(
                 let fallback = {
                     let state = lock(&shared);
                     context
-                        .order
+                        .order()
                         .iter()
                         .filter(|k| !tried.contains(k) && state.links.contains_key(k))
                         .find_map(|k| context.backend(*k).map(|b| b.name()))
@@ -592,7 +584,7 @@ async fn fetch_and_import(
             tally
         })
     };
-    let order = if context.inner.config.import.newest_first {
+    let order = if context.import.newest_first {
         FetchOrder::NewestFirst
     } else {
         FetchOrder::OldestFirst
@@ -680,7 +672,7 @@ impl ImportTally {
 /// Imports one downloaded archive (when importing is on) and marks it;
 /// says whether it succeeded.
 async fn import(context: &MemberContext, backend: &DynBackend, link: &Link, id: ArchiveId) -> bool {
-    if !context.inner.config.import.enabled {
+    if !context.import.enabled {
         return true;
     }
     let community = context.community;
