@@ -3,13 +3,20 @@
 
 use std::time::Duration;
 
-use archive_backend::Link;
+use archive_backend::{Link, RetryPolicy};
 use archive_index::{CommunityId, Topic};
 
 use crate::error::{Error, Result};
 
 /// status-go's `messageArchiveInterval`: one week.
 const WEEK: Duration = Duration::from_secs(7 * 86_400);
+
+/// 30 s, 1 min, 2 min, 4 min between five attempts: a storage node that
+/// restarts or a network that drops briefly is ridden out well inside one
+/// interval.
+fn default_retry() -> RetryPolicy {
+    RetryPolicy::new(5, Duration::from_secs(30), Duration::from_secs(3600))
+}
 
 /// Settings shared by every community of one [`Scheduler`](crate::Scheduler).
 #[derive(Clone, Debug)]
@@ -18,7 +25,8 @@ pub struct SchedulerConfig {
     /// How often a community is archived, and the length of each archive's
     /// partition. Whole seconds; 7 days by default.
     pub interval: Duration,
-    /// How failed publishes are retried.
+    /// How publishes that failed with an error a retry can help with
+    /// ([`archive_backend::Error::is_temporary`]) are retried.
     pub retry: RetryPolicy,
     /// Events a listener may fall behind by before it misses some.
     pub event_capacity: usize,
@@ -32,7 +40,7 @@ impl Default for SchedulerConfig {
     fn default() -> SchedulerConfig {
         SchedulerConfig {
             interval: WEEK,
-            retry: RetryPolicy::default(),
+            retry: default_retry(),
             event_capacity: 256,
             unseed_on_stop: true,
         }
@@ -87,57 +95,6 @@ impl SchedulerConfig {
     }
 }
 
-/// Bounded exponential backoff for publishes that failed with an error a
-/// retry can help with ([`archive_backend::Error::is_temporary`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// The wait before the second attempt; each later wait doubles.
-    pub initial_delay: Duration,
-    /// No wait is longer than this.
-    pub max_delay: Duration,
-    /// Attempts in all, the first included; 1 means no retry.
-    pub max_attempts: u32,
-}
-
-impl Default for RetryPolicy {
-    /// 30 s, 1 min, 2 min, 4 min: a storage node that restarts or a network
-    /// that drops briefly is ridden out well inside one interval.
-    fn default() -> RetryPolicy {
-        RetryPolicy {
-            initial_delay: Duration::from_secs(30),
-            max_delay: Duration::from_secs(3600),
-            max_attempts: 5,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// A policy of `max_attempts` attempts, waiting `initial_delay` before
-    /// the second and doubling each time, up to an hour.
-    pub fn new(initial_delay: Duration, max_attempts: u32) -> RetryPolicy {
-        RetryPolicy {
-            initial_delay,
-            max_attempts,
-            ..RetryPolicy::default()
-        }
-    }
-
-    /// Caps every wait at `max_delay`.
-    pub fn with_max_delay(mut self, max_delay: Duration) -> RetryPolicy {
-        self.max_delay = max_delay;
-        self
-    }
-
-    /// The wait after failed attempt number `attempt` (1-based).
-    pub fn delay_after(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(1).min(31);
-        self.initial_delay
-            .saturating_mul(1 << doublings)
-            .min(self.max_delay)
-    }
-}
-
 /// One community to archive.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -174,19 +131,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let policy =
-            RetryPolicy::new(Duration::from_secs(10), 8).with_max_delay(Duration::from_secs(60));
-        let delays: Vec<_> = (1..=6).map(|a| policy.delay_after(a).as_secs()).collect();
-        assert_eq!(delays, [10, 20, 40, 60, 60, 60]);
-        assert_eq!(policy.delay_after(u32::MAX), Duration::from_secs(60));
-    }
-
-    #[test]
     fn invalid_settings_are_refused() {
         let bad = [
             SchedulerConfig::default().with_interval(Duration::from_millis(500)),
-            SchedulerConfig::default().with_retry(RetryPolicy::new(Duration::ZERO, 0)),
+            SchedulerConfig::default().with_retry(RetryPolicy::new(
+                0,
+                Duration::ZERO,
+                Duration::ZERO,
+            )),
             SchedulerConfig::default().with_event_capacity(0),
         ];
         for config in bad {

@@ -208,7 +208,7 @@ impl Task {
                 Err(e) => e,
             };
             let will_retry = error.is_temporary()
-                && attempt < policy.max_attempts
+                && policy.retries_after(attempt)
                 && !self.cancel.is_cancelled();
             self.shared.emit(Event::PublishFailed {
                 community: self.community,

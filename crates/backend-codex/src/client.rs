@@ -150,7 +150,6 @@ impl CodexClient {
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Response, CodexError> {
         let policy = self.config.retry;
-        let mut backoff = policy.initial_backoff;
         let mut attempt = 1;
         loop {
             let mut request = build();
@@ -162,11 +161,10 @@ impl CodexClient {
                 Ok(r) => status_error(what, r).await,
                 Err(e) => self.transport_error(what, e, deadline),
             };
-            if attempt >= policy.attempts.max(1) || !error.is_retryable() {
+            if !policy.retries_after(attempt) || !error.is_retryable() {
                 return Err(error);
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(policy.max_backoff);
+            tokio::time::sleep(policy.delay_after(attempt)).await;
             attempt += 1;
         }
     }

@@ -249,7 +249,11 @@ impl Node {
     pub(crate) fn config() -> SchedulerConfig {
         SchedulerConfig::default()
             .with_interval(Duration::from_secs(WEEK))
-            .with_retry(RetryPolicy::new(Duration::from_secs(60), 4))
+            .with_retry(RetryPolicy::new(
+                4,
+                Duration::from_secs(60),
+                Duration::from_secs(3600),
+            ))
             .with_event_capacity(4096)
     }
 

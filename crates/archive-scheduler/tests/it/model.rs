@@ -54,7 +54,11 @@ fn step() -> impl Strategy<Value = Step> {
 fn config() -> SchedulerConfig {
     SchedulerConfig::default()
         .with_interval(Duration::from_secs(INTERVAL))
-        .with_retry(RetryPolicy::new(Duration::from_secs(600), 3))
+        .with_retry(RetryPolicy::new(
+            3,
+            Duration::from_secs(600),
+            Duration::from_secs(3600),
+        ))
         .with_event_capacity(4096)
 }
 

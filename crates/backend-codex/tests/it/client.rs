@@ -158,7 +158,8 @@ async fn deadlines_and_dead_nodes_map_to_timeout_and_unavailable() {
     let slow = Node::start(|c| c.faults.delay = Duration::from_millis(800)).await;
     let mut config = ClientConfig::new(slow.handle.url());
     config.manifest_deadline = Duration::from_millis(100);
-    config.retry = backend_codex::RetryPolicy::new(2, Duration::from_millis(10));
+    config.retry =
+        backend_codex::RetryPolicy::new(2, Duration::from_millis(10), Duration::from_secs(2));
     let client = CodexClient::new(config).unwrap();
     let start = std::time::Instant::now();
     let err = client.manifest(VECTOR_CID).await.unwrap_err();
@@ -184,7 +185,8 @@ async fn a_download_that_stalls_mid_body_fails_as_a_timeout() {
     let node = Node::start(|c| c.faults.stall_after = Some(100_000)).await;
     let mut config = ClientConfig::new(node.handle.url());
     config.read_timeout = Duration::from_millis(500);
-    config.retry = backend_codex::RetryPolicy::new(2, Duration::from_millis(10));
+    config.retry =
+        backend_codex::RetryPolicy::new(2, Duration::from_millis(10), Duration::from_secs(2));
     let client = CodexClient::new(config).unwrap();
     let data = Bytes::from((0..1_000_000u32).map(|i| i as u8).collect::<Vec<_>>());
     let cid = client

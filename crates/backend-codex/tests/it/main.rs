@@ -39,7 +39,7 @@ impl Node {
     /// A client with quick retries, so failure tests stay short.
     pub(crate) fn client(&self) -> CodexClient {
         let mut config = ClientConfig::new(self.handle.url());
-        config.retry = RetryPolicy::new(4, Duration::from_millis(20));
+        config.retry = RetryPolicy::new(4, Duration::from_millis(20), Duration::from_secs(2));
         config.manifest_deadline = Duration::from_secs(5);
         CodexClient::new(config).unwrap()
     }
