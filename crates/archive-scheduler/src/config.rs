@@ -21,7 +21,7 @@ fn default_retry() -> RetryPolicy {
 /// Settings shared by every community of one [`Scheduler`](crate::Scheduler).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub struct SchedulerConfig {
+pub struct Config {
     /// How often a community is archived, and the length of each archive's
     /// partition. Whole seconds; 7 days by default.
     pub interval: Duration,
@@ -36,9 +36,9 @@ pub struct SchedulerConfig {
     pub unseed_on_stop: bool,
 }
 
-impl Default for SchedulerConfig {
-    fn default() -> SchedulerConfig {
-        SchedulerConfig {
+impl Default for Config {
+    fn default() -> Config {
+        Config {
             interval: WEEK,
             retry: default_retry(),
             event_capacity: 256,
@@ -47,27 +47,27 @@ impl Default for SchedulerConfig {
     }
 }
 
-impl SchedulerConfig {
+impl Config {
     /// Sets the archive interval.
-    pub fn with_interval(mut self, interval: Duration) -> SchedulerConfig {
+    pub fn with_interval(mut self, interval: Duration) -> Config {
         self.interval = interval;
         self
     }
 
     /// Sets the retry policy.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> SchedulerConfig {
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Config {
         self.retry = retry;
         self
     }
 
     /// Sets the event channel's capacity.
-    pub fn with_event_capacity(mut self, capacity: usize) -> SchedulerConfig {
+    pub fn with_event_capacity(mut self, capacity: usize) -> Config {
         self.event_capacity = capacity;
         self
     }
 
     /// Sets whether stopping a community unseeds its link.
-    pub fn with_unseed_on_stop(mut self, unseed: bool) -> SchedulerConfig {
+    pub fn with_unseed_on_stop(mut self, unseed: bool) -> Config {
         self.unseed_on_stop = unseed;
         self
     }
@@ -133,13 +133,9 @@ mod tests {
     #[test]
     fn invalid_settings_are_refused() {
         let bad = [
-            SchedulerConfig::default().with_interval(Duration::from_millis(500)),
-            SchedulerConfig::default().with_retry(RetryPolicy::new(
-                0,
-                Duration::ZERO,
-                Duration::ZERO,
-            )),
-            SchedulerConfig::default().with_event_capacity(0),
+            Config::default().with_interval(Duration::from_millis(500)),
+            Config::default().with_retry(RetryPolicy::new(0, Duration::ZERO, Duration::ZERO)),
+            Config::default().with_event_capacity(0),
         ];
         for config in bad {
             assert!(
@@ -147,7 +143,7 @@ mod tests {
                 "{config:?}"
             );
         }
-        assert!(SchedulerConfig::default().validate().is_ok());
-        assert_eq!(SchedulerConfig::default().interval_secs(), 604_800);
+        assert!(Config::default().validate().is_ok());
+        assert_eq!(Config::default().interval_secs(), 604_800);
     }
 }

@@ -40,7 +40,7 @@ mod task;
 pub use announcer::{Announcer, NotRecorded};
 pub use archive_backend::RetryPolicy;
 pub use clock::{Clock, ManualClock, TokioClock};
-pub use config::{CommunityArchive, SchedulerConfig};
+pub use config::{CommunityArchive, Config};
 pub use error::{Error, Result};
 pub use event::{Event, RunOutcome};
 pub use scheduler::{Scheduler, StartCase};

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     announcer::Announcer,
     clock::Clock,
-    config::{CommunityArchive, SchedulerConfig},
+    config::{CommunityArchive, Config},
     error::{Error, Result},
     event::{Event, RunOutcome},
     task::{Task, partition_start},
@@ -55,7 +55,7 @@ pub(crate) struct Shared {
     pub(crate) store: Store,
     pub(crate) backend: DynBackend,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) config: SchedulerConfig,
+    pub(crate) config: Config,
     /// Handed every new link; shown every event first.
     pub(crate) announcer: Arc<dyn Announcer>,
     events: broadcast::Sender<Event>,
@@ -118,7 +118,7 @@ impl Scheduler {
         store: Store,
         backend: DynBackend,
         clock: Arc<dyn Clock>,
-        config: SchedulerConfig,
+        config: Config,
         announcer: Arc<dyn Announcer>,
     ) -> Result<Scheduler> {
         config.validate()?;
@@ -138,7 +138,7 @@ impl Scheduler {
     }
 
     /// A receiver of every event emitted from now on. One that falls more
-    /// than [`event_capacity`](SchedulerConfig::event_capacity) events behind
+    /// than [`event_capacity`](Config::event_capacity) events behind
     /// misses the oldest and is told how many by its next `recv`; nothing
     /// else depends on it keeping up.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -230,7 +230,7 @@ impl Scheduler {
     /// Stops `community`'s task and waits until it has ended: a publish in
     /// progress completes and its end is recorded; a wait or backoff ends at
     /// once; the current link is unseeded if
-    /// [`unseed_on_stop`](SchedulerConfig::unseed_on_stop) says so. Returns
+    /// [`unseed_on_stop`](Config::unseed_on_stop) says so. Returns
     /// whether the community was scheduled; stopping it again does nothing.
     ///
     /// If the task panicked, the panic is resumed here.

@@ -10,13 +10,9 @@ use std::{
 };
 
 use archive_backend::{DynBackend, Link};
-use archive_dispatch::{
-    CommunityKey, DispatchConfig, Dispatcher, NODE_IDENTITY_FILE, NodeIdentity, Transport,
-};
+use archive_dispatch::{CommunityKey, Dispatcher, NODE_IDENTITY_FILE, NodeIdentity, Transport};
 use archive_index::{CommunityId, LinkKind, Topic};
-use archive_scheduler::{
-    Clock, CommunityArchive, RunOutcome, Scheduler, SchedulerConfig, TokioClock,
-};
+use archive_scheduler::{Clock, CommunityArchive, RunOutcome, Scheduler, TokioClock};
 use archive_store::Store;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -102,9 +98,9 @@ impl NodeBuilder {
         };
         let dispatcher = Dispatcher::with_identity(
             transport,
-            DispatchConfig {
+            archive_dispatch::Config {
                 quiet_period: config.quiet_period,
-                ..DispatchConfig::default()
+                ..archive_dispatch::Config::default()
             },
             identity,
         );
@@ -129,7 +125,7 @@ impl NodeBuilder {
                 store.clone(),
                 Arc::clone(&backend),
                 Arc::clone(&clock),
-                SchedulerConfig::default()
+                archive_scheduler::Config::default()
                     .with_interval(config.archive_interval)
                     // A Codex unseed deletes the index from the node: pausing
                     // archiving keeps what is published, and only a replaced

@@ -18,8 +18,8 @@ use archive_backend::{
 };
 use archive_index::{Archive, ArchiveId, CommunityId, Message, TimeRange, Topic};
 use archive_scheduler::{
-    Announcer, CommunityArchive, Event, NotRecorded, RetryPolicy, Scheduler, SchedulerConfig,
-    StoreSource, TokioClock,
+    Announcer, CommunityArchive, Event, NotRecorded, RetryPolicy, Scheduler, StoreSource,
+    TokioClock,
 };
 use archive_store::Store;
 use tokio::sync::{broadcast, mpsc};
@@ -246,8 +246,8 @@ impl Node {
     }
 
     /// Settings the tests share: weekly runs, retries after 1, 2, 4… minutes.
-    pub(crate) fn config() -> SchedulerConfig {
-        SchedulerConfig::default()
+    pub(crate) fn config() -> archive_scheduler::Config {
+        archive_scheduler::Config::default()
             .with_interval(Duration::from_secs(WEEK))
             .with_retry(RetryPolicy::new(
                 4,
@@ -257,7 +257,7 @@ impl Node {
             .with_event_capacity(4096)
     }
 
-    pub(crate) fn scheduler(&self, config: SchedulerConfig) -> (Scheduler, Listener) {
+    pub(crate) fn scheduler(&self, config: archive_scheduler::Config) -> (Scheduler, Listener) {
         let backend: DynBackend = self.backend.clone();
         let scheduler = Scheduler::new(
             self.store.clone(),

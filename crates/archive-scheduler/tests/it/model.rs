@@ -8,7 +8,7 @@ use std::{
 };
 
 use archive_backend::{Backend, ErrorKind, Link, ResolveOptions};
-use archive_scheduler::{Event, RetryPolicy, Scheduler, SchedulerConfig};
+use archive_scheduler::{Event, RetryPolicy, Scheduler};
 use proptest::prelude::*;
 
 use crate::fixture::{COMMUNITY, DAY, Listener, Node, T0, TOPIC, community, created, message};
@@ -51,8 +51,8 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-fn config() -> SchedulerConfig {
-    SchedulerConfig::default()
+fn config() -> archive_scheduler::Config {
+    archive_scheduler::Config::default()
         .with_interval(Duration::from_secs(INTERVAL))
         .with_retry(RetryPolicy::new(
             3,

@@ -5,8 +5,8 @@
 use std::{sync::Arc, time::Duration};
 
 use archive_dispatch::{
-    Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, DispatchConfig, Dispatcher,
-    Event, LinkKind, NodeIdentity, Rejection, Transport, sign_announcement,
+    Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, Dispatcher, Event,
+    LinkKind, NodeIdentity, Rejection, Transport, sign_announcement,
     wire::{OsEntropy, seal_frame},
 };
 use bytes::Bytes;
@@ -36,9 +36,9 @@ async fn member_accepts_after_the_quiet_period_and_rejects_a_forgery() {
     let key = CommunityKey::generate();
     let community = key.community_id();
     let quiet = Duration::from_millis(500);
-    let config = DispatchConfig {
+    let config = archive_dispatch::Config {
         quiet_period: quiet,
-        ..DispatchConfig::default()
+        ..archive_dispatch::Config::default()
     };
     let mut listener = Dispatcher::new(member.clone() as Arc<dyn Transport>, config.clone())
         .listen(&[community], Arc::new(Joined(community)))
@@ -129,7 +129,7 @@ async fn announcements_go_out_as_waku_version_1_on_the_configured_pubsub_topic()
     let link = "zDvZRwzmAbCdEf0123456789";
     Dispatcher::new(
         owner.clone() as Arc<dyn Transport>,
-        DispatchConfig::default(),
+        archive_dispatch::Config::default(),
     )
     .announce(&key, LinkKind::IndexCid, 1_700_000_000_000, link)
     .await

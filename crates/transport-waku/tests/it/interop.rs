@@ -26,9 +26,9 @@ use std::{
 };
 
 use archive_dispatch::{
-    Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, DispatchConfig, Dispatcher,
-    Event, LinkKind, MAX_WIRE_SIZE, NodeIdentity, Transport, decode_announcement,
-    encode_announcement, open_announcement, sign_announcement, wire::OsEntropy,
+    Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, Dispatcher, Event,
+    LinkKind, MAX_WIRE_SIZE, NodeIdentity, Transport, decode_announcement, encode_announcement,
+    open_announcement, sign_announcement, wire::OsEntropy,
 };
 use archive_index::TimeRange;
 use archive_proto::{Message as _, encryption::ProtocolMessage};
@@ -222,9 +222,9 @@ async fn exchange(rust: Arc<WakuNode>, js: &mut JsPeer, key: &CommunityKey) {
         .unwrap();
     let member = Dispatcher::new(
         rust.clone() as Arc<dyn Transport>,
-        DispatchConfig {
+        archive_dispatch::Config {
             quiet_period: Duration::from_millis(200),
-            ..DispatchConfig::default()
+            ..archive_dispatch::Config::default()
         },
     );
     let mut listener = member
