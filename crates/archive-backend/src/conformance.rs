@@ -1,4 +1,4 @@
-//! The conformance kit: the behaviour every [`Backend`] must show, as async
+//! The conformance kit: the behaviour every [`Backend`](crate::Backend) must show, as async
 //! checks a backend runs from its own tests.
 //!
 //! A backend's test implements [`Harness`] (how to make a fresh node that can

@@ -112,7 +112,7 @@ impl Owned {
             Some(waku) => {
                 let content_topics: Vec<String> = topics
                     .iter()
-                    .map(|t| crate::networks::chat_content_topic(*t))
+                    .map(|t| archive_dispatch::content_topic(*t))
                     .collect();
                 Some(
                     transport_waku::Ingestion::start(waku, context.store.clone(), &content_topics)

@@ -16,7 +16,7 @@ use super::{
     archive_creation::Owner,
     process::{Server, argv},
     remove,
-    report::{Row, Series, Side, Verdict, mb_per_s, secs},
+    report::{Row, Series, Throughput, secs},
     synth::COMMUNITY,
 };
 
@@ -164,32 +164,21 @@ pub(crate) fn run(bench: &mut Bench, owner: &Owner) -> anyhow::Result<()> {
             "`fetch codex:` (download + verify + JSONL)",
         ),
     ] {
-        let ours_speed = ours_bytes as f64 / ours.median();
-        let curl_speed = curl_bytes as f64 / curl.median();
-        bench.report.rows.push(Row {
-            what: format!("{what}, {:.2} GiB", curl_bytes as f64 / (1u64 << 30) as f64),
-            ours: Side::new(
+        bench.report.rows.push(Row::throughput(
+            what,
+            Throughput {
                 who,
-                format!(
-                    "{} ({})",
-                    mb_per_s(ours_bytes, ours.median()),
-                    secs(ours.median())
-                ),
-                ours.peak_mib(),
-            ),
-            reference: Side::new(
-                "curl",
-                format!(
-                    "{} ({})",
-                    mb_per_s(curl_bytes, curl.median()),
-                    secs(curl.median())
-                ),
-                curl.peak_mib(),
-            ),
-            ratio: format!("{:.2}× curl's speed", ours_speed / curl_speed),
-            target: "— (reported)".into(),
-            verdict: Verdict::Reported,
-        });
+                bytes: ours_bytes,
+                runs: ours,
+            },
+            Throughput {
+                who: "curl",
+                bytes: curl_bytes,
+                runs: curl,
+            },
+            "curl",
+            None,
+        ));
     }
     Ok(())
 }
