@@ -91,11 +91,11 @@ impl Networks {
                 .collect::<Result<Vec<_>, _>>()
         };
         let listen = parse("waku.listen", &config.waku.listen)?;
-        let waku_config = transport_waku::WakuConfig {
+        let waku_config = transport_waku::Config {
             listen: listen.clone(),
             bootstrap: parse("waku.bootstrap", &config.waku.bootstrap)?,
             pubsub_topic: config.waku.pubsub_topic.clone(),
-            ..transport_waku::WakuConfig::default()
+            ..transport_waku::Config::default()
         };
         let node = Arc::new(
             transport_waku::WakuNode::start(waku_config)

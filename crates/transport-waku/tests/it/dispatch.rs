@@ -12,7 +12,7 @@ use archive_dispatch::{
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::time::{Instant, timeout};
-use transport_waku::{WakuConfig, WakuNode};
+use transport_waku::{Config, WakuNode};
 
 use crate::{TIMEOUT, connected_pair};
 
@@ -102,16 +102,16 @@ async fn member_accepts_after_the_quiet_period_and_rejects_a_forgery() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn announcements_go_out_as_waku_version_1_on_the_configured_pubsub_topic() {
     let shard = "/waku/2/rs/16/64";
-    let owner = WakuNode::start(WakuConfig {
+    let owner = WakuNode::start(Config {
         pubsub_topic: shard.to_owned(),
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();
-    let member = WakuNode::start(WakuConfig {
+    let member = WakuNode::start(Config {
         pubsub_topic: shard.to_owned(),
         bootstrap: vec![owner.listen_addrs()[0].clone()],
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();
