@@ -31,7 +31,7 @@ pub use client::{
     CodexClient, DownloadOptions, OnProgress, Progress, Source, Space, UploadOptions,
 };
 pub use config::{CODEX_PREFIX, ClientConfig, STORAGE_PREFIX};
-pub use error::CodexError;
+pub use error::ClientError;
 
 /// The backend's name in errors and logs.
 pub const NAME: &str = "codex";

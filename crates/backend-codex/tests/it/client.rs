@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use archive_backend::ErrorKind;
-use backend_codex::{CODEX_PREFIX, ClientConfig, CodexClient, CodexError, Source, UploadOptions};
+use backend_codex::{CODEX_PREFIX, ClientConfig, ClientError, CodexClient, Source, UploadOptions};
 use bytes::Bytes;
 
 use crate::Node;
@@ -63,7 +63,7 @@ async fn unusable_metadata_is_refused_before_any_request() {
             .upload(Bytes::from_static(b"x"), &options)
             .await
             .unwrap_err();
-        assert!(matches!(err, CodexError::InvalidInput(_)), "{err}");
+        assert!(matches!(err, ClientError::InvalidInput(_)), "{err}");
     }
     assert_eq!(node.handle.request_count(), 0);
     node.stop().await;
@@ -102,7 +102,7 @@ async fn malformed_cids_never_reach_a_url() {
         ];
         for err in errors {
             assert!(
-                matches!(&err, CodexError::InvalidCid { cid, .. } if cid == bad),
+                matches!(&err, ClientError::InvalidCid { cid, .. } if cid == bad),
                 "{bad:?}: {err}"
             );
             assert_eq!(err.kind(), ErrorKind::InvalidInput);
