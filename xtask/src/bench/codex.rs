@@ -108,8 +108,8 @@ pub(crate) fn run(bench: &mut Bench, owner: &Owner) -> anyhow::Result<()> {
     bench.report.notes.push(
         "The Codex rows compare unequal work: `create --codex` encodes every archive from the \
          store (and writes `data`) before uploading it, and `fetch codex:` downloads each archive \
-         verified against its tree root, downloads it again to decode it (`read_archive`) and \
-         writes its messages as JSONL; curl moves the bytes of one file."
+         verified against its tree root, decodes it once (handed over by `fetch`) and writes its \
+         messages as JSONL; curl moves the bytes of one file."
             .into(),
     );
     let up_bytes = owner.archive_bytes;
