@@ -281,11 +281,12 @@ impl Capabilities {
 ///
 /// - `publish` with no message in range creates nothing and returns the
 ///   previous link. Otherwise the returned link covers every archive of the
-///   previous link plus the new ones and is seeded. The previous link is
-///   unseeded only where that destroys nothing (BitTorrent stops seeding a
-///   torrent whose files stay); where unseeding deletes (Codex), the previous
-///   link stays until the caller, having recorded the new link, unseeds it,
-///   so a caller that crashes in between can publish again from it. Publishing the same messages on a fresh node yields the same
+///   previous link plus the new ones and is seeded. The previous link is the
+///   caller's to unseed (archive-scheduler unseeds it once the new link is
+///   recorded), so a caller that crashes in between can publish again from
+///   it; a backend stops serving it itself only where that destroys nothing
+///   (BitTorrent's new torrent replaces the old one, whose files stay).
+///   Publishing the same messages on a fresh node yields the same
 ///   archive IDs.
 /// - `resolve` reads the index behind a link through the network.
 /// - `fetch` fetches exactly the archives asked for (already present ones

@@ -42,6 +42,7 @@ mod link;
 pub mod memory;
 mod message_list;
 mod partition_feed;
+mod retry;
 
 pub use backend::{
     Backend, Capabilities, DynBackend, FetchEvent, FetchOptions, FetchOrder, FetchOutcome,
@@ -52,3 +53,4 @@ pub use error::{Error, ErrorKind, Result};
 pub use link::{Link, LinkKind};
 pub use message_list::MessageList;
 pub use partition_feed::{PartitionItem, feed_partitions};
+pub use retry::RetryPolicy;

@@ -241,9 +241,8 @@ impl Backend for MemoryBackend {
             h.index = index;
             Self::link_of(&request.community, &h.index)
         };
-        if let Some(previous) = &request.previous {
-            self.stop_serving(previous);
-        }
+        // The previous link stays served until the caller, having recorded
+        // this one, unseeds it, as on a network where unseeding deletes.
         self.serve(&link, holding);
         Ok(PublishOutcome::from_report(Some(link), report))
     }

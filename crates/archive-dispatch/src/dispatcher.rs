@@ -30,7 +30,7 @@ use crate::{
 
 /// Tunables of a [`Dispatcher`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DispatchConfig {
+pub struct Config {
     /// How long a community must be quiet before its newest announcement is
     /// accepted.
     pub quiet_period: Duration,
@@ -41,9 +41,9 @@ pub struct DispatchConfig {
     pub event_capacity: usize,
 }
 
-impl Default for DispatchConfig {
-    fn default() -> DispatchConfig {
-        DispatchConfig {
+impl Default for Config {
+    fn default() -> Config {
+        Config {
             quiet_period: DEFAULT_QUIET_PERIOD,
             max_message_size: MAX_WIRE_SIZE,
             event_capacity: 64,
@@ -89,7 +89,7 @@ pub enum Event {
 #[derive(Clone)]
 pub struct Dispatcher {
     transport: Arc<dyn Transport>,
-    config: DispatchConfig,
+    config: Config,
     identity: Arc<NodeIdentity>,
 }
 
@@ -106,7 +106,7 @@ impl Dispatcher {
     /// A dispatcher on `transport` with a new, unsaved node identity: fine for
     /// tests and one-off tools; a node that runs for long should keep its
     /// identity across restarts with [`Dispatcher::with_identity`].
-    pub fn new(transport: Arc<dyn Transport>, config: DispatchConfig) -> Dispatcher {
+    pub fn new(transport: Arc<dyn Transport>, config: Config) -> Dispatcher {
         Dispatcher::with_identity(transport, config, NodeIdentity::generate())
     }
 
@@ -114,7 +114,7 @@ impl Dispatcher {
     /// [`NodeIdentity::load_or_create`]).
     pub fn with_identity(
         transport: Arc<dyn Transport>,
-        config: DispatchConfig,
+        config: Config,
         identity: NodeIdentity,
     ) -> Dispatcher {
         Dispatcher {
@@ -299,7 +299,7 @@ async fn receive_loop(
     mut messages: Subscription,
     channels: HashMap<String, Channel>,
     lookup: Arc<dyn CommunityLookup>,
-    config: DispatchConfig,
+    config: Config,
     events: mpsc::Sender<Event>,
 ) {
     let mut debouncer = Debouncer::new(config.quiet_period);
@@ -325,7 +325,7 @@ async fn on_received(
     received: Received,
     channels: &HashMap<String, Channel>,
     lookup: &dyn CommunityLookup,
-    config: &DispatchConfig,
+    config: &Config,
     debouncer: &mut Debouncer,
 ) -> Option<Event> {
     let opened = match channels.get(&received.content_topic) {

@@ -58,9 +58,7 @@ pub use announcement::{
 pub use archive_index::CommunityId;
 pub use channel::{CHAT_KEY_ITERATIONS, Channel, DEFAULT_PUBSUB_TOPIC, content_topic, v1_topic};
 pub use debounce::{DEFAULT_QUIET_PERIOD, Debouncer};
-pub use dispatcher::{
-    CommunityLookup, DispatchConfig, Dispatcher, Event, LinkRequestListener, Listener,
-};
+pub use dispatcher::{CommunityLookup, Config, Dispatcher, Event, LinkRequestListener, Listener};
 pub use error::{Error, Result};
 pub use identity::{NODE_IDENTITY_FILE, NodeIdentity};
 pub use key::CommunityKey;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use archive_backend::Link;
+use archive_backend::{Link, RetryPolicy};
 use archive_index::{CommunityId, Topic};
 
 use crate::error::{Error, Result};
@@ -11,14 +11,22 @@ use crate::error::{Error, Result};
 /// status-go's `messageArchiveInterval`: one week.
 const WEEK: Duration = Duration::from_secs(7 * 86_400);
 
+/// 30 s, 1 min, 2 min, 4 min between five attempts: a storage node that
+/// restarts or a network that drops briefly is ridden out well inside one
+/// interval.
+fn default_retry() -> RetryPolicy {
+    RetryPolicy::new(5, Duration::from_secs(30), Duration::from_secs(3600))
+}
+
 /// Settings shared by every community of one [`Scheduler`](crate::Scheduler).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub struct SchedulerConfig {
+pub struct Config {
     /// How often a community is archived, and the length of each archive's
     /// partition. Whole seconds; 7 days by default.
     pub interval: Duration,
-    /// How failed publishes are retried.
+    /// How publishes that failed with an error a retry can help with
+    /// ([`archive_backend::Error::is_temporary`]) are retried.
     pub retry: RetryPolicy,
     /// Events a listener may fall behind by before it misses some.
     pub event_capacity: usize,
@@ -28,38 +36,38 @@ pub struct SchedulerConfig {
     pub unseed_on_stop: bool,
 }
 
-impl Default for SchedulerConfig {
-    fn default() -> SchedulerConfig {
-        SchedulerConfig {
+impl Default for Config {
+    fn default() -> Config {
+        Config {
             interval: WEEK,
-            retry: RetryPolicy::default(),
+            retry: default_retry(),
             event_capacity: 256,
             unseed_on_stop: true,
         }
     }
 }
 
-impl SchedulerConfig {
+impl Config {
     /// Sets the archive interval.
-    pub fn with_interval(mut self, interval: Duration) -> SchedulerConfig {
+    pub fn with_interval(mut self, interval: Duration) -> Config {
         self.interval = interval;
         self
     }
 
     /// Sets the retry policy.
-    pub fn with_retry(mut self, retry: RetryPolicy) -> SchedulerConfig {
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Config {
         self.retry = retry;
         self
     }
 
     /// Sets the event channel's capacity.
-    pub fn with_event_capacity(mut self, capacity: usize) -> SchedulerConfig {
+    pub fn with_event_capacity(mut self, capacity: usize) -> Config {
         self.event_capacity = capacity;
         self
     }
 
     /// Sets whether stopping a community unseeds its link.
-    pub fn with_unseed_on_stop(mut self, unseed: bool) -> SchedulerConfig {
+    pub fn with_unseed_on_stop(mut self, unseed: bool) -> Config {
         self.unseed_on_stop = unseed;
         self
     }
@@ -84,57 +92,6 @@ impl SchedulerConfig {
             return Err(Error::InvalidConfig("the event capacity must be positive"));
         }
         Ok(())
-    }
-}
-
-/// Bounded exponential backoff for publishes that failed with an error a
-/// retry can help with ([`archive_backend::Error::is_temporary`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// The wait before the second attempt; each later wait doubles.
-    pub initial_delay: Duration,
-    /// No wait is longer than this.
-    pub max_delay: Duration,
-    /// Attempts in all, the first included; 1 means no retry.
-    pub max_attempts: u32,
-}
-
-impl Default for RetryPolicy {
-    /// 30 s, 1 min, 2 min, 4 min: a storage node that restarts or a network
-    /// that drops briefly is ridden out well inside one interval.
-    fn default() -> RetryPolicy {
-        RetryPolicy {
-            initial_delay: Duration::from_secs(30),
-            max_delay: Duration::from_secs(3600),
-            max_attempts: 5,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// A policy of `max_attempts` attempts, waiting `initial_delay` before
-    /// the second and doubling each time, up to an hour.
-    pub fn new(initial_delay: Duration, max_attempts: u32) -> RetryPolicy {
-        RetryPolicy {
-            initial_delay,
-            max_attempts,
-            ..RetryPolicy::default()
-        }
-    }
-
-    /// Caps every wait at `max_delay`.
-    pub fn with_max_delay(mut self, max_delay: Duration) -> RetryPolicy {
-        self.max_delay = max_delay;
-        self
-    }
-
-    /// The wait after failed attempt number `attempt` (1-based).
-    pub fn delay_after(&self, attempt: u32) -> Duration {
-        let doublings = attempt.saturating_sub(1).min(31);
-        self.initial_delay
-            .saturating_mul(1 << doublings)
-            .min(self.max_delay)
     }
 }
 
@@ -174,20 +131,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let policy =
-            RetryPolicy::new(Duration::from_secs(10), 8).with_max_delay(Duration::from_secs(60));
-        let delays: Vec<_> = (1..=6).map(|a| policy.delay_after(a).as_secs()).collect();
-        assert_eq!(delays, [10, 20, 40, 60, 60, 60]);
-        assert_eq!(policy.delay_after(u32::MAX), Duration::from_secs(60));
-    }
-
-    #[test]
     fn invalid_settings_are_refused() {
         let bad = [
-            SchedulerConfig::default().with_interval(Duration::from_millis(500)),
-            SchedulerConfig::default().with_retry(RetryPolicy::new(Duration::ZERO, 0)),
-            SchedulerConfig::default().with_event_capacity(0),
+            Config::default().with_interval(Duration::from_millis(500)),
+            Config::default().with_retry(RetryPolicy::new(0, Duration::ZERO, Duration::ZERO)),
+            Config::default().with_event_capacity(0),
         ];
         for config in bad {
             assert!(
@@ -195,7 +143,7 @@ mod tests {
                 "{config:?}"
             );
         }
-        assert!(SchedulerConfig::default().validate().is_ok());
-        assert_eq!(SchedulerConfig::default().interval_secs(), 604_800);
+        assert!(Config::default().validate().is_ok());
+        assert_eq!(Config::default().interval_secs(), 604_800);
     }
 }

@@ -39,7 +39,8 @@ pub enum Event {
         to: u64,
     },
     /// `link` is served: after a run created archives, or the previous link
-    /// when a task starts. This is the link to announce.
+    /// when a task starts. The same link goes to the
+    /// [`Announcer`](crate::Announcer); a listener need not act on it.
     HistoryArchivesSeeding {
         /// The community.
         community: CommunityId,
@@ -112,16 +113,20 @@ impl Event {
         }
     }
 
-    /// status-go's signal name, for the events that have one.
-    pub fn signal_name(&self) -> Option<&'static str> {
-        Some(match self {
+    /// The event's signal name: status-go's for the five it has, ours
+    /// (`archivist.…`) for the failures it only logged.
+    pub fn signal_name(&self) -> &'static str {
+        match self {
             Event::CreatingHistoryArchives { .. } => "community.creatingHistoryArchives",
             Event::HistoryArchivesCreated { .. } => "community.historyArchivesCreated",
             Event::NoHistoryArchivesCreated { .. } => "community.noHistoryArchivesCreated",
             Event::HistoryArchivesSeeding { .. } => "community.historyArchivesSeeding",
             Event::HistoryArchivesUnseeded { .. } => "community.historyArchivesUnseeded",
-            _ => return None,
-        })
+            Event::PublishFailed { .. } => "archivist.publishFailed",
+            Event::MessagesDropped { .. } => "archivist.messagesDropped",
+            Event::SeedingFailed { .. } => "archivist.seedingFailed",
+            Event::StoreFailed { .. } => "archivist.storeFailed",
+        }
     }
 }
 

@@ -18,11 +18,17 @@
 //! ([`RetryPolicy`]); others are reported and the next tick starts over from
 //! the same recorded end.
 //!
-//! Progress is reported as [`Event`]s named after status-go's signals (spec
-//! e) on a broadcast channel, so a slow listener never stalls archiving.
+//! Every link a task starts serving is handed to the caller's [`Announcer`]
+//! and awaited: announcing is a command on its own path, never an event a
+//! slow listener could miss. Once the announcer has recorded the new link,
+//! the task unseeds the link it replaces; this is the one place a replaced
+//! link is unseeded. Progress is reported as [`Event`]s named after
+//! status-go's signals (spec e), shown to the announcer in order and sent on
+//! a broadcast channel, so a slow listener never stalls archiving.
 //! Time comes from an injectable [`Clock`]; all waiting is tokio time, so
 //! tests under a paused runtime simulate months in milliseconds.
 
+mod announcer;
 mod clock;
 mod config;
 mod error;
@@ -31,8 +37,10 @@ mod scheduler;
 mod source;
 mod task;
 
+pub use announcer::{Announcer, NotRecorded};
+pub use archive_backend::RetryPolicy;
 pub use clock::{Clock, ManualClock, TokioClock};
-pub use config::{CommunityArchive, RetryPolicy, SchedulerConfig};
+pub use config::{CommunityArchive, Config};
 pub use error::{Error, Result};
 pub use event::{Event, RunOutcome};
 pub use scheduler::{Scheduler, StartCase};

@@ -20,8 +20,9 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    announcer::Announcer,
     clock::Clock,
-    config::{CommunityArchive, SchedulerConfig},
+    config::{CommunityArchive, Config},
     error::{Error, Result},
     event::{Event, RunOutcome},
     task::{Task, partition_start},
@@ -54,13 +55,17 @@ pub(crate) struct Shared {
     pub(crate) store: Store,
     pub(crate) backend: DynBackend,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) config: SchedulerConfig,
+    pub(crate) config: Config,
+    /// Handed every new link; shown every event first.
+    pub(crate) announcer: Arc<dyn Announcer>,
     events: broadcast::Sender<Event>,
 }
 
 impl Shared {
-    /// Reports `event`; with no listener it is simply dropped.
+    /// Shows `event` to the announcer, then sends it to the subscribers;
+    /// with none it is simply dropped.
     pub(crate) fn emit(&self, event: Event) {
+        self.announcer.observe(&event);
         let _ = self.events.send(event);
     }
 }
@@ -100,18 +105,21 @@ impl fmt::Debug for Scheduler {
             .field("backend", &self.shared.backend.name())
             .field("clock", &self.shared.clock)
             .field("config", &self.shared.config)
+            .field("announcer", &self.shared.announcer)
             .field("scheduled", &self.scheduled())
             .finish_non_exhaustive()
     }
 }
 
 impl Scheduler {
-    /// A scheduler that archives messages of `store` through `backend`.
+    /// A scheduler that archives messages of `store` through `backend` and
+    /// hands every link it serves to `announcer`.
     pub fn new(
         store: Store,
         backend: DynBackend,
         clock: Arc<dyn Clock>,
-        config: SchedulerConfig,
+        config: Config,
+        announcer: Arc<dyn Announcer>,
     ) -> Result<Scheduler> {
         config.validate()?;
         let (events, _) = broadcast::channel(config.event_capacity);
@@ -121,6 +129,7 @@ impl Scheduler {
                 backend,
                 clock,
                 config,
+                announcer,
                 events,
             }),
             tasks: Mutex::default(),
@@ -128,7 +137,10 @@ impl Scheduler {
         })
     }
 
-    /// A receiver of every event emitted from now on.
+    /// A receiver of every event emitted from now on. One that falls more
+    /// than [`event_capacity`](Config::event_capacity) events behind
+    /// misses the oldest and is told how many by its next `recv`; nothing
+    /// else depends on it keeping up.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.shared.events.subscribe()
     }
@@ -218,7 +230,7 @@ impl Scheduler {
     /// Stops `community`'s task and waits until it has ended: a publish in
     /// progress completes and its end is recorded; a wait or backoff ends at
     /// once; the current link is unseeded if
-    /// [`unseed_on_stop`](SchedulerConfig::unseed_on_stop) says so. Returns
+    /// [`unseed_on_stop`](Config::unseed_on_stop) says so. Returns
     /// whether the community was scheduled; stopping it again does nothing.
     ///
     /// If the task panicked, the panic is resumed here.

@@ -48,6 +48,9 @@ pub(crate) struct Task {
     link: Option<Link>,
     /// Whether `link` is being served by this task's doing.
     seeded: bool,
+    /// Links `link` replaced, still served until the announcer has recorded
+    /// a link after them.
+    replaced: Vec<Link>,
     /// The end of the last successful publish. Normally also in the store;
     /// kept here so that a failed store write cannot make the next run
     /// archive the same range again.
@@ -75,6 +78,7 @@ impl Task {
             topics,
             link: previous,
             seeded: false,
+            replaced: Vec::new(),
             published_end: None,
             requests,
             cancel,
@@ -204,7 +208,7 @@ impl Task {
                 Err(e) => e,
             };
             let will_retry = error.is_temporary()
-                && attempt < policy.max_attempts
+                && policy.retries_after(attempt)
                 && !self.cancel.is_cancelled();
             self.shared.emit(Event::PublishFailed {
                 community: self.community,
@@ -250,16 +254,18 @@ impl Task {
             to: range.to,
             archives: outcome.archives.clone(),
         });
-        // The backend seeds the new link and unseeds the previous one.
+        // The backend seeds the new link; the one it replaces is unseeded
+        // here, once the new one is recorded.
         if let Some(link) = outcome.link
             && self.link.as_ref() != Some(&link)
         {
-            self.link = Some(link.clone());
+            let replaced = self.link.replace(link.clone());
             self.seeded = true;
             self.shared.emit(Event::HistoryArchivesSeeding {
                 community: self.community,
-                link,
+                link: link.clone(),
             });
+            self.hand_over(link, replaced).await;
         }
         RunOutcome::Created {
             range,
@@ -292,14 +298,40 @@ impl Task {
                 self.seeded = true;
                 self.shared.emit(Event::HistoryArchivesSeeding {
                     community: self.community,
-                    link,
+                    link: link.clone(),
                 });
+                self.hand_over(link, None).await;
             }
             Err(e) => self.shared.emit(Event::SeedingFailed {
                 community: self.community,
                 link,
                 error: e.to_string(),
             }),
+        }
+    }
+
+    /// Hands `link` to the announcer and, once it is recorded, unseeds the
+    /// links it replaced: the only place a replaced link is unseeded. Until
+    /// then they stay served, so whatever link is recorded still resolves.
+    async fn hand_over(&mut self, link: Link, replaced: Option<Link>) {
+        self.replaced.extend(replaced);
+        if self
+            .shared
+            .announcer
+            .announce(self.community, &link)
+            .await
+            .is_err()
+        {
+            return;
+        }
+        for old in std::mem::take(&mut self.replaced) {
+            if let Err(e) = self.shared.backend.unseed(&self.community, &old).await {
+                self.shared.emit(Event::SeedingFailed {
+                    community: self.community,
+                    link: old,
+                    error: e.to_string(),
+                });
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use archive_backend::{
 };
 use archive_index::{ArchiveRun, CommunityId};
 use backend_codex::{ClientConfig, CodexBackend, CodexClient};
-use codex_devnode::{Devnode, DevnodeConfig};
+use codex_devnode::Devnode;
 use serde_json::json;
 
 /// Arguments of `archivist codex-devnode`.
@@ -36,7 +36,7 @@ pub(crate) struct DevnodeArgs {
 }
 
 pub(crate) async fn devnode(args: DevnodeArgs) -> anyhow::Result<()> {
-    let mut config = DevnodeConfig::new(args.data_dir);
+    let mut config = codex_devnode::Config::new(args.data_dir);
     config.listen = args.listen;
     if !args.prefixes.is_empty() {
         config.prefixes = args.prefixes;

@@ -12,7 +12,7 @@ use std::{
 use anyhow::{Context, bail};
 use archivist::{
     Config, Node, NodeEvent,
-    devnode::{Devnode, DevnodeConfig, DevnodeHandle},
+    devnode::{self, Devnode, DevnodeHandle},
     dispatch::CommunityKey,
     history_digest,
     index::{CommunityId, LinkKind, TimeRange, Topic},
@@ -244,8 +244,8 @@ async fn start_devnodes(
     if !codex {
         return Ok(None);
     }
-    let owner = Devnode::spawn(DevnodeConfig::new(dir.join("codex-owner"))).await?;
-    let mut config = DevnodeConfig::new(dir.join("codex-members"));
+    let owner = Devnode::spawn(devnode::Config::new(dir.join("codex-owner"))).await?;
+    let mut config = devnode::Config::new(dir.join("codex-members"));
     config.peers = vec![owner.url()];
     let members = Devnode::spawn(config).await?;
     Ok(Some((owner, members)))

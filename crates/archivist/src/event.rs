@@ -4,6 +4,30 @@
 use archive_backend::Link;
 use archive_index::{ArchiveId, CommunityId, LinkKind, TimeRange};
 use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+/// Where a node's parts report [`NodeEvent`]s: a broadcast channel, so a
+/// slow listener never stalls the node. A listener that falls more than the
+/// capacity behind misses the oldest events and is told how many by its
+/// next `recv`; nothing the node does depends on a listener keeping up.
+#[derive(Clone, Debug)]
+pub(crate) struct EventSender(broadcast::Sender<NodeEvent>);
+
+impl EventSender {
+    pub(crate) fn new(capacity: usize) -> EventSender {
+        EventSender(broadcast::channel(capacity).0)
+    }
+
+    /// Sends `event` to every listener; with none it is dropped.
+    pub(crate) fn emit(&self, event: NodeEvent) {
+        tracing::debug!(signal = event.signal_name(), community = ?event.community(), "event");
+        let _ = self.0.send(event);
+    }
+
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
+        self.0.subscribe()
+    }
+}
 
 /// Something a [`Node`](crate::Node) did or saw.
 ///
@@ -216,12 +240,7 @@ impl NodeEvent {
     /// has no signal for.
     pub fn signal_name(&self) -> &'static str {
         match self {
-            NodeEvent::Archive { event, .. } => event.signal_name().unwrap_or(match event {
-                archive_scheduler::Event::PublishFailed { .. } => "archivist.publishFailed",
-                archive_scheduler::Event::MessagesDropped { .. } => "archivist.messagesDropped",
-                archive_scheduler::Event::SeedingFailed { .. } => "archivist.seedingFailed",
-                _ => "archivist.storeFailed",
-            }),
+            NodeEvent::Archive { event, .. } => event.signal_name(),
             NodeEvent::Announced { .. } => "archivist.announced",
             NodeEvent::Reannounced { .. } => "archivist.reannounced",
             NodeEvent::LinkRequested { .. } => "archivist.linkRequested",
@@ -382,6 +401,7 @@ fn archive_json(backend: &str, event: &archive_scheduler::Event) -> Value {
             json!({ "link": link.to_string(), "error": error })
         }
         Event::StoreFailed { error, .. } => json!({ "error": error }),
+        // An event the scheduler gains later carries what every event does.
         _ => json!({}),
     };
     if let Some(object) = value.as_object_mut() {

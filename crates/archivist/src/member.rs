@@ -13,15 +13,21 @@ mod listener;
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Mutex, PoisonError},
 };
 
 use archive_backend::{DynBackend, Link};
+use archive_dispatch::Dispatcher;
 use archive_index::{CommunityId, DownloadPolicy, LinkKind};
 use archive_store::Store;
+use tokio_util::sync::CancellationToken;
 
 pub(crate) use self::listener::Member;
-use crate::{event::NodeEvent, node::Inner};
+use crate::{
+    config::ImportConfig,
+    event::{EventSender, NodeEvent},
+    owner::OwnedCommunities,
+};
 
 /// How a node joins a community ([`Node::join_with`](crate::Node::join_with)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -47,48 +53,43 @@ impl JoinOptions {
     }
 }
 
-/// What a member task needs from the node.
+/// What a member task uses of the node, and nothing more.
 pub(crate) struct MemberContext {
-    inner: Arc<Inner>,
-    community: CommunityId,
-    /// Networks in the order they are tried.
-    order: Vec<LinkKind>,
+    pub(crate) community: CommunityId,
+    /// The enabled networks' backends, in the order they are tried.
+    pub(crate) networks: Vec<(LinkKind, DynBackend)>,
+    pub(crate) store: Store,
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) events: EventSender,
+    /// The node's shutdown; the member's task stops with it.
+    pub(crate) shutdown: CancellationToken,
+    /// Announcements of a community this node owns are refused.
+    pub(crate) owned: OwnedCommunities,
+    pub(crate) request_link_on_join: bool,
+    pub(crate) import: ImportConfig,
     /// Which archives this member downloads.
-    policy: DownloadPolicy,
+    pub(crate) policy: DownloadPolicy,
 }
 
 impl MemberContext {
-    pub(crate) fn new(
-        inner: &Arc<Inner>,
-        community: CommunityId,
-        prefer: Option<LinkKind>,
-        policy: DownloadPolicy,
-    ) -> MemberContext {
-        let mut order = inner.config.enabled_kinds();
-        if let Some(prefer) = prefer
-            && let Some(at) = order.iter().position(|k| *k == prefer)
-        {
-            order.remove(at);
-            order.insert(0, prefer);
-        }
-        MemberContext {
-            inner: Arc::clone(inner),
-            community,
-            order,
-            policy,
-        }
+    /// The networks' kinds, in the order they are tried.
+    pub(crate) fn order(&self) -> Vec<LinkKind> {
+        self.networks.iter().map(|(kind, _)| *kind).collect()
     }
 
     pub(crate) fn backend(&self, kind: LinkKind) -> Option<&DynBackend> {
-        self.inner.networks.backend(kind)
+        self.networks
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, backend)| backend)
     }
 
     pub(crate) fn store(&self) -> &Store {
-        &self.inner.store
+        &self.store
     }
 
     pub(crate) fn emit(&self, event: NodeEvent) {
-        self.inner.emit(event);
+        self.events.emit(event);
     }
 }
 

@@ -9,18 +9,12 @@ use archive_index::LinkKind;
 
 use crate::{config::Config, error::Error};
 
-/// One enabled storage network.
-#[derive(Debug, Clone)]
-pub(crate) struct Network {
-    pub(crate) kind: LinkKind,
-    pub(crate) backend: DynBackend,
-}
-
 /// The concrete handles a node keeps to stop them and to say where they
 /// listen.
 #[derive(Debug, Default)]
 pub(crate) struct Networks {
-    pub(crate) enabled: Vec<Network>,
+    /// The started backends, in [`Config::enabled_kinds`] order.
+    pub(crate) started: Vec<(LinkKind, DynBackend)>,
     #[cfg(feature = "torrent")]
     torrent: Option<Arc<backend_torrent::TorrentBackend>>,
     #[cfg(feature = "waku")]
@@ -37,7 +31,7 @@ impl Networks {
                 LinkKind::Magnet => networks.start_torrent(config).await?,
                 LinkKind::IndexCid => start_codex(config)?,
             };
-            networks.enabled.push(Network { kind, backend });
+            networks.started.push((kind, backend));
         }
         Ok(networks)
     }
@@ -97,11 +91,11 @@ impl Networks {
                 .collect::<Result<Vec<_>, _>>()
         };
         let listen = parse("waku.listen", &config.waku.listen)?;
-        let waku_config = transport_waku::WakuConfig {
+        let waku_config = transport_waku::Config {
             listen: listen.clone(),
             bootstrap: parse("waku.bootstrap", &config.waku.bootstrap)?,
             pubsub_topic: config.waku.pubsub_topic.clone(),
-            ..transport_waku::WakuConfig::default()
+            ..transport_waku::Config::default()
         };
         let node = Arc::new(
             transport_waku::WakuNode::start(waku_config)
@@ -125,14 +119,6 @@ impl Networks {
     #[allow(clippy::unused_async, reason = "same signature as with the feature")]
     pub(crate) async fn start_waku(&mut self, _: &Config) -> Result<Arc<dyn Transport>, Error> {
         Err(Error::NotCompiled("waku"))
-    }
-
-    /// The backend of `kind`, if enabled.
-    pub(crate) fn backend(&self, kind: LinkKind) -> Option<&DynBackend> {
-        self.enabled
-            .iter()
-            .find(|n| n.kind == kind)
-            .map(|n| &n.backend)
     }
 
     /// Where the BitTorrent engine accepts peers.

@@ -9,25 +9,21 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use archive_backend::Link;
-use archive_dispatch::{
-    CommunityKey, DispatchConfig, Dispatcher, NODE_IDENTITY_FILE, NodeIdentity, Transport,
-};
-use archive_index::{CommunityId, LinkKind, Topic};
-use archive_scheduler::{
-    Clock, CommunityArchive, RunOutcome, Scheduler, SchedulerConfig, TokioClock,
-};
+use archive_backend::{DynBackend, Link};
+use archive_dispatch::{CommunityKey, Dispatcher, NODE_IDENTITY_FILE, NodeIdentity, Transport};
+use archive_index::{CommunityId, DownloadPolicy, LinkKind, Topic};
+use archive_scheduler::{Clock, CommunityArchive, RunOutcome, Scheduler, TokioClock};
 use archive_store::Store;
-use tokio::{sync::broadcast, task::JoinHandle};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::Config,
     error::{Error, Result},
-    event::NodeEvent,
+    event::{EventSender, NodeEvent},
     member::{JoinOptions, Member, MemberContext},
-    networks::{Network, Networks},
-    owner,
+    networks::Networks,
+    owner::{self, OwnedCommunities, OwnerContext},
     status::{CommunityStatus, NetworkStatus},
 };
 
@@ -87,10 +83,10 @@ impl NodeBuilder {
                 source,
             })?;
         let store = Store::open(config.store_path()).await?;
-        let mut networks = Networks::start(&config).await?;
+        let mut engines = Networks::start(&config).await?;
         let transport = match self.transport {
             Some(transport) => transport,
-            None if config.waku.enabled => networks.start_waku(&config).await?,
+            None if config.waku.enabled => engines.start_waku(&config).await?,
             None => {
                 return Err(Error::Config(crate::ConfigError::Invalid {
                     key: "waku.enabled".to_owned(),
@@ -102,55 +98,61 @@ impl NodeBuilder {
         };
         let dispatcher = Dispatcher::with_identity(
             transport,
-            DispatchConfig {
+            archive_dispatch::Config {
                 quiet_period: config.quiet_period,
-                ..DispatchConfig::default()
+                ..archive_dispatch::Config::default()
             },
             identity,
         );
         let clock = self.clock.unwrap_or_else(|| Arc::new(TokioClock::system()));
-        let (events, _) = broadcast::channel(EVENT_CAPACITY);
+        let events = EventSender::new(EVENT_CAPACITY);
         let shutdown = CancellationToken::new();
-        let mut schedulers = Vec::new();
-        let mut pumps = Vec::new();
-        for network in &networks.enabled {
-            let scheduler = Arc::new(Scheduler::new(
+        let owner = OwnerContext {
+            store: store.clone(),
+            dispatcher: dispatcher.clone(),
+            events: events.clone(),
+            shutdown: shutdown.clone(),
+            owned: OwnedCommunities::default(),
+            kinds: config.enabled_kinds(),
+            reannounce_interval: config.reannounce_interval,
+            link_reply_interval: config.link_reply_interval,
+            #[cfg(feature = "waku")]
+            ingest_from: engines.waku.clone().filter(|_| config.waku.ingest),
+        };
+        let mut networks = Vec::new();
+        for (kind, backend) in std::mem::take(&mut engines.started) {
+            let scheduler = Scheduler::new(
                 store.clone(),
-                Arc::clone(&network.backend),
+                Arc::clone(&backend),
                 Arc::clone(&clock),
-                SchedulerConfig::default()
+                archive_scheduler::Config::default()
                     .with_interval(config.archive_interval)
                     // A Codex unseed deletes the index from the node: pausing
                     // archiving keeps what is published, and only a replaced
                     // link or leaving the community deletes. A torrent stops
                     // being seeded, as status-go does.
-                    .with_unseed_on_stop(network.kind == LinkKind::Magnet),
-            )?);
-            schedulers.push((network.kind, Arc::clone(&scheduler)));
-            pumps.push((network.clone(), scheduler));
+                    .with_unseed_on_stop(kind == LinkKind::Magnet),
+                Arc::new(owner.announcer(backend.name())),
+            )?;
+            networks.push(Network {
+                kind,
+                backend,
+                scheduler,
+            });
         }
-        let inner = Arc::new(Inner {
-            config,
-            store,
-            networks,
-            dispatcher,
-            schedulers,
-            owned: Mutex::default(),
-            members: Mutex::default(),
-            events,
-            shutdown,
-            pumps: Mutex::default(),
-        });
-        for (network, scheduler) in pumps {
-            let task = tokio::spawn(owner::pump(
-                Arc::downgrade(&inner),
-                network,
-                scheduler.subscribe(),
-                inner.shutdown.clone(),
-            ));
-            inner.lock_pumps().push(task);
-        }
-        let node = Node { inner };
+        let node = Node {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                engines,
+                networks,
+                dispatcher,
+                owner,
+                members: Mutex::default(),
+                events,
+                shutdown,
+            }),
+        };
         for owned in node.inner.config.owned.clone() {
             let key = CommunityKey::read_file(&owned.key_file).map_err(|source| Error::Key {
                 path: owned.key_file.clone(),
@@ -168,38 +170,81 @@ impl NodeBuilder {
     }
 }
 
-/// What the node's parts share.
-pub(crate) struct Inner {
-    pub(crate) config: Config,
-    pub(crate) store: Store,
-    pub(crate) networks: Networks,
-    pub(crate) dispatcher: Dispatcher,
-    schedulers: Vec<(LinkKind, Arc<Scheduler>)>,
-    pub(crate) owned: Mutex<HashMap<CommunityId, owner::Owned>>,
+/// One enabled storage network: its backend, and the scheduler archiving
+/// the owned communities on it.
+struct Network {
+    kind: LinkKind,
+    backend: DynBackend,
+    scheduler: Scheduler,
+}
+
+/// What the node's handles share. The owner's and the member's sides get
+/// their own narrow contexts ([`OwnerContext`], [`MemberContext`]) instead.
+struct Inner {
+    config: Config,
+    store: Store,
+    /// The engines behind the backends, to stop them and say where they
+    /// listen.
+    engines: Networks,
+    /// The enabled networks, in [`Config::enabled_kinds`] order.
+    networks: Vec<Network>,
+    dispatcher: Dispatcher,
+    /// The owner's side, with the communities this node owns.
+    owner: OwnerContext,
     members: Mutex<HashMap<CommunityId, Member>>,
-    pub(crate) events: broadcast::Sender<NodeEvent>,
-    pub(crate) shutdown: CancellationToken,
-    pumps: Mutex<Vec<JoinHandle<()>>>,
+    events: EventSender,
+    shutdown: CancellationToken,
 }
 
 impl Inner {
-    pub(crate) fn emit(&self, event: NodeEvent) {
-        tracing::debug!(signal = event.signal_name(), community = ?event.community(), "event");
-        let _ = self.events.send(event);
-    }
-
-    pub(crate) fn lock_owned(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<CommunityId, owner::Owned>> {
-        self.owned.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     fn lock_members(&self) -> std::sync::MutexGuard<'_, HashMap<CommunityId, Member>> {
         self.members.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn lock_pumps(&self) -> std::sync::MutexGuard<'_, Vec<JoinHandle<()>>> {
-        self.pumps.lock().unwrap_or_else(PoisonError::into_inner)
+    fn backend(&self, kind: LinkKind) -> Option<&DynBackend> {
+        self.networks
+            .iter()
+            .find(|n| n.kind == kind)
+            .map(|n| &n.backend)
+    }
+
+    /// What a member of `community` uses, its networks ordered with
+    /// `prefer` first.
+    fn member_context(
+        &self,
+        community: CommunityId,
+        prefer: Option<LinkKind>,
+        policy: DownloadPolicy,
+    ) -> MemberContext {
+        let mut networks: Vec<_> = self
+            .networks
+            .iter()
+            .map(|n| (n.kind, Arc::clone(&n.backend)))
+            .collect();
+        if let Some(at) = networks.iter().position(|(kind, _)| Some(*kind) == prefer) {
+            let preferred = networks.remove(at);
+            networks.insert(0, preferred);
+        }
+        MemberContext {
+            community,
+            networks,
+            store: self.store.clone(),
+            dispatcher: self.dispatcher.clone(),
+            events: self.events.clone(),
+            shutdown: self.shutdown.clone(),
+            owned: self.owner.owned.clone(),
+            request_link_on_join: self.config.request_link_on_join,
+            import: self.config.import.clone(),
+            policy,
+        }
+    }
+}
+
+impl Drop for Inner {
+    /// The last handle is gone: whatever the owner's and member's tasks
+    /// still run ends with it (they hold no handle to the node).
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }
 
@@ -263,18 +308,18 @@ impl Node {
 
     /// Where the BitTorrent engine accepts peers, if enabled.
     pub fn torrent_listen_addr(&self) -> Option<SocketAddr> {
-        self.inner.networks.torrent_listen_addr()
+        self.inner.engines.torrent_listen_addr()
     }
 
     /// Bytes fetched over BitTorrent for `community` since the node started.
     pub fn torrent_fetched_bytes(&self, community: &CommunityId) -> u64 {
-        self.inner.networks.torrent_fetched_bytes(community)
+        self.inner.engines.torrent_fetched_bytes(community)
     }
 
     /// The node's Waku relay node, when it runs one.
     #[cfg(feature = "waku")]
     pub fn waku(&self) -> Option<&transport_waku::WakuNode> {
-        self.inner.networks.waku.as_deref()
+        self.inner.engines.waku.as_deref()
     }
 
     /// Takes ownership of a community: its archive tasks start on every
@@ -290,7 +335,7 @@ impl Node {
         archiving: bool,
     ) -> Result<()> {
         let community = key.community_id();
-        if self.inner.lock_owned().contains_key(&community) {
+        if self.inner.owner.owned.contains(&community) {
             return Err(Error::AlreadyAdded(community));
         }
         // The configured topics are this community's before any archive
@@ -299,8 +344,8 @@ impl Node {
             .store
             .claim_topics(community, topics.clone())
             .await?;
-        let owned = owner::Owned::start(&self.inner, key, topics).await?;
-        self.inner.lock_owned().insert(community, owned);
+        let owned = owner::Owned::start(&self.inner.owner, key, topics).await?;
+        self.inner.owner.owned.lock().insert(community, owned);
         if archiving {
             self.set_archiving(&community, true).await?;
         }
@@ -313,11 +358,13 @@ impl Node {
     pub async fn set_archiving(&self, community: &CommunityId, on: bool) -> Result<()> {
         let topics = self
             .inner
-            .lock_owned()
+            .owner
+            .owned
+            .lock()
             .get(community)
             .map(|o| o.topics.clone())
             .ok_or(Error::NotOwned(*community))?;
-        for (_, scheduler) in &self.inner.schedulers {
+        for Network { scheduler, .. } in &self.inner.networks {
             if on && !scheduler.is_scheduled(community) {
                 scheduler
                     .schedule(CommunityArchive::new(*community, topics.clone()))
@@ -335,13 +382,15 @@ impl Node {
         &self,
         community: &CommunityId,
     ) -> Result<Vec<(&'static str, RunOutcome)>> {
-        if !self.inner.lock_owned().contains_key(community) {
+        if !self.inner.owner.owned.contains(community) {
             return Err(Error::NotOwned(*community));
         }
         let mut outcomes = Vec::new();
-        for (kind, scheduler) in &self.inner.schedulers {
-            let name = self.inner.networks.backend(*kind).map_or("?", |b| b.name());
-            outcomes.push((name, scheduler.archive_now(community).await?));
+        for Network {
+            backend, scheduler, ..
+        } in &self.inner.networks
+        {
+            outcomes.push((backend.name(), scheduler.archive_now(community).await?));
         }
         Ok(outcomes)
     }
@@ -363,7 +412,9 @@ impl Node {
         if self.inner.lock_members().contains_key(&community) {
             return Err(Error::AlreadyAdded(community));
         }
-        let context = MemberContext::new(&self.inner, community, options.prefer, options.download);
+        let context = self
+            .inner
+            .member_context(community, options.prefer, options.download);
         let member = Member::start(context).await?;
         self.inner.lock_members().insert(community, member);
         Ok(())
@@ -373,7 +424,7 @@ impl Node {
     /// no longer serves its archives. Stored messages and files stay.
     pub async fn leave(&self, community: &CommunityId) -> Result<()> {
         let member = self.inner.lock_members().remove(community);
-        let owned = self.inner.lock_owned().remove(community);
+        let owned = self.inner.owner.owned.lock().remove(community);
         if member.is_none() && owned.is_none() {
             return Err(Error::Unknown(*community));
         }
@@ -381,12 +432,12 @@ impl Node {
             member.stop().await;
         }
         if owned.is_some() {
-            for (_, scheduler) in &self.inner.schedulers {
+            for Network { scheduler, .. } in &self.inner.networks {
                 scheduler.stop(community).await;
             }
         }
         // Whatever the role, nothing of the community is served any more.
-        for Network { kind, backend } in &self.inner.networks.enabled {
+        for Network { kind, backend, .. } in &self.inner.networks {
             if let Some(link) = self.last_link(community, *kind).await? {
                 let _ = backend.unseed(community, &link).await;
             }
@@ -396,7 +447,7 @@ impl Node {
 
     /// The communities this node owns and has joined.
     pub fn communities(&self) -> (Vec<CommunityId>, Vec<CommunityId>) {
-        let mut owned: Vec<_> = self.inner.lock_owned().keys().copied().collect();
+        let mut owned: Vec<_> = self.inner.owner.owned.lock().keys().copied().collect();
         let mut joined: Vec<_> = self.inner.lock_members().keys().copied().collect();
         owned.sort();
         joined.sort();
@@ -405,7 +456,7 @@ impl Node {
 
     /// What the node knows about `community`.
     pub async fn status(&self, community: &CommunityId) -> Result<CommunityStatus> {
-        let owned = self.inner.lock_owned().contains_key(community);
+        let owned = self.inner.owner.owned.contains(community);
         let member = self
             .inner
             .lock_members()
@@ -427,9 +478,9 @@ impl Node {
             network.archiving = owned
                 && self
                     .inner
-                    .schedulers
+                    .networks
                     .iter()
-                    .any(|(k, s)| *k == network.kind && s.is_scheduled(community));
+                    .any(|n| n.kind == network.kind && n.scheduler.is_scheduled(community));
             network.seeding = network_seeding(network, owned, member.as_ref().map(|(s, _)| s));
             if let Some(index) = self.current_index(community, network).await {
                 let archives: Vec<_> = index
@@ -455,7 +506,7 @@ impl Node {
             .as_deref()
             .or(network.announced_link.as_deref())
             .and_then(|l| Link::from_announced(network.kind, l).ok())?;
-        let backend = self.inner.networks.backend(network.kind)?;
+        let backend = self.inner.backend(network.kind)?;
         let options = archive_backend::ResolveOptions::with_timeout(STATUS_TIMEOUT);
         let index =
             tokio::time::timeout(STATUS_TIMEOUT, backend.resolve(community, &link, &options))
@@ -484,17 +535,13 @@ impl Node {
         for member in members {
             member.stop().await;
         }
-        for (_, scheduler) in &self.inner.schedulers {
+        // Each run in progress completes and announces its link first.
+        for Network { scheduler, .. } in &self.inner.networks {
             scheduler.stop_all().await;
         }
-        // The pumps announce what the last runs produced before they end.
         self.inner.shutdown.cancel();
-        let pumps: Vec<_> = self.inner.lock_pumps().drain(..).collect();
-        for pump in pumps {
-            let _ = pump.await;
-        }
-        self.inner.lock_owned().clear();
-        self.inner.networks.stop().await;
+        self.inner.owner.owned.lock().clear();
+        self.inner.engines.stop().await;
         // Handles to a stopped node may live on: they keep reading, but the
         // store's writer lock is freed for a node restarted on these files.
         if let Err(error) = self.inner.store.release_writer().await {

@@ -1,26 +1,78 @@
-//! The owner's side: every link a scheduler starts seeding is announced,
-//! signed with the community key, on the community's channel, and recorded
-//! so the next start extends it. The recorded links are announced again
-//! every `reannounce_interval` and when a member asks (a link request), at
-//! most once per `link_reply_interval`, so late joiners hear them.
+//! The owner's side: every link a scheduler hands over ([`NetworkAnnouncer`])
+//! is recorded so the next start extends it, then announced, signed with the
+//! community key, on the community's channel. The recorded links are
+//! announced again every `reannounce_interval` and when a member asks (a link
+//! request), at most once per `link_reply_interval`, so late joiners hear
+//! them.
 
 use std::{
-    sync::{Arc, Weak},
+    collections::HashMap,
+    fmt,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use archive_backend::Link;
-use archive_dispatch::{CommunityKey, LinkRequestListener};
-use archive_index::{CommunityId, Topic};
-use archive_scheduler::Event;
+use archive_dispatch::{CommunityKey, Dispatcher, LinkRequestListener};
+use archive_index::{CommunityId, LinkKind, Topic};
+use archive_scheduler::{Announcer, Event, NotRecorded};
+use archive_store::Store;
 use tokio::{
-    sync::broadcast::{self, error::RecvError},
     task::JoinHandle,
     time::{Instant, MissedTickBehavior},
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{error::Result, event::NodeEvent, networks::Network, node::Inner};
+use crate::{
+    error::Result,
+    event::{EventSender, NodeEvent},
+};
+
+/// What the owner's side uses of the node, and nothing more.
+#[derive(Clone)]
+pub(crate) struct OwnerContext {
+    pub(crate) store: Store,
+    pub(crate) dispatcher: Dispatcher,
+    pub(crate) events: EventSender,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) owned: OwnedCommunities,
+    /// The link kinds of the enabled networks, re-announced in this order.
+    pub(crate) kinds: Vec<LinkKind>,
+    pub(crate) reannounce_interval: Duration,
+    pub(crate) link_reply_interval: Duration,
+    /// The Waku node whose relayed messages are stored, when ingestion is on.
+    #[cfg(feature = "waku")]
+    pub(crate) ingest_from: Option<Arc<transport_waku::WakuNode>>,
+}
+
+impl OwnerContext {
+    /// The announcer for the scheduler of the network named `backend`.
+    pub(crate) fn announcer(&self, backend: &'static str) -> NetworkAnnouncer {
+        NetworkAnnouncer {
+            context: self.clone(),
+            backend,
+        }
+    }
+}
+
+/// The communities this node owns, shared by the node, the announcers and
+/// the member side (which refuses its own community's announcements).
+#[derive(Clone, Default)]
+pub(crate) struct OwnedCommunities(Arc<Mutex<HashMap<CommunityId, Owned>>>);
+
+impl OwnedCommunities {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, HashMap<CommunityId, Owned>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn contains(&self, community: &CommunityId) -> bool {
+        self.lock().contains_key(community)
+    }
+
+    fn key(&self, community: &CommunityId) -> Option<CommunityKey> {
+        self.lock().get(community).map(|o| o.key.clone())
+    }
+}
 
 /// A community this node owns.
 pub(crate) struct Owned {
@@ -44,25 +96,26 @@ impl Drop for Reannouncing {
 }
 
 impl Owned {
-    /// Starts ingesting the community's messages from Waku when configured.
+    /// Starts ingesting the community's messages from Waku when configured,
+    /// and re-announcing its links.
     #[cfg_attr(
         not(feature = "waku"),
         allow(clippy::unused_async, reason = "no ingestion to start")
     )]
     pub(crate) async fn start(
-        inner: &Arc<Inner>,
+        context: &OwnerContext,
         key: CommunityKey,
         topics: Vec<Topic>,
     ) -> Result<Owned> {
         #[cfg(feature = "waku")]
-        let ingestion = match &inner.networks.waku {
-            Some(waku) if inner.config.waku.ingest => {
+        let ingestion = match &context.ingest_from {
+            Some(waku) => {
                 let content_topics: Vec<String> = topics
                     .iter()
                     .map(|t| archive_dispatch::content_topic(*t))
                     .collect();
                 Some(
-                    transport_waku::Ingestion::start(waku, inner.store.clone(), &content_topics)
+                    transport_waku::Ingestion::start(waku, context.store.clone(), &content_topics)
                         .await
                         .map_err(|e| crate::Error::Start {
                             what: "Waku message ingestion",
@@ -70,10 +123,10 @@ impl Owned {
                         })?,
                 )
             }
-            _ => None,
+            None => None,
         };
         let community = key.community_id();
-        let requests = inner
+        let requests = context
             .dispatcher
             .listen_link_requests(&[community])
             .await
@@ -82,10 +135,9 @@ impl Owned {
                 message: e.to_string(),
             })?;
         let reannouncing = Reannouncing(tokio::spawn(reannounce_loop(
-            Arc::downgrade(inner),
+            context.clone(),
             key.clone(),
             requests,
-            inner.shutdown.clone(),
         )));
         Ok(Owned {
             key,
@@ -97,44 +149,36 @@ impl Owned {
     }
 }
 
-/// Forwards one scheduler's events and announces each link it seeds, until
-/// the node shuts down (after the events already sent are handled).
-pub(crate) async fn pump(
-    inner: Weak<Inner>,
-    network: Network,
-    mut events: broadcast::Receiver<Event>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let event = tokio::select! {
-            biased;
-            event = events.recv() => event,
-            () = shutdown.cancelled() => break,
-        };
-        let event = match event {
-            Ok(event) => event,
-            Err(RecvError::Lagged(missed)) => {
-                tracing::warn!(
-                    missed,
-                    backend = network.backend.name(),
-                    "archive events missed"
-                );
-                continue;
-            }
-            Err(RecvError::Closed) => break,
-        };
-        let Some(inner) = inner.upgrade() else { break };
-        let seeding = match &event {
-            Event::HistoryArchivesSeeding { community, link } => Some((*community, link.clone())),
-            _ => None,
-        };
-        inner.emit(NodeEvent::Archive {
-            backend: network.backend.name(),
-            event,
+/// The owner's side of one network's scheduler: every event it reports
+/// becomes a [`NodeEvent::Archive`], and every link it hands over is
+/// recorded and announced. The scheduler awaits each hand-over, so no link
+/// goes unannounced however far an event listener lags, and the events
+/// reach the node's listeners in order with the announcements.
+pub(crate) struct NetworkAnnouncer {
+    context: OwnerContext,
+    /// The network: "torrent" or "codex".
+    backend: &'static str,
+}
+
+impl fmt::Debug for NetworkAnnouncer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetworkAnnouncer")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl Announcer for NetworkAnnouncer {
+    async fn announce(&self, community: CommunityId, link: &Link) -> Result<(), NotRecorded> {
+        announce(&self.context, community, link).await
+    }
+
+    fn observe(&self, event: &Event) {
+        self.context.events.emit(NodeEvent::Archive {
+            backend: self.backend,
+            event: event.clone(),
         });
-        if let Some((community, link)) = seeding {
-            announce(&inner, &network, community, &link).await;
-        }
     }
 }
 
@@ -145,54 +189,51 @@ pub(crate) async fn pump(
 ///
 /// The record comes first: it is the owner's own state (the next start
 /// seeds and extends it), whether or not anyone heard the announcement.
-/// Only then is the link it replaces unseeded: a backend whose unseeding
-/// deletes (Codex drops the old index) keeps it until the new one is safe.
-async fn announce(inner: &Arc<Inner>, network: &Network, community: CommunityId, link: &Link) {
-    let Some(key) = inner.lock_owned().get(&community).map(|o| o.key.clone()) else {
-        return;
+/// The scheduler unseeds the link this one replaces once this returns `Ok`.
+async fn announce(
+    context: &OwnerContext,
+    community: CommunityId,
+    link: &Link,
+) -> Result<(), NotRecorded> {
+    let Some(key) = context.owned.key(&community) else {
+        // Left while the run was under way: nothing of it is recorded.
+        tracing::debug!(%community, %link, "link of a community no longer owned not announced");
+        return Err(NotRecorded);
     };
     let kind = link.kind();
     let recorded = async {
-        let last = inner.store.announcement(community, kind).await?;
+        let last = context.store.announcement(community, kind).await?;
         let clock = now_ms().max(last.as_ref().map_or(0, |a| a.clock) + 1);
-        inner
+        context
             .store
             .record_announcement(community, kind, clock, link.announced().to_owned())
             .await?;
-        Ok::<_, archive_store::Error>((clock, last.map(|a| a.link)))
+        Ok::<_, archive_store::Error>(clock)
     }
     .await;
     let clock = match recorded {
-        Ok((clock, previous)) => {
-            if let Some(previous) = previous.filter(|p| p != link.announced())
-                && let Ok(previous) = Link::from_announced(kind, &previous)
-                && let Err(e) = network.backend.unseed(&community, &previous).await
-            {
-                tracing::warn!(%community, %previous, error = %e, "unseeding the replaced link failed");
-            }
-            clock
-        }
+        Ok(clock) => clock,
         Err(e) => {
-            inner.emit(NodeEvent::AnnounceFailed {
+            context.events.emit(NodeEvent::AnnounceFailed {
                 community,
                 error: format!("recording the link: {e}"),
             });
-            return;
+            return Err(NotRecorded);
         }
     };
-    if publish(inner, &key, community, clock, link).await {
-        return;
+    if publish(context, &key, community, clock, link).await {
+        return Ok(());
     }
-    let inner = Arc::clone(inner);
+    let context = context.clone();
     let link = link.clone();
     tokio::spawn(async move {
         let mut delay = RETRY_FIRST;
         loop {
             tokio::select! {
-                () = inner.shutdown.cancelled() => return,
+                () = context.shutdown.cancelled() => return,
                 () = tokio::time::sleep(delay) => {}
             }
-            let current = inner
+            let current = context
                 .store
                 .announcement(community, kind)
                 .await
@@ -201,12 +242,13 @@ async fn announce(inner: &Arc<Inner>, network: &Network, community: CommunityId,
             if current.is_none_or(|a| a.link != link.announced() || a.clock != clock) {
                 return;
             }
-            if publish(&inner, &key, community, clock, &link).await {
+            if publish(&context, &key, community, clock, &link).await {
                 return;
             }
             delay = (delay * 2).min(RETRY_MAX);
         }
     });
+    Ok(())
 }
 
 /// Announces the community's recorded links again every
@@ -215,19 +257,8 @@ async fn announce(inner: &Arc<Inner>, network: &Network, community: CommunityId,
 /// an answer share one answer at its end, so requests cannot make the owner
 /// flood the channel. The answer is the ordinary signed announcement with
 /// its original clock; the community signature is what makes it count.
-async fn reannounce_loop(
-    inner: Weak<Inner>,
-    key: CommunityKey,
-    requests: LinkRequestListener,
-    shutdown: CancellationToken,
-) {
-    let (period, reply_every) = match inner.upgrade() {
-        Some(inner) => (
-            inner.config.reannounce_interval,
-            inner.config.link_reply_interval,
-        ),
-        None => return,
-    };
+async fn reannounce_loop(context: OwnerContext, key: CommunityKey, requests: LinkRequestListener) {
+    let (period, reply_every) = (context.reannounce_interval, context.link_reply_interval);
     let mut ticks = (!period.is_zero()).then(|| {
         let mut ticks = tokio::time::interval_at(Instant::now() + period, period);
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -239,7 +270,7 @@ async fn reannounce_loop(
     loop {
         let reason = tokio::select! {
             biased;
-            () = shutdown.cancelled() => return,
+            () = context.shutdown.cancelled() => return,
             () = async {
                 match ticks.as_mut() {
                     Some(ticks) => drop(ticks.tick().await),
@@ -268,16 +299,15 @@ async fn reannounce_loop(
                 continue;
             }
         };
-        let Some(inner) = inner.upgrade() else { return };
-        reannounce(&inner, &key, reason).await;
+        reannounce(&context, &key, reason).await;
     }
 }
 
 /// Publishes every recorded link of the community again, with its clock.
-async fn reannounce(inner: &Inner, key: &CommunityKey, reason: &'static str) {
+async fn reannounce(context: &OwnerContext, key: &CommunityKey, reason: &'static str) {
     let community = key.community_id();
-    for kind in inner.config.enabled_kinds() {
-        let recorded = match inner.store.announcement(community, kind).await {
+    for &kind in &context.kinds {
+        let recorded = match context.store.announcement(community, kind).await {
             Ok(Some(recorded)) => recorded,
             Ok(None) => continue,
             Err(e) => {
@@ -285,19 +315,19 @@ async fn reannounce(inner: &Inner, key: &CommunityKey, reason: &'static str) {
                 continue;
             }
         };
-        match inner
+        match context
             .dispatcher
             .announce(key, kind, recorded.clock, &recorded.link)
             .await
         {
-            Ok(_) => inner.emit(NodeEvent::Reannounced {
+            Ok(_) => context.events.emit(NodeEvent::Reannounced {
                 community,
                 kind,
                 link: recorded.link,
                 clock: recorded.clock,
                 reason,
             }),
-            Err(e) => inner.emit(NodeEvent::AnnounceFailed {
+            Err(e) => context.events.emit(NodeEvent::AnnounceFailed {
                 community,
                 error: e.to_string(),
             }),
@@ -312,20 +342,20 @@ const RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// Signs and publishes one announcement; says whether it went out.
 async fn publish(
-    inner: &Inner,
+    context: &OwnerContext,
     key: &CommunityKey,
     community: CommunityId,
     clock: u64,
     link: &Link,
 ) -> bool {
-    match inner
+    match context
         .dispatcher
         .announce(key, link.kind(), clock, link.announced())
         .await
     {
         Ok(_) => {
             tracing::info!(%community, %link, "announced");
-            inner.emit(NodeEvent::Announced {
+            context.events.emit(NodeEvent::Announced {
                 community,
                 kind: link.kind(),
                 link: link.announced().to_owned(),
@@ -335,7 +365,7 @@ async fn publish(
         }
         Err(e) => {
             tracing::debug!(%community, error = %e, "announcing failed; retrying");
-            inner.emit(NodeEvent::AnnounceFailed {
+            context.events.emit(NodeEvent::AnnounceFailed {
                 community,
                 error: e.to_string(),
             });

@@ -16,7 +16,7 @@ use std::{
 
 use backend_codex::{ClientConfig, CodexClient, Source, UploadOptions};
 use bytes::Bytes;
-use codex_devnode::{Devnode, DevnodeConfig};
+use codex_devnode::Devnode;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 const LEN: usize = 64 * 1024 * 1024;
@@ -30,7 +30,7 @@ fn transfer(c: &mut Criterion) {
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
     let node = runtime
-        .block_on(Devnode::spawn(DevnodeConfig::new(dir.path())))
+        .block_on(Devnode::spawn(codex_devnode::Config::new(dir.path())))
         .expect("devnode");
     let client = CodexClient::new(ClientConfig::new(node.url())).expect("client");
     let data = Bytes::from(

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     NAME,
     client::{CodexClient, Source, UploadOptions},
-    error::CodexError,
+    error::ClientError,
 };
 
 /// How the backend uses its node.
@@ -103,7 +103,7 @@ impl CodexBackend {
             None => {
                 let bytes = tokio::time::timeout(deadline, self.client.download(cid, source))
                     .await
-                    .map_err(|_| CodexError::Timeout {
+                    .map_err(|_| ClientError::Timeout {
                         what: format!("downloading the index {cid}"),
                         after: deadline,
                     })??;
@@ -150,7 +150,7 @@ impl CodexBackend {
 
     /// An archive's bytes, from the local node when it has them (no network
     /// bytes), else through the network; verified either way.
-    async fn archive_bytes(&self, cid: &str) -> Result<(Bytes, u64), CodexError> {
+    async fn archive_bytes(&self, cid: &str) -> Result<(Bytes, u64), ClientError> {
         if self.client.exists(cid).await? {
             match self.client.download(cid, Source::Local).await {
                 Ok(bytes) => return Ok((bytes, 0)),
@@ -315,7 +315,7 @@ impl Backend for CodexBackend {
         // Always through the network: resolving answers what is available now.
         let bytes = tokio::time::timeout(deadline, self.client.download(cid, Source::Network))
             .await
-            .map_err(|_| CodexError::Timeout {
+            .map_err(|_| ClientError::Timeout {
                 what: format!("resolving {cid}"),
                 after: deadline,
             })??;

@@ -18,7 +18,7 @@ pub use self::{
 };
 use crate::{
     config::ClientConfig,
-    error::CodexError,
+    error::ClientError,
     format::{
         cid::parse_cid,
         manifest::{DataItem, DataList},
@@ -99,13 +99,13 @@ pub struct CodexClient {
 impl CodexClient {
     /// A client for `config`. Proxies from the environment are ignored: the
     /// node is local.
-    pub fn new(config: ClientConfig) -> Result<CodexClient, CodexError> {
+    pub fn new(config: ClientConfig) -> Result<CodexClient, ClientError> {
         let http = reqwest::Client::builder()
             .no_proxy()
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.read_timeout)
             .build()
-            .map_err(|source| CodexError::Connect {
+            .map_err(|source| ClientError::Connect {
                 what: "building the HTTP client".into(),
                 source,
             })?;
@@ -135,7 +135,7 @@ impl CodexClient {
 
     /// `{api}/data/{cid}{rest}`, once `cid` is checked to be a CID whose
     /// text is safe in a URL path as it is (see [`check_cid`]).
-    fn cid_url(&self, cid: &str, rest: &str) -> Result<String, CodexError> {
+    fn cid_url(&self, cid: &str, rest: &str) -> Result<String, ClientError> {
         check_cid(cid)?;
         Ok(self.url(&format!("/data/{cid}{rest}")))
     }
@@ -148,9 +148,8 @@ impl CodexClient {
         what: &str,
         deadline: Option<Duration>,
         build: impl Fn() -> RequestBuilder,
-    ) -> Result<Response, CodexError> {
+    ) -> Result<Response, ClientError> {
         let policy = self.config.retry;
-        let mut backoff = policy.initial_backoff;
         let mut attempt = 1;
         loop {
             let mut request = build();
@@ -162,11 +161,10 @@ impl CodexClient {
                 Ok(r) => status_error(what, r).await,
                 Err(e) => self.transport_error(what, e, deadline),
             };
-            if attempt >= policy.attempts.max(1) || !error.is_retryable() {
+            if !policy.retries_after(attempt) || !error.is_retryable() {
                 return Err(error);
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(policy.max_backoff);
+            tokio::time::sleep(policy.delay_after(attempt)).await;
             attempt += 1;
         }
     }
@@ -176,19 +174,19 @@ impl CodexClient {
         what: &str,
         e: reqwest::Error,
         deadline: Option<Duration>,
-    ) -> CodexError {
+    ) -> ClientError {
         if e.is_timeout() {
-            CodexError::Timeout {
+            ClientError::Timeout {
                 what: what.into(),
                 after: deadline.unwrap_or(self.config.read_timeout),
             }
         } else if e.is_connect() {
-            CodexError::Connect {
+            ClientError::Connect {
                 what: what.into(),
                 source: e,
             }
         } else {
-            CodexError::Transport {
+            ClientError::Transport {
                 what: what.into(),
                 source: e,
             }
@@ -197,7 +195,11 @@ impl CodexClient {
 
     /// Uploads `data` as one dataset and returns its manifest CID. Retried
     /// on failure: uploads are content-addressed, so a repeat is harmless.
-    pub async fn upload(&self, data: Bytes, options: &UploadOptions) -> Result<String, CodexError> {
+    pub async fn upload(
+        &self,
+        data: Bytes,
+        options: &UploadOptions,
+    ) -> Result<String, ClientError> {
         let mut headers = upload_headers(options)?;
         if options.progress.is_some() {
             headers.insert(header::CONTENT_LENGTH, data.len().into());
@@ -221,7 +223,7 @@ impl CodexClient {
         &self,
         body: S,
         options: &UploadOptions,
-    ) -> Result<String, CodexError>
+    ) -> Result<String, ClientError>
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
     {
@@ -247,7 +249,7 @@ impl CodexClient {
 
     /// `GET /data/{cid}/network/manifest`: the manifest, fetched from the
     /// network if needed, within the manifest deadline.
-    pub async fn manifest(&self, cid: &str) -> Result<DataItem, CodexError> {
+    pub async fn manifest(&self, cid: &str) -> Result<DataItem, ClientError> {
         let url = self.cid_url(cid, "/network/manifest")?;
         let what = format!("GET /data/{cid}/network/manifest");
         let deadline = Some(self.config.manifest_deadline);
@@ -258,7 +260,7 @@ impl CodexClient {
     /// `POST /data/{cid}/network`: makes the node fetch the dataset in the
     /// background; returns once the manifest is local. Sent without a body,
     /// which the node would otherwise want a Content-Type for.
-    pub async fn fetch_in_background(&self, cid: &str) -> Result<DataItem, CodexError> {
+    pub async fn fetch_in_background(&self, cid: &str) -> Result<DataItem, ClientError> {
         let url = self.cid_url(cid, "/network")?;
         let what = format!("POST /data/{cid}/network");
         let deadline = Some(self.config.manifest_deadline);
@@ -269,20 +271,20 @@ impl CodexClient {
     /// `GET /data/{cid}/exists`: whether the block is in the node's store. Both
     /// answers are read: the node's `{"<cid>": bool}` and the spec's
     /// `{"has": bool}`.
-    pub async fn exists(&self, cid: &str) -> Result<bool, CodexError> {
+    pub async fn exists(&self, cid: &str) -> Result<bool, ClientError> {
         let url = self.cid_url(cid, "/exists")?;
         let what = format!("GET /data/{cid}/exists");
         let deadline = Some(self.config.request_deadline);
         let response = self.send(&what, deadline, || self.http.get(&url)).await?;
         let map: serde_json::Map<String, serde_json::Value> = read_json(&what, response).await?;
-        exists_answer(&map, cid).ok_or_else(|| CodexError::Protocol {
+        exists_answer(&map, cid).ok_or_else(|| ClientError::Protocol {
             what,
             reason: format!("no boolean for {cid} in {map:?}"),
         })
     }
 
     /// `DELETE /data/{cid}`: removes a dataset (or block) from the node.
-    pub async fn delete(&self, cid: &str) -> Result<(), CodexError> {
+    pub async fn delete(&self, cid: &str) -> Result<(), ClientError> {
         let url = self.cid_url(cid, "")?;
         let what = format!("DELETE /data/{cid}");
         let deadline = Some(self.config.request_deadline);
@@ -292,7 +294,7 @@ impl CodexClient {
     }
 
     /// `GET /space`.
-    pub async fn space(&self) -> Result<Space, CodexError> {
+    pub async fn space(&self) -> Result<Space, ClientError> {
         let url = self.url("/space");
         let deadline = Some(self.config.request_deadline);
         let response = self
@@ -302,7 +304,7 @@ impl CodexClient {
     }
 
     /// `GET /data`: every dataset whose manifest is local.
-    pub async fn list(&self) -> Result<DataList, CodexError> {
+    pub async fn list(&self) -> Result<DataList, ClientError> {
         let url = self.url("/data");
         let deadline = Some(self.config.request_deadline);
         let response = self
@@ -326,8 +328,8 @@ fn exists_answer(map: &serde_json::Map<String, serde_json::Value>, cid: &str) ->
 /// digits: every multibase a node prints (base58btc) or may be given
 /// (base32, base36) is, while base64 ones carry `/` and `+`, and anything
 /// else could carry `..`, `?` or `#` into the node's router.
-fn check_cid(cid: &str) -> Result<(), CodexError> {
-    let invalid = |reason: String| CodexError::InvalidCid {
+fn check_cid(cid: &str) -> Result<(), ClientError> {
+    let invalid = |reason: String| ClientError::InvalidCid {
         cid: cid.chars().take(200).collect(),
         reason,
     };
@@ -341,7 +343,7 @@ fn check_cid(cid: &str) -> Result<(), CodexError> {
 }
 
 /// The headers of an upload: never multipart, no Content-Type unless given.
-fn upload_headers(options: &UploadOptions) -> Result<header::HeaderMap, CodexError> {
+fn upload_headers(options: &UploadOptions) -> Result<header::HeaderMap, ClientError> {
     let mut headers = header::HeaderMap::new();
     if let Some(name) = &options.filename {
         let value = format!("attachment; filename=\"{name}\"");
@@ -349,7 +351,7 @@ fn upload_headers(options: &UploadOptions) -> Result<header::HeaderMap, CodexErr
             .ok()
             .filter(|_| is_valid_filename(name) && name.len() <= 255)
             .ok_or_else(|| {
-                CodexError::InvalidInput(format!("the node refuses the filename {name:?}"))
+                ClientError::InvalidInput(format!("the node refuses the filename {name:?}"))
             })?;
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
@@ -361,18 +363,18 @@ fn upload_headers(options: &UploadOptions) -> Result<header::HeaderMap, CodexErr
             .ok()
             .filter(|_| exact)
             .ok_or_else(|| {
-                CodexError::InvalidInput(format!("{mime:?} is not an exact MIME type"))
+                ClientError::InvalidInput(format!("{mime:?} is not an exact MIME type"))
             })?;
         headers.insert(header::CONTENT_TYPE, value);
     }
     Ok(headers)
 }
 
-async fn status_error(what: &str, response: Response) -> CodexError {
+async fn status_error(what: &str, response: Response) -> ClientError {
     let status = response.status();
     let body = response.text().await.unwrap_or_default();
     let body: String = body.trim().chars().take(2_000).collect();
-    CodexError::Status {
+    ClientError::Status {
         what: what.into(),
         status: status.as_u16(),
         body: if body.is_empty() {
@@ -383,8 +385,8 @@ async fn status_error(what: &str, response: Response) -> CodexError {
     }
 }
 
-async fn read_cid(response: Response) -> Result<String, CodexError> {
-    let protocol = |reason: String| CodexError::Protocol {
+async fn read_cid(response: Response) -> Result<String, ClientError> {
+    let protocol = |reason: String| ClientError::Protocol {
         what: "POST /data".into(),
         reason,
     };
@@ -397,8 +399,8 @@ async fn read_cid(response: Response) -> Result<String, CodexError> {
 async fn read_json<T: serde::de::DeserializeOwned>(
     what: &str,
     response: Response,
-) -> Result<T, CodexError> {
-    let protocol = |reason: String| CodexError::Protocol {
+) -> Result<T, ClientError> {
+    let protocol = |reason: String| ClientError::Protocol {
         what: what.into(),
         reason,
     };

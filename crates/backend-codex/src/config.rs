@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use archive_backend::RetryPolicy;
 pub use codex_format::api::{CODEX_PREFIX, STORAGE_PREFIX};
 
 /// How the client reaches one node.
@@ -22,7 +23,7 @@ pub struct ClientConfig {
     /// Deadline of `/network/manifest` and `POST /network`, which a real node
     /// may block on for minutes; status-go waits 20 s.
     pub manifest_deadline: Duration,
-    /// Retries of failed requests.
+    /// Retries of connection errors, timeouts and 5xx.
     pub retry: RetryPolicy,
     /// The largest download buffer the client keeps, once its bytes are
     /// dropped, for the next download of a similar size (64 MiB by default;
@@ -42,7 +43,8 @@ impl ClientConfig {
             read_timeout: Duration::from_secs(60),
             request_deadline: Duration::from_secs(30),
             manifest_deadline: Duration::from_secs(20),
-            retry: RetryPolicy::default(),
+            // 100 ms, 200 ms, 400 ms between four tries.
+            retry: RetryPolicy::new(4, Duration::from_millis(100), Duration::from_secs(2)),
             keep_download_buffer: 64 * 1024 * 1024,
         }
     }
@@ -51,38 +53,5 @@ impl ClientConfig {
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> ClientConfig {
         self.prefix = prefix.into();
         self
-    }
-}
-
-/// Exponential backoff for connection errors, timeouts and 5xx.
-#[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
-pub struct RetryPolicy {
-    /// Tries in all, the first included (1 = no retry).
-    pub attempts: u32,
-    /// Wait before the first retry; doubles each time.
-    pub initial_backoff: Duration,
-    /// Upper bound of the wait.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> RetryPolicy {
-        RetryPolicy {
-            attempts: 4,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(2),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// A policy of `attempts` tries starting at `initial_backoff`.
-    pub fn new(attempts: u32, initial_backoff: Duration) -> RetryPolicy {
-        RetryPolicy {
-            attempts: attempts.max(1),
-            initial_backoff,
-            max_backoff: initial_backoff.max(Duration::from_secs(2)),
-        }
     }
 }

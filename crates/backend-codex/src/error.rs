@@ -7,7 +7,7 @@ use archive_backend::ErrorKind;
 /// What went wrong talking to a Codex / Logos Storage node.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum CodexError {
+pub enum ClientError {
     /// The node answered with an error status; `body` is its message.
     #[error("{what}: HTTP {status}: {body}")]
     Status {
@@ -78,30 +78,32 @@ pub enum CodexError {
     Archive(#[from] archive_index::Error),
 }
 
-impl CodexError {
+impl ClientError {
     /// The backend error kind: 5xx and connection failures are Unavailable,
     /// timeouts Timeout, 404 NotFound, failed verification Corrupt.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CodexError::Status { status: 404, .. } => ErrorKind::NotFound,
-            CodexError::Status { status: 500.., .. } => ErrorKind::Unavailable,
-            CodexError::Status {
+            ClientError::Status { status: 404, .. } => ErrorKind::NotFound,
+            ClientError::Status { status: 500.., .. } => ErrorKind::Unavailable,
+            ClientError::Status {
                 status: 400 | 422, ..
             } => ErrorKind::InvalidInput,
-            CodexError::Status { .. } => ErrorKind::Other,
-            CodexError::Connect { .. } | CodexError::Transport { .. } => ErrorKind::Unavailable,
-            CodexError::Timeout { .. } => ErrorKind::Timeout,
-            CodexError::Verification { .. } | CodexError::Archive(_) => ErrorKind::Corrupt,
-            CodexError::Protocol { .. } => ErrorKind::Other,
-            CodexError::InvalidInput(_) | CodexError::InvalidCid { .. } => ErrorKind::InvalidInput,
-            CodexError::Cancelled => ErrorKind::Cancelled,
+            ClientError::Status { .. } => ErrorKind::Other,
+            ClientError::Connect { .. } | ClientError::Transport { .. } => ErrorKind::Unavailable,
+            ClientError::Timeout { .. } => ErrorKind::Timeout,
+            ClientError::Verification { .. } | ClientError::Archive(_) => ErrorKind::Corrupt,
+            ClientError::Protocol { .. } => ErrorKind::Other,
+            ClientError::InvalidInput(_) | ClientError::InvalidCid { .. } => {
+                ErrorKind::InvalidInput
+            }
+            ClientError::Cancelled => ErrorKind::Cancelled,
         }
     }
 
     /// The HTTP status, when the node answered with an error.
     pub fn status(&self) -> Option<u16> {
         match self {
-            CodexError::Status { status, .. } => Some(*status),
+            ClientError::Status { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -110,15 +112,15 @@ impl CodexError {
     /// failures, timeouts and 5xx, never a 4xx.
     pub fn is_retryable(&self) -> bool {
         match self {
-            CodexError::Status { status, .. } => *status >= 500,
-            CodexError::Connect { .. } | CodexError::Timeout { .. } => true,
+            ClientError::Status { status, .. } => *status >= 500,
+            ClientError::Connect { .. } | ClientError::Timeout { .. } => true,
             _ => false,
         }
     }
 }
 
-impl From<CodexError> for archive_backend::Error {
-    fn from(e: CodexError) -> archive_backend::Error {
+impl From<ClientError> for archive_backend::Error {
+    fn from(e: ClientError) -> archive_backend::Error {
         archive_backend::Error::new(e.kind(), crate::NAME, "Codex node").with_source(e)
     }
 }

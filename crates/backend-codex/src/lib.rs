@@ -25,12 +25,13 @@ mod config;
 mod error;
 pub use codex_format as format;
 
+pub use archive_backend::RetryPolicy;
 pub use backend::{BackendOptions, CodexBackend};
 pub use client::{
     CodexClient, DownloadOptions, OnProgress, Progress, Source, Space, UploadOptions,
 };
-pub use config::{CODEX_PREFIX, ClientConfig, RetryPolicy, STORAGE_PREFIX};
-pub use error::CodexError;
+pub use config::{CODEX_PREFIX, ClientConfig, STORAGE_PREFIX};
+pub use error::ClientError;
 
 /// The backend's name in errors and logs.
 pub const NAME: &str = "codex";

@@ -3,7 +3,7 @@
 /// What can go wrong in the devnode and its CID code.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum DevnodeError {
+pub enum Error {
     /// A manifest that is not a plain format-A manifest.
     #[error(transparent)]
     BadManifest(#[from] crate::format::BadManifest),
@@ -52,9 +52,9 @@ pub enum DevnodeError {
     },
 }
 
-impl DevnodeError {
-    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> DevnodeError {
-        DevnodeError::Io {
+impl Error {
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
             what: what.into(),
             source,
         }

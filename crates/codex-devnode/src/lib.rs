@@ -32,9 +32,9 @@
 //!   marketplace); peer IDs and SPRs are stand-ins.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), codex_devnode::DevnodeError> {
-//! use codex_devnode::{Devnode, DevnodeConfig};
-//! let node = Devnode::spawn(DevnodeConfig::new("/tmp/devnode")).await?;
+//! # async fn demo() -> Result<(), codex_devnode::Error> {
+//! use codex_devnode::{Devnode, Config};
+//! let node = Devnode::spawn(Config::new("/tmp/devnode")).await?;
 //! println!("{}", node.api_url()); // http://127.0.0.1:PORT/api/storage/v1
 //! node.shutdown().await
 //! # }
@@ -50,6 +50,6 @@ mod server;
 mod state;
 mod store;
 
-pub use error::DevnodeError;
+pub use error::Error;
 pub use format::api::{CODEX_PREFIX, STORAGE_PREFIX};
-pub use node::{Devnode, DevnodeConfig, DevnodeHandle, Faults};
+pub use node::{Config, Devnode, DevnodeHandle, Faults};

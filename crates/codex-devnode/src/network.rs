@@ -19,7 +19,7 @@ use cid::Cid;
 use futures::{Stream, StreamExt, stream::BoxStream};
 
 use crate::{
-    error::DevnodeError,
+    error::Error,
     format::BadManifest,
     format::cid::{MANIFEST_CODEC, cid_text},
     format::manifest::{DataList, Manifest},
@@ -34,12 +34,12 @@ const MAX_BLOCK_SIZE: u64 = 4 * 1024 * 1024;
 
 /// The manifest of `cid`, from the local store or else from the first peer
 /// that has it; a fetched manifest is stored locally.
-pub(crate) async fn manifest(node: &NodeState, cid: &Cid) -> Result<Manifest, DevnodeError> {
+pub(crate) async fn manifest(node: &NodeState, cid: &Cid) -> Result<Manifest, Error> {
     if let Some(m) = node.store.manifest(cid).await? {
         return Ok(m);
     }
     if cid.codec() != MANIFEST_CODEC {
-        return Err(DevnodeError::NotFound(format!(
+        return Err(Error::NotFound(format!(
             "{} is not a manifest CID",
             cid_text(cid)
         )));
@@ -55,12 +55,12 @@ pub(crate) async fn manifest(node: &NodeState, cid: &Cid) -> Result<Manifest, De
         }
     }
     Err(last.unwrap_or_else(|| {
-        DevnodeError::NotFound(format!("no peer has {} (Block not found)", cid_text(cid)))
+        Error::NotFound(format!("no peer has {} (Block not found)", cid_text(cid)))
     }))
 }
 
-async fn manifest_from(node: &NodeState, peer: &str, cid: &Cid) -> Result<Manifest, DevnodeError> {
-    let peer_err = |source| DevnodeError::Peer {
+async fn manifest_from(node: &NodeState, peer: &str, cid: &Cid) -> Result<Manifest, Error> {
+    let peer_err = |source| Error::Peer {
         peer: peer.to_string(),
         source,
     };
@@ -75,16 +75,16 @@ async fn manifest_from(node: &NodeState, peer: &str, cid: &Cid) -> Result<Manife
         .await
         .map_err(peer_err)?;
     let list: DataList = serde_json::from_slice(&body)
-        .map_err(|e| DevnodeError::Verification(format!("{peer}: /data is not a DataList: {e}")))?;
+        .map_err(|e| Error::Verification(format!("{peer}: /data is not a DataList: {e}")))?;
     let wanted = cid_text(cid);
     let item = list
         .content
         .into_iter()
         .find(|item| item.cid == wanted)
-        .ok_or_else(|| DevnodeError::NotFound(format!("{peer} does not hold {wanted}")))?;
+        .ok_or_else(|| Error::NotFound(format!("{peer} does not hold {wanted}")))?;
     let manifest = Manifest::from_json(&item.manifest)?;
     if manifest.cid() != *cid {
-        return Err(DevnodeError::Verification(format!(
+        return Err(Error::Verification(format!(
             "{peer}: the manifest it lists under {wanted} does not hash to that CID"
         )));
     }
@@ -97,7 +97,7 @@ pub(crate) async fn ensure_dataset(
     node: &Arc<NodeState>,
     cid: &Cid,
     manifest: &Manifest,
-) -> Result<(), DevnodeError> {
+) -> Result<(), Error> {
     if node.store.complete_leaves(manifest).is_some() {
         return Ok(());
     }
@@ -106,7 +106,7 @@ pub(crate) async fn ensure_dataset(
         let fetched = async {
             let mut fetch = PeerFetch::start(node, &peer, cid, manifest).await?;
             while fetch.next_chunk().await?.is_some() {}
-            Ok::<(), DevnodeError>(())
+            Ok::<(), Error>(())
         };
         match fetched.await {
             Ok(()) => return Ok(()),
@@ -123,7 +123,7 @@ pub(crate) async fn open_dataset(
     node: &Arc<NodeState>,
     cid: &Cid,
     manifest: &Manifest,
-) -> Result<impl Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static, DevnodeError> {
+) -> Result<impl Stream<Item = Result<Bytes, Error>> + Send + 'static, Error> {
     let mut last = None;
     for peer in node.peers_for(&manifest.tree_cid) {
         match PeerFetch::start(node, &peer, cid, manifest).await {
@@ -134,8 +134,8 @@ pub(crate) async fn open_dataset(
     Err(last.unwrap_or_else(|| no_peer(cid)))
 }
 
-fn no_peer(cid: &Cid) -> DevnodeError {
-    DevnodeError::NotFound(format!("no peer serves the blocks of {}", cid_text(cid)))
+fn no_peer(cid: &Cid) -> Error {
+    Error::NotFound(format!("no peer serves the blocks of {}", cid_text(cid)))
 }
 
 /// One dataset coming from one peer. Each block is hashed and staged as it
@@ -165,7 +165,7 @@ impl PeerFetch {
         peer: &str,
         cid: &Cid,
         manifest: &Manifest,
-    ) -> Result<PeerFetch, DevnodeError> {
+    ) -> Result<PeerFetch, Error> {
         if manifest.block_size == 0 || manifest.block_size > MAX_BLOCK_SIZE {
             return Err(BadManifest(format!(
                 "block size {} is not within the 1 to {MAX_BLOCK_SIZE} bytes fetched from peers",
@@ -179,14 +179,14 @@ impl PeerFetch {
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|source| DevnodeError::Peer {
+            .map_err(|source| Error::Peer {
                 peer: peer.to_string(),
                 source,
             })?;
         if let Some(length) = response.content_length()
             && length != manifest.dataset_size
         {
-            return Err(DevnodeError::Verification(format!(
+            return Err(Error::Verification(format!(
                 "{peer} announces {length} bytes, the manifest says {}",
                 manifest.dataset_size
             )));
@@ -207,7 +207,7 @@ impl PeerFetch {
     }
 
     /// The verified chunks, then the end, or an error that ends the stream.
-    fn into_stream(self) -> impl Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static {
+    fn into_stream(self) -> impl Stream<Item = Result<Bytes, Error>> + Send + 'static {
         futures::stream::unfold(self, |mut fetch| async move {
             match fetch.next_chunk().await {
                 Ok(Some(chunk)) => Some((Ok(chunk), fetch)),
@@ -221,7 +221,7 @@ impl PeerFetch {
     }
 
     /// The next block to hand on; `None` at the end of a verified dataset.
-    async fn next_chunk(&mut self) -> Result<Option<Bytes>, DevnodeError> {
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
         loop {
             if self.done {
                 return Ok(None);
@@ -238,13 +238,13 @@ impl PeerFetch {
             }
             match self.body.next().await {
                 Some(chunk) => {
-                    self.pending = chunk.map_err(|source| DevnodeError::Peer {
+                    self.pending = chunk.map_err(|source| Error::Peer {
                         peer: self.peer.clone(),
                         source,
                     })?;
                     if self.splitter.len() + self.pending.len() as u64 > self.manifest.dataset_size
                     {
-                        return Err(DevnodeError::Verification(format!(
+                        return Err(Error::Verification(format!(
                             "{} sent more than the {} bytes of the dataset",
                             self.peer, self.manifest.dataset_size
                         )));
@@ -259,7 +259,7 @@ impl PeerFetch {
     }
 
     /// Hashes and stages one padded block; returns it unless it is the last.
-    async fn accept(&mut self, block: Vec<u8>) -> Result<Option<Bytes>, DevnodeError> {
+    async fn accept(&mut self, block: Vec<u8>) -> Result<Option<Bytes>, Error> {
         let digest = block_digest(&block);
         let block = Bytes::from(block);
         self.staging.put(&digest, block.clone()).await?;
@@ -277,14 +277,14 @@ impl PeerFetch {
     /// At the end of the peer's body: the padded last block, the length and
     /// the root checks, then the staged blocks go into the store and the
     /// held-back block is released.
-    async fn finish(&mut self) -> Result<Option<Bytes>, DevnodeError> {
+    async fn finish(&mut self) -> Result<Option<Bytes>, Error> {
         let len = self.splitter.len();
         let splitter = std::mem::replace(&mut self.splitter, BlockSplitter::new(1));
         if let Some(block) = splitter.finish() {
             self.accept(block).await?;
         }
         if len != self.manifest.dataset_size {
-            return Err(DevnodeError::Verification(format!(
+            return Err(Error::Verification(format!(
                 "{} sent {len} bytes, the manifest says {}",
                 self.peer, self.manifest.dataset_size
             )));
@@ -292,7 +292,7 @@ impl PeerFetch {
         let tree = &self.manifest.tree_cid;
         if tree_cid(&self.leaves).as_ref() != Some(tree) {
             self.node.distrust(&self.peer, tree);
-            return Err(DevnodeError::Verification(format!(
+            return Err(Error::Verification(format!(
                 "{} sent bytes whose tree root is not {}",
                 self.peer,
                 cid_text(tree)

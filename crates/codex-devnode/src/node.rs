@@ -12,7 +12,7 @@ use std::{
 use tokio::{sync::oneshot, task::JoinHandle};
 
 use crate::{
-    error::DevnodeError,
+    error::Error,
     format::api::{CODEX_PREFIX, STORAGE_PREFIX},
     state::NodeState,
     store::Store,
@@ -36,7 +36,7 @@ pub struct Faults {
 /// How to run a devnode.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub struct DevnodeConfig {
+pub struct Config {
     /// Where to listen; `127.0.0.1:0` (a free loopback port) by default.
     pub listen: SocketAddr,
     /// Where blocks are stored.
@@ -70,10 +70,10 @@ pub struct DevnodeConfig {
     pub max_connections: usize,
 }
 
-impl DevnodeConfig {
+impl Config {
     /// Defaults, storing under `data_dir`.
-    pub fn new(data_dir: impl Into<PathBuf>) -> DevnodeConfig {
-        DevnodeConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             data_dir: data_dir.into(),
             prefixes: vec![STORAGE_PREFIX.into(), CODEX_PREFIX.into()],
@@ -95,16 +95,16 @@ pub struct Devnode;
 
 impl Devnode {
     /// Opens the data dir, binds and serves until the handle shuts it down.
-    pub async fn spawn(config: DevnodeConfig) -> Result<DevnodeHandle, DevnodeError> {
+    pub async fn spawn(config: Config) -> Result<DevnodeHandle, Error> {
         if config.prefixes.is_empty() {
-            return Err(DevnodeError::NotFound("no API prefix configured".into()));
+            return Err(Error::NotFound("no API prefix configured".into()));
         }
         // Bound first: a taken port fails before the store is touched. Tokio
         // sets SO_REUSEADDR (for quick restarts), never SO_REUSEPORT, so a
         // port another socket listens on is refused, not shared.
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|source| DevnodeError::Bind {
+            .map_err(|source| Error::Bind {
                 addr: config.listen,
                 source,
             })?;
@@ -112,17 +112,17 @@ impl Devnode {
             let (dir, quota) = (config.data_dir.clone(), config.quota_max_bytes);
             tokio::task::spawn_blocking(move || Store::open(&dir, quota))
                 .await
-                .map_err(|e| DevnodeError::io("opening the store", std::io::Error::other(e)))??
+                .map_err(|e| Error::io("opening the store", std::io::Error::other(e)))??
         };
         let local_addr = listener
             .local_addr()
-            .map_err(|e| DevnodeError::io("reading the bound address", e))?;
+            .map_err(|e| Error::io("reading the bound address", e))?;
         let http = reqwest::Client::builder()
             .no_proxy()
             .connect_timeout(Duration::from_secs(2))
             .timeout(config.peer_timeout)
             .build()
-            .map_err(|e| DevnodeError::Peer {
+            .map_err(|e| Error::Peer {
                 peer: "(client)".into(),
                 source: e,
             })?;
@@ -172,7 +172,7 @@ impl DevnodeHandle {
         &self.node.peer_id
     }
 
-    /// Adds a peer at run time (same forms as [`DevnodeConfig::peers`]).
+    /// Adds a peer at run time (same forms as [`Config::peers`]).
     pub fn add_peer(&self, url: &str) {
         self.node.add_peer(url);
     }
@@ -194,7 +194,7 @@ impl DevnodeHandle {
 
     /// Stops accepting, lets open requests finish for up to 5 s (then drops
     /// them), and stops background fetches.
-    pub async fn shutdown(mut self) -> Result<(), DevnodeError> {
+    pub async fn shutdown(mut self) -> Result<(), Error> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -204,7 +204,7 @@ impl DevnodeHandle {
         };
         match tokio::time::timeout(Duration::from_secs(5), &mut server).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(join)) => Err(DevnodeError::io("serving", std::io::Error::other(join))),
+            Ok(Err(join)) => Err(Error::io("serving", std::io::Error::other(join))),
             Err(_) => {
                 // A client holding a response open: stop waiting for it.
                 server.abort();

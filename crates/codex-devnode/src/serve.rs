@@ -41,7 +41,7 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(50);
 /// room: far longer than a client takes to send what it wrote on connect.
 const SILENT_GRACE: Duration = Duration::from_secs(1);
 
-/// What bounds each connection (see [`crate::DevnodeConfig`]).
+/// What bounds each connection (see [`crate::Config`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Limits {
     pub(crate) header_read_timeout: Duration,

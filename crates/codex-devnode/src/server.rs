@@ -18,7 +18,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 use crate::{
-    error::DevnodeError,
+    error::Error,
     format::cid::{cid_text, parse_cid},
     format::manifest::{DataItem, DataList, Manifest},
     format::tree::{BlockSplitter, DEFAULT_BLOCK_SIZE, block_digest, tree_cid},
@@ -134,7 +134,7 @@ fn not_retrievable(why: impl std::fmt::Display) -> Response {
     )
 }
 
-fn internal(e: DevnodeError) -> Response {
+fn internal(e: Error) -> Response {
     error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
@@ -203,7 +203,7 @@ async fn upload(
     match store_upload(&api.node, body, block_size, filename, mimetype).await {
         Ok(cid) => ([(header::CONTENT_TYPE, "text/plain")], cid_text(&cid)).into_response(),
         // The node logs the quota detail and answers only this.
-        Err(DevnodeError::QuotaExceeded { block, .. }) => error(
+        Err(Error::QuotaExceeded { block, .. }) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("Unable to store block {block}"),
         ),
@@ -220,7 +220,7 @@ async fn store_upload(
     block_size: usize,
     filename: Option<String>,
     mimetype: Option<String>,
-) -> Result<Cid, DevnodeError> {
+) -> Result<Cid, Error> {
     let mut upload = node.store.upload();
     let (leaves, dataset_size) = match store_blocks(&mut upload, body, block_size).await {
         Ok(stored) => stored,
@@ -229,7 +229,7 @@ async fn store_upload(
             return Err(e);
         }
     };
-    let tree = tree_cid(&leaves).ok_or(DevnodeError::EmptyUpload)?;
+    let tree = tree_cid(&leaves).ok_or(Error::EmptyUpload)?;
     let manifest = Manifest {
         tree_cid: tree,
         block_size: block_size as u64,
@@ -246,13 +246,12 @@ async fn store_blocks(
     upload: &mut Upload,
     body: Body,
     block_size: usize,
-) -> Result<(Vec<[u8; 32]>, u64), DevnodeError> {
+) -> Result<(Vec<[u8; 32]>, u64), Error> {
     let mut splitter = BlockSplitter::new(block_size);
     let mut leaves = Vec::new();
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| DevnodeError::io("reading the upload", std::io::Error::other(e)))?;
+        let chunk = chunk.map_err(|e| Error::io("reading the upload", std::io::Error::other(e)))?;
         let mut data = &chunk[..];
         while let Some(block) = splitter.next_block(&mut data) {
             let digest = block_digest(&block);
@@ -332,7 +331,7 @@ async fn network_stream(State(api): State<Api>, Path(cid): Path<String>) -> Resp
 fn dataset_response(
     node: &NodeState,
     manifest: &Manifest,
-    chunks: impl futures::Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static,
+    chunks: impl futures::Stream<Item = Result<Bytes, Error>> + Send + 'static,
     network: bool,
 ) -> Response {
     let content_type = manifest
@@ -375,9 +374,9 @@ fn dataset_response(
 /// A stalled node, for tests: the first `after` bytes, then nothing, with
 /// the response still open.
 fn stalled(
-    chunks: impl futures::Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static,
+    chunks: impl futures::Stream<Item = Result<Bytes, Error>> + Send + 'static,
     after: u64,
-) -> impl futures::Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static {
+) -> impl futures::Stream<Item = Result<Bytes, Error>> + Send + 'static {
     chunks
         .scan(after, |left, chunk| {
             let next = match chunk {
@@ -399,9 +398,9 @@ fn stalled(
 /// A lying node, for tests: the first byte of every block flipped, wherever
 /// the chunk boundaries fall.
 fn corrupted(
-    chunks: impl futures::Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static,
+    chunks: impl futures::Stream<Item = Result<Bytes, Error>> + Send + 'static,
     block_size: u64,
-) -> impl futures::Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static {
+) -> impl futures::Stream<Item = Result<Bytes, Error>> + Send + 'static {
     let mut offset = 0u64;
     chunks.map(move |chunk| {
         let mut chunk = Vec::from(chunk?);

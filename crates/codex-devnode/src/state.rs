@@ -18,14 +18,14 @@ use tokio::task::JoinHandle;
 use crate::{
     format::{cid::cid_text, manifest::Manifest},
     network,
-    node::DevnodeConfig,
+    node::Config,
     store::Store,
 };
 
 /// What every handler shares.
 #[derive(Debug)]
 pub(crate) struct NodeState {
-    pub(crate) config: DevnodeConfig,
+    pub(crate) config: Config,
     pub(crate) store: Store,
     pub(crate) http: reqwest::Client,
     pub(crate) local_addr: SocketAddr,
@@ -47,7 +47,7 @@ impl NodeState {
     /// The state of a node serving `store` on `local_addr`, its configured
     /// peers resolved to API base URLs.
     pub(crate) fn new(
-        config: DevnodeConfig,
+        config: Config,
         store: Store,
         http: reqwest::Client,
         local_addr: SocketAddr,

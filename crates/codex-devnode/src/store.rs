@@ -31,7 +31,7 @@ use cid::Cid;
 use futures::Stream;
 
 use crate::{
-    error::DevnodeError,
+    error::Error,
     format::cid::{BLOCK_CODEC, MANIFEST_CODEC, cid_of_digest, cid_text, parse_cid},
     format::manifest::Manifest,
 };
@@ -92,10 +92,10 @@ struct Tree {
 }
 
 impl State {
-    fn check_quota(&self, max: u64, name: &str, more: u64) -> Result<(), DevnodeError> {
+    fn check_quota(&self, max: u64, name: &str, more: u64) -> Result<(), Error> {
         let wanted = self.used + self.reserved + more;
         if wanted > max {
-            return Err(DevnodeError::QuotaExceeded {
+            return Err(Error::QuotaExceeded {
                 block: name.to_string(),
                 used: self.used + self.reserved,
                 limit: max,
@@ -162,7 +162,7 @@ impl Repo {
         name: &str,
         bytes: &[u8],
         tree: &str,
-    ) -> Result<(), DevnodeError> {
+    ) -> Result<(), Error> {
         let path = self.block_path(name);
         let present = state.sizes.contains_key(name);
         if !(present && holds(&path, bytes)) {
@@ -188,7 +188,7 @@ impl Repo {
         state: &mut State,
         tree: &str,
         leaves: &[[u8; 32]],
-    ) -> Result<bool, DevnodeError> {
+    ) -> Result<bool, Error> {
         let entry = state.trees.entry(tree.to_string()).or_default();
         if entry.leaves.is_some() {
             return Ok(false);
@@ -223,7 +223,7 @@ impl Store {
     /// Opens (or creates) the repository, rebuilds the reference counts
     /// from the manifests and leaf lists on disk, and removes what a crash
     /// left unreferenced.
-    pub(crate) fn open(data_dir: &Path, quota_max_bytes: u64) -> Result<Store, DevnodeError> {
+    pub(crate) fn open(data_dir: &Path, quota_max_bytes: u64) -> Result<Store, Error> {
         let blocks = data_dir.join("blocks");
         let trees = data_dir.join("trees");
         let staging = data_dir.join("staging");
@@ -231,14 +231,11 @@ impl Store {
         if let Err(e) = std::fs::remove_dir_all(&staging)
             && e.kind() != std::io::ErrorKind::NotFound
         {
-            return Err(DevnodeError::io(
-                format!("clearing {}", staging.display()),
-                e,
-            ));
+            return Err(Error::io(format!("clearing {}", staging.display()), e));
         }
         for dir in [&blocks, &trees, &staging] {
             std::fs::create_dir_all(dir)
-                .map_err(|e| DevnodeError::io(format!("creating {}", dir.display()), e))?;
+                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         }
         let repo = Repo {
             quota_max_bytes,
@@ -255,12 +252,12 @@ impl Store {
     /// Runs `f` on the blocking pool: it touches files and holds the lock.
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Repo) -> Result<T, DevnodeError> + Send + 'static,
-    ) -> Result<T, DevnodeError> {
+        f: impl FnOnce(&Repo) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
         let repo = self.repo.clone();
         tokio::task::spawn_blocking(move || f(&repo))
             .await
-            .map_err(|e| DevnodeError::io("the store's blocking task", std::io::Error::other(e)))?
+            .map_err(|e| Error::io("the store's blocking task", std::io::Error::other(e)))?
     }
 
     pub(crate) fn has(&self, cid: &Cid) -> bool {
@@ -278,7 +275,7 @@ impl Store {
 
     /// Stores a manifest fetched from a peer (already checked against its
     /// CID); one that is there and intact is left alone.
-    pub(crate) async fn put_manifest(&self, manifest: &Manifest) -> Result<(), DevnodeError> {
+    pub(crate) async fn put_manifest(&self, manifest: &Manifest) -> Result<(), Error> {
         let name = cid_text(&manifest.cid());
         let tree = cid_text(&manifest.tree_cid);
         let bytes = manifest.encode();
@@ -289,14 +286,14 @@ impl Store {
         .await
     }
 
-    pub(crate) async fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, DevnodeError> {
+    pub(crate) async fn get(&self, cid: &Cid) -> Result<Option<Vec<u8>>, Error> {
         if !self.has(cid) {
             return Ok(None);
         }
         match tokio::fs::read(self.repo.block_path(&cid_text(cid))).await {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(DevnodeError::io("reading a block", e)),
+            Err(e) => Err(Error::io("reading a block", e)),
         }
     }
 
@@ -307,7 +304,7 @@ impl Store {
         &self,
         leaves: Arc<[[u8; 32]]>,
         dataset_size: u64,
-    ) -> impl Stream<Item = Result<Bytes, DevnodeError>> + Send + 'static {
+    ) -> impl Stream<Item = Result<Bytes, Error>> + Send + 'static {
         let state = (self.repo.blocks.clone(), leaves, 0, dataset_size);
         futures::stream::unfold(state, |(dir, leaves, next, remaining)| async move {
             let batch: Vec<[u8; 32]> = leaves
@@ -326,10 +323,7 @@ impl Store {
             let item = match read.await {
                 Ok(Ok(bytes)) => Ok(bytes),
                 Ok(Err(e)) => Err(e),
-                Err(join) => Err(DevnodeError::io(
-                    "reading blocks",
-                    std::io::Error::other(join),
-                )),
+                Err(join) => Err(Error::io("reading blocks", std::io::Error::other(join))),
             };
             let sent = item.as_ref().map_or(remaining, |b| b.len() as u64);
             let next = next + BLOCKS_PER_READ;
@@ -338,14 +332,14 @@ impl Store {
     }
 
     /// A new, empty staging area for one fetch.
-    pub(crate) async fn staging(&self) -> Result<Staging, DevnodeError> {
+    pub(crate) async fn staging(&self) -> Result<Staging, Error> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let dir = self
             .staging
             .join(NEXT.fetch_add(1, Ordering::Relaxed).to_string());
         tokio::fs::create_dir_all(&dir)
             .await
-            .map_err(|e| DevnodeError::io(format!("creating {}", dir.display()), e))?;
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
         Ok(Staging {
             dir,
             blocks: HashMap::new(),
@@ -361,7 +355,7 @@ impl Store {
         staging: &mut Staging,
         manifest: &Manifest,
         leaves: &[[u8; 32]],
-    ) -> Result<(), DevnodeError> {
+    ) -> Result<(), Error> {
         let staged: Vec<(String, u64)> = staging.blocks.drain().collect();
         let from = staging.dir.clone();
         let name = cid_text(&manifest.cid());
@@ -413,7 +407,7 @@ impl Store {
     /// the leaf list and every block no other tree uses; any other CID
     /// deletes that block unless a dataset uses it. Nothing there is not an
     /// error.
-    pub(crate) async fn delete(&self, cid: &Cid) -> Result<(), DevnodeError> {
+    pub(crate) async fn delete(&self, cid: &Cid) -> Result<(), Error> {
         let name = cid_text(cid);
         self.blocking(move |repo| {
             let mut state = repo.lock();
@@ -441,7 +435,7 @@ impl Store {
     }
 
     /// The local manifest of `cid`, if its block is here and is a manifest.
-    pub(crate) async fn manifest(&self, cid: &Cid) -> Result<Option<Manifest>, DevnodeError> {
+    pub(crate) async fn manifest(&self, cid: &Cid) -> Result<Option<Manifest>, Error> {
         if cid.codec() != MANIFEST_CODEC {
             return Ok(None);
         }
@@ -489,7 +483,7 @@ impl Store {
 
 /// Reads the repository's bookkeeping back from disk (see the module
 /// comment) and removes what no manifest reaches.
-fn rebuild(blocks: &Path, trees: &Path) -> Result<State, DevnodeError> {
+fn rebuild(blocks: &Path, trees: &Path) -> Result<State, Error> {
     let mut state = State::default();
     for (name, path) in list(blocks)? {
         // Half-written files (`.tmp`) from a crash are not blocks.
@@ -553,11 +547,11 @@ fn move_blocks(
     state: &mut State,
     from: &Path,
     staged: &[(String, u64)],
-) -> Result<(), DevnodeError> {
+) -> Result<(), Error> {
     for (name, size) in staged {
         let to = repo.block_path(name);
         std::fs::rename(from.join(name), &to)
-            .map_err(|e| DevnodeError::io(format!("moving a block to {}", to.display()), e))?;
+            .map_err(|e| Error::io(format!("moving a block to {}", to.display()), e))?;
         state.stored(name.clone(), *size);
     }
     Ok(())

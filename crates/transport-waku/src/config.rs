@@ -1,4 +1,4 @@
-//! [`WakuConfig`]: what a [`crate::WakuNode`] listens on, whom it dials,
+//! [`Config`]: what a [`crate::WakuNode`] listens on, whom it dials,
 //! which pubsub topic it relays, and the bounds it keeps (message size,
 //! queues, connections, each peer's rate).
 
@@ -11,7 +11,7 @@ use crate::{message::DEFAULT_MAX_MESSAGE_SIZE, validation::RateLimit};
 
 /// How to run a [`crate::WakuNode`].
 #[derive(Clone, Debug)]
-pub struct WakuConfig {
+pub struct Config {
     /// Addresses to listen on. The default is an ephemeral TCP port and an
     /// ephemeral websocket port on 127.0.0.1; js-waku in Node dials only `/ws`.
     pub listen: Vec<Multiaddr>,
@@ -38,12 +38,12 @@ pub struct WakuConfig {
     pub peer_rate: RateLimit,
 }
 
-impl Default for WakuConfig {
-    fn default() -> WakuConfig {
+impl Default for Config {
+    fn default() -> Config {
         let tcp = Multiaddr::empty()
             .with(Protocol::Ip4(Ipv4Addr::LOCALHOST))
             .with(Protocol::Tcp(0));
-        WakuConfig {
+        Config {
             listen: vec![tcp.clone(), tcp.with(Protocol::Ws("/".into()))],
             bootstrap: Vec::new(),
             pubsub_topic: DEFAULT_PUBSUB_TOPIC.to_owned(),

@@ -31,7 +31,7 @@ mod validation;
 
 pub use archive_dispatch::v1_topic;
 pub use archive_proto::waku::relay::WakuRelayMessage;
-pub use config::WakuConfig;
+pub use config::Config;
 pub use error::{Error, Result};
 pub use ingest::{Ingestion, stored_message};
 pub use libp2p::{Multiaddr, PeerId};

@@ -30,7 +30,7 @@ use tokio::{
 };
 
 use crate::{
-    config::WakuConfig,
+    config::Config,
     error::{Error, Result},
     message::{message_hash, new_message},
     swarm::{build_swarm, listen},
@@ -74,7 +74,7 @@ impl WakuNode {
     /// Builds the swarm, starts listening, dials the bootstrap peers and
     /// subscribes to the pubsub topic. Returns once every listener has an
     /// address, so [`WakuNode::listen_addrs`] holds the real ports.
-    pub async fn start(config: WakuConfig) -> Result<WakuNode> {
+    pub async fn start(config: Config) -> Result<WakuNode> {
         let topic = IdentTopic::new(config.pubsub_topic.clone());
         let mut swarm = build_swarm(&config, topic.hash()).await?;
         swarm
@@ -184,7 +184,7 @@ impl WakuNode {
     /// and `ephemeral = false`, on this node's pubsub topic. Returns the
     /// message hash on that topic.
     ///
-    /// The node relays exactly one pubsub topic ([`WakuConfig::pubsub_topic`]);
+    /// The node relays exactly one pubsub topic ([`Config::pubsub_topic`]);
     /// `message.pubsub_topic` (the encoder's default) is not consulted, so a
     /// node configured for another shard announces there.
     pub async fn publish_announcement(&self, message: &WakuOutbound) -> Result<[u8; 32]> {

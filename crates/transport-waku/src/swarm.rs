@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use tokio::time::{self, Instant};
 
 use crate::{
-    config::WakuConfig,
+    config::Config,
     error::{Error, Result},
     tcp::ExclusiveTcp,
 };
@@ -51,7 +51,7 @@ pub(crate) struct Behaviour {
     pub(crate) ping: ping::Behaviour,
 }
 
-pub(crate) async fn build_swarm(config: &WakuConfig, topic: TopicHash) -> Result<Swarm<Behaviour>> {
+pub(crate) async fn build_swarm(config: &Config, topic: TopicHash) -> Result<Swarm<Behaviour>> {
     // Gossipsub frames a whole RPC; leave room around the largest envelope.
     let max_transmit = config.max_message_size.saturating_add(4 * 1024);
     let limits = ConnectionLimits::default()

@@ -16,7 +16,7 @@ use tokio::{
 };
 
 use crate::{
-    config::WakuConfig,
+    config::Config,
     error::{Error, Result},
     message::message_hash,
     node::RelayMessage,
@@ -78,7 +78,7 @@ impl Task {
     pub(crate) fn new(
         swarm: Swarm<Behaviour>,
         topic: IdentTopic,
-        config: &WakuConfig,
+        config: &Config,
         inbound: broadcast::Sender<RelayMessage>,
     ) -> Task {
         Task {

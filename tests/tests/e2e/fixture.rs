@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use archivist::{
     Config, HistoryDigest, JoinOptions, Node, NodeEvent,
-    devnode::{Devnode, DevnodeConfig, DevnodeHandle},
+    devnode::{self, Devnode, DevnodeHandle},
     dispatch::{CommunityKey, MemoryHub},
     history_digest,
     index::{CommunityId, LinkKind, TimeRange, Topic},
@@ -64,10 +64,10 @@ impl World {
     pub(crate) async fn with_member_codex_delay(networks: Networks, delay: Duration) -> World {
         let dir = tempfile::tempdir().unwrap();
         let codex = if networks.kinds().1 {
-            let owner = Devnode::spawn(DevnodeConfig::new(dir.path().join("codex-owner")))
+            let owner = Devnode::spawn(devnode::Config::new(dir.path().join("codex-owner")))
                 .await
                 .unwrap();
-            let mut config = DevnodeConfig::new(dir.path().join("codex-member"));
+            let mut config = devnode::Config::new(dir.path().join("codex-member"));
             config.peers = vec![owner.url()];
             config.faults.delay = delay;
             let member = Devnode::spawn(config).await.unwrap();

@@ -11,8 +11,8 @@ use std::{
 use archivist::{
     NodeEvent,
     dispatch::{
-        Channel, CommunityKey, DispatchConfig, Dispatcher, NodeIdentity, Transport,
-        decode_link_request, sign_announcement,
+        Channel, CommunityKey, Dispatcher, NodeIdentity, Transport, decode_link_request,
+        sign_announcement,
         wire::{OsEntropy, seal_frame},
     },
     index::LinkKind,
@@ -226,7 +226,10 @@ async fn the_owner_answers_a_flood_of_link_requests_with_bounded_replies() {
         .subscribe(&[Channel::member_update(&community).content_topic])
         .await
         .unwrap();
-    let asker = Dispatcher::new(Arc::new(world.hub.attach()), DispatchConfig::default());
+    let asker = Dispatcher::new(
+        Arc::new(world.hub.attach()),
+        archivist::dispatch::Config::default(),
+    );
     let started = Instant::now();
     for _ in 0..REQUESTS {
         asker.request_link(&community).await.unwrap();

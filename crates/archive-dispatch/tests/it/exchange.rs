@@ -8,9 +8,8 @@ use std::{
 };
 
 use archive_dispatch::{
-    Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, DispatchConfig, Dispatcher,
-    Error, Event, LinkKind, Listener, MemoryHub, NodeIdentity, Rejection, Transport,
-    sign_announcement,
+    Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, Dispatcher, Error, Event,
+    LinkKind, Listener, MemoryHub, NodeIdentity, Rejection, Transport, sign_announcement,
     wire::{self, OsEntropy},
 };
 use archive_proto::{Message, encryption::ProtocolMessage, protobuf::ApplicationMetadataMessage};
@@ -60,9 +59,9 @@ struct Setup {
 
 async fn setup() -> Setup {
     let hub = MemoryHub::new(64);
-    let config = DispatchConfig {
+    let config = archive_dispatch::Config {
         quiet_period: QUIET,
-        ..DispatchConfig::default()
+        ..archive_dispatch::Config::default()
     };
     let owner_key = CommunityKey::generate();
     let community = owner_key.community_id();
@@ -353,7 +352,7 @@ async fn owner_node_and_unjoined_member_do_not_act() {
     let hub = MemoryHub::new(16);
     let key = CommunityKey::generate();
     let community = key.community_id();
-    let owner = Dispatcher::new(Arc::new(hub.attach()), DispatchConfig::default());
+    let owner = Dispatcher::new(Arc::new(hub.attach()), archive_dispatch::Config::default());
 
     let owner_state = Arc::new(Member::default());
     owner_state.views.lock().unwrap().insert(
@@ -372,14 +371,16 @@ async fn owner_node_and_unjoined_member_do_not_act() {
         .insert((community, LinkKind::Magnet), CommunityView::default());
 
     // A second node holding the owner's key (e.g. a restarted control node) and a spectator.
-    let mut owner_listener = Dispatcher::new(Arc::new(hub.attach()), DispatchConfig::default())
-        .listen(&[community], owner_state)
-        .await
-        .unwrap();
-    let mut spectator_listener = Dispatcher::new(Arc::new(hub.attach()), DispatchConfig::default())
-        .listen(&[community], spectator)
-        .await
-        .unwrap();
+    let mut owner_listener =
+        Dispatcher::new(Arc::new(hub.attach()), archive_dispatch::Config::default())
+            .listen(&[community], owner_state)
+            .await
+            .unwrap();
+    let mut spectator_listener =
+        Dispatcher::new(Arc::new(hub.attach()), archive_dispatch::Config::default())
+            .listen(&[community], spectator)
+            .await
+            .unwrap();
 
     owner
         .announce(&key, LinkKind::Magnet, 1, "magnet:?o")

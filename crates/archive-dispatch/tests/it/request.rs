@@ -6,7 +6,7 @@
 use std::{sync::Arc, time::Duration};
 
 use archive_dispatch::{
-    Channel, CommunityKey, DispatchConfig, Dispatcher, Error, MemoryHub, NodeIdentity, Transport,
+    Channel, CommunityKey, Dispatcher, Error, MemoryHub, NodeIdentity, Transport,
     request::LINK_REQUEST_MAGIC,
     wire::{self, OsEntropy},
 };
@@ -20,8 +20,8 @@ async fn a_members_request_reaches_the_owner_and_names_the_requester() {
     let hub = MemoryHub::new(64);
     let key = CommunityKey::generate();
     let community = key.community_id();
-    let owner = Dispatcher::new(Arc::new(hub.attach()), DispatchConfig::default());
-    let member = Dispatcher::new(Arc::new(hub.attach()), DispatchConfig::default());
+    let owner = Dispatcher::new(Arc::new(hub.attach()), archive_dispatch::Config::default());
+    let member = Dispatcher::new(Arc::new(hub.attach()), archive_dispatch::Config::default());
     let mut requests = owner.listen_link_requests(&[community]).await.unwrap();
 
     member.request_link(&community).await.unwrap();
@@ -47,7 +47,7 @@ async fn a_members_request_reaches_the_owner_and_names_the_requester() {
 async fn other_data_on_the_request_channel_is_a_typed_error() {
     let hub = MemoryHub::new(64);
     let community = CommunityKey::generate().community_id();
-    let owner = Dispatcher::new(Arc::new(hub.attach()), DispatchConfig::default());
+    let owner = Dispatcher::new(Arc::new(hub.attach()), archive_dispatch::Config::default());
     let mut requests = owner.listen_link_requests(&[community]).await.unwrap();
     let channel = Channel::link_request(&community);
     let raw = hub.attach();

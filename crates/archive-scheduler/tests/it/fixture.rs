@@ -18,7 +18,8 @@ use archive_backend::{
 };
 use archive_index::{Archive, ArchiveId, CommunityId, Message, TimeRange, Topic};
 use archive_scheduler::{
-    CommunityArchive, Event, RetryPolicy, Scheduler, SchedulerConfig, StoreSource, TokioClock,
+    Announcer, CommunityArchive, Event, NotRecorded, RetryPolicy, Scheduler, StoreSource,
+    TokioClock,
 };
 use archive_store::Store;
 use tokio::sync::{broadcast, mpsc};
@@ -177,13 +178,60 @@ impl Backend for Flaky {
     }
 }
 
-/// One owner node: its store, its backend and its clock, which survive
-/// scheduler restarts as a node's disk would.
+/// The owner side the tests give a scheduler: it keeps every link handed
+/// to it and counts the events it was shown.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    links: Mutex<Vec<Link>>,
+    observed: AtomicUsize,
+    /// The next announcements fail to record, one each.
+    refusals: AtomicUsize,
+}
+
+impl Recorder {
+    /// Every link recorded so far, in order.
+    pub(crate) fn links(&self) -> Vec<Link> {
+        self.links.lock().unwrap().clone()
+    }
+
+    /// Events shown so far.
+    pub(crate) fn observed(&self) -> usize {
+        self.observed.load(Ordering::SeqCst)
+    }
+
+    /// The next `n` links handed over are not recorded.
+    pub(crate) fn refuse_next(&self, n: usize) {
+        self.refusals.store(n, Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl Announcer for Recorder {
+    async fn announce(&self, _community: CommunityId, link: &Link) -> Result<(), NotRecorded> {
+        let refuse = self
+            .refusals
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refuse {
+            return Err(NotRecorded);
+        }
+        self.links.lock().unwrap().push(link.clone());
+        Ok(())
+    }
+
+    fn observe(&self, _event: &Event) {
+        self.observed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// One owner node: its store, its backend, its clock and its announcer,
+/// which survive scheduler restarts as a node's disk would.
 #[derive(Debug)]
 pub(crate) struct Node {
     pub(crate) store: Store,
     pub(crate) backend: Arc<Flaky>,
     pub(crate) clock: Arc<TokioClock>,
+    pub(crate) announcer: Arc<Recorder>,
 }
 
 impl Node {
@@ -193,21 +241,32 @@ impl Node {
             store: Store::open_in_memory().await.unwrap(),
             backend: Arc::new(Flaky::new(&MemoryNetwork::new())),
             clock: Arc::new(TokioClock::starting_at(now)),
+            announcer: Arc::default(),
         }
     }
 
     /// Settings the tests share: weekly runs, retries after 1, 2, 4… minutes.
-    pub(crate) fn config() -> SchedulerConfig {
-        SchedulerConfig::default()
+    pub(crate) fn config() -> archive_scheduler::Config {
+        archive_scheduler::Config::default()
             .with_interval(Duration::from_secs(WEEK))
-            .with_retry(RetryPolicy::new(Duration::from_secs(60), 4))
+            .with_retry(RetryPolicy::new(
+                4,
+                Duration::from_secs(60),
+                Duration::from_secs(3600),
+            ))
             .with_event_capacity(4096)
     }
 
-    pub(crate) fn scheduler(&self, config: SchedulerConfig) -> (Scheduler, Listener) {
+    pub(crate) fn scheduler(&self, config: archive_scheduler::Config) -> (Scheduler, Listener) {
         let backend: DynBackend = self.backend.clone();
-        let scheduler =
-            Scheduler::new(self.store.clone(), backend, self.clock.clone(), config).unwrap();
+        let scheduler = Scheduler::new(
+            self.store.clone(),
+            backend,
+            self.clock.clone(),
+            config,
+            self.announcer.clone(),
+        )
+        .unwrap();
         let listener = Listener(scheduler.subscribe());
         (scheduler, listener)
     }

@@ -2,6 +2,7 @@
 //! concern, all on paused tokio time with a real store and a real in-memory
 //! backend.
 
+mod announcing;
 mod failures;
 mod fixture;
 mod lifecycle;

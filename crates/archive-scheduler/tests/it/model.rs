@@ -8,7 +8,7 @@ use std::{
 };
 
 use archive_backend::{Backend, ErrorKind, Link, ResolveOptions};
-use archive_scheduler::{Event, RetryPolicy, Scheduler, SchedulerConfig};
+use archive_scheduler::{Event, RetryPolicy, Scheduler};
 use proptest::prelude::*;
 
 use crate::fixture::{COMMUNITY, DAY, Listener, Node, T0, TOPIC, community, created, message};
@@ -51,10 +51,14 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-fn config() -> SchedulerConfig {
-    SchedulerConfig::default()
+fn config() -> archive_scheduler::Config {
+    archive_scheduler::Config::default()
         .with_interval(Duration::from_secs(INTERVAL))
-        .with_retry(RetryPolicy::new(Duration::from_secs(600), 3))
+        .with_retry(RetryPolicy::new(
+            3,
+            Duration::from_secs(600),
+            Duration::from_secs(3600),
+        ))
         .with_event_capacity(4096)
 }
 

@@ -30,9 +30,8 @@ pub(super) fn start_download(
     let first = {
         let state = lock(shared);
         context
-            .order
-            .iter()
-            .copied()
+            .order()
+            .into_iter()
             .find(|k| state.links.contains_key(k))?
     };
     lock(shared).downloading = Some(first);
@@ -61,9 +60,8 @@ async fn download(
         let next = {
             let state = lock(&shared);
             context
-                .order
-                .iter()
-                .copied()
+                .order()
+                .into_iter()
                 .filter(|k| !tried.contains(k))
                 .find_map(|k| state.links.get(&k).map(|l| (k, l.clone())))
         };
@@ -104,7 +102,7 @@ async fn download(
                 let fallback = {
                     let state = lock(&shared);
                     context
-                        .order
+                        .order()
                         .iter()
                         .filter(|k| !tried.contains(k) && state.links.contains_key(k))
                         .find_map(|k| context.backend(*k).map(|b| b.name()))
@@ -131,14 +129,14 @@ async fn fetch_and_import(
     cancel: &CancellationToken,
 ) -> archive_backend::Result<FetchOutcome> {
     let community = context.community;
-    let order = if context.inner.config.import.newest_first {
+    let order = if context.import.newest_first {
         FetchOrder::NewestFirst
     } else {
         FetchOrder::OldestFirst
     };
     let options = FetchIntoStore::default()
         .with_order(order)
-        .with_import(context.inner.config.import.enabled)
+        .with_import(context.import.enabled)
         .with_policy(context.policy);
     let name = backend.name();
     let on_step = |step: Step<'_>| match step {

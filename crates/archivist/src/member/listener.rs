@@ -19,7 +19,7 @@ use super::{
     download::{Download, start_download},
     lock,
 };
-use crate::{error::Result, event::NodeEvent, node::Inner};
+use crate::{error::Result, event::NodeEvent, owner::OwnedCommunities};
 
 /// A joined community's running task.
 pub(crate) struct Member {
@@ -36,16 +36,15 @@ impl Member {
         let lookup = Arc::new(Lookup {
             store: context.store().clone(),
             community: context.community,
-            inner: Arc::downgrade(&context.inner),
+            owned: context.owned.clone(),
         });
         let listener = context
-            .inner
             .dispatcher
             .listen(&[context.community], lookup)
             .await?;
         let shared = Arc::new(Mutex::new(Shared::default()));
         // Accepted links of an earlier run, to resume or re-seed.
-        for &kind in &context.order {
+        for kind in context.order() {
             if let Some(announcement) = context
                 .store()
                 .announcement(context.community, kind)
@@ -55,7 +54,7 @@ impl Member {
                 lock(&shared).links.insert(kind, link);
             }
         }
-        let cancel = context.inner.shutdown.child_token();
+        let cancel = context.shutdown.child_token();
         let task = tokio::spawn(run(
             Arc::clone(&context),
             listener,
@@ -90,7 +89,7 @@ impl Member {
 struct Lookup {
     store: Store,
     community: CommunityId,
-    inner: std::sync::Weak<Inner>,
+    owned: OwnedCommunities,
 }
 
 #[async_trait]
@@ -99,10 +98,7 @@ impl CommunityLookup for Lookup {
         if community != self.community {
             return None;
         }
-        let is_owner = self
-            .inner
-            .upgrade()
-            .is_some_and(|inner| inner.lock_owned().contains_key(&community));
+        let is_owner = self.owned.contains(&community);
         // A store that cannot be read must not turn into "accept anything":
         // the announcement is dropped as unknown and arrives again later.
         let last_clock = self
@@ -130,7 +126,7 @@ async fn run(
     let mut download = resume(&context, &shared, &cancel).await;
     // Other status-go messages heard on the community's channels.
     let mut other_messages: u64 = 0;
-    if context.inner.config.request_link_on_join {
+    if context.request_link_on_join {
         tokio::spawn(request_link(Arc::clone(&context), cancel.clone()));
     }
     loop {
@@ -255,12 +251,7 @@ const REQUEST_ATTEMPTS: u32 = 6;
 async fn request_link(context: Arc<MemberContext>, cancel: CancellationToken) {
     let mut delay = std::time::Duration::from_secs(1);
     for attempt in 1..=REQUEST_ATTEMPTS {
-        match context
-            .inner
-            .dispatcher
-            .request_link(&context.community)
-            .await
-        {
+        match context.dispatcher.request_link(&context.community).await {
             Ok(()) => {
                 context.emit(NodeEvent::LinkRequested {
                     community: context.community,
@@ -306,7 +297,7 @@ const LEGACY_INDEX_CID_TYPE: i32 = 76;
 fn supersedes(context: &MemberContext, running: Option<LinkKind>, new: LinkKind) -> bool {
     let rank = |k: LinkKind| {
         context
-            .order
+            .order()
             .iter()
             .position(|o| *o == k)
             .unwrap_or(usize::MAX)

@@ -11,7 +11,7 @@ use reqwest::Response;
 
 use super::{CodexClient, OnProgress, Progress, Source};
 use crate::{
-    error::CodexError,
+    error::ClientError,
     format::{
         cid::{cid_text, parse_cid},
         manifest::{DataItem, Manifest},
@@ -73,7 +73,7 @@ struct Incoming {
 
 impl CodexClient {
     /// Downloads a dataset and returns its bytes once they are verified.
-    pub async fn download(&self, cid: &str, source: Source) -> Result<Bytes, CodexError> {
+    pub async fn download(&self, cid: &str, source: Source) -> Result<Bytes, ClientError> {
         self.download_with(cid, &DownloadOptions::new(source)).await
     }
 
@@ -85,7 +85,7 @@ impl CodexClient {
         &self,
         cid: &str,
         options: &DownloadOptions,
-    ) -> Result<Bytes, CodexError> {
+    ) -> Result<Bytes, ClientError> {
         let incoming = self.open_download(cid, options.source).await?;
         let mut buffer = self.buffers.take(incoming.expected);
         let mut sink = |chunk: &[u8]| buffer.extend_from_slice(chunk);
@@ -111,7 +111,7 @@ impl CodexClient {
         cid: &str,
         source: Source,
         sink: &mut (dyn FnMut(&[u8]) + Send),
-    ) -> Result<u64, CodexError> {
+    ) -> Result<u64, ClientError> {
         self.download_into_with(cid, &DownloadOptions::new(source), sink)
             .await
     }
@@ -122,7 +122,7 @@ impl CodexClient {
         cid: &str,
         options: &DownloadOptions,
         sink: &mut (dyn FnMut(&[u8]) + Send),
-    ) -> Result<u64, CodexError> {
+    ) -> Result<u64, ClientError> {
         let incoming = self.open_download(cid, options.source).await?;
         self.receive(cid, incoming, options.progress.as_ref(), sink)
             .await
@@ -130,7 +130,7 @@ impl CodexClient {
 
     /// Sends the download and fetches the manifest, and checks all that can
     /// be checked before the body.
-    async fn open_download(&self, cid: &str, source: Source) -> Result<Incoming, CodexError> {
+    async fn open_download(&self, cid: &str, source: Source) -> Result<Incoming, ClientError> {
         let (what, response, item) = match source {
             Source::Network => {
                 let item = self.manifest(cid).await?;
@@ -174,7 +174,7 @@ impl CodexClient {
         incoming: Incoming,
         progress: Option<&OnProgress>,
         sink: &mut (dyn FnMut(&[u8]) + Send),
-    ) -> Result<u64, CodexError> {
+    ) -> Result<u64, ClientError> {
         let Incoming {
             what,
             response,
@@ -225,7 +225,7 @@ impl<'a> BodyCheck<'a> {
 
     /// Hashes the next `chunk`; fails as soon as there are more bytes than
     /// announced.
-    pub(crate) fn update(&mut self, chunk: &[u8]) -> Result<(), CodexError> {
+    pub(crate) fn update(&mut self, chunk: &[u8]) -> Result<(), ClientError> {
         self.hasher.update(chunk);
         if self.hasher.len() > self.expected {
             return Err(verification(
@@ -242,7 +242,7 @@ impl<'a> BodyCheck<'a> {
     }
 
     /// The length, once the count and the tree root are the manifest's.
-    pub(crate) fn finish(self) -> Result<u64, CodexError> {
+    pub(crate) fn finish(self) -> Result<u64, ClientError> {
         let BodyCheck {
             cid,
             expected,
@@ -266,8 +266,8 @@ impl<'a> BodyCheck<'a> {
     }
 }
 
-fn verification(cid: &str, reason: String) -> CodexError {
-    CodexError::Verification {
+fn verification(cid: &str, reason: String) -> ClientError {
+    ClientError::Verification {
         cid: cid.to_string(),
         reason,
     }
@@ -275,7 +275,7 @@ fn verification(cid: &str, reason: String) -> CodexError {
 
 /// `(datasetSize, blockSize, treeCid)` of a manifest answer, once it is
 /// known to be about `cid`; the tree CID as the node prints it.
-fn check_manifest(cid: &str, item: &DataItem) -> Result<(u64, usize, String), CodexError> {
+fn check_manifest(cid: &str, item: &DataItem) -> Result<(u64, usize, String), ClientError> {
     let manifest = &item.manifest;
     if item.cid != cid {
         return Err(verification(

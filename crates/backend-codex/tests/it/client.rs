@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use archive_backend::ErrorKind;
-use backend_codex::{CODEX_PREFIX, ClientConfig, CodexClient, CodexError, Source, UploadOptions};
+use backend_codex::{CODEX_PREFIX, ClientConfig, ClientError, CodexClient, Source, UploadOptions};
 use bytes::Bytes;
 
 use crate::Node;
@@ -63,7 +63,7 @@ async fn unusable_metadata_is_refused_before_any_request() {
             .upload(Bytes::from_static(b"x"), &options)
             .await
             .unwrap_err();
-        assert!(matches!(err, CodexError::InvalidInput(_)), "{err}");
+        assert!(matches!(err, ClientError::InvalidInput(_)), "{err}");
     }
     assert_eq!(node.handle.request_count(), 0);
     node.stop().await;
@@ -102,7 +102,7 @@ async fn malformed_cids_never_reach_a_url() {
         ];
         for err in errors {
             assert!(
-                matches!(&err, CodexError::InvalidCid { cid, .. } if cid == bad),
+                matches!(&err, ClientError::InvalidCid { cid, .. } if cid == bad),
                 "{bad:?}: {err}"
             );
             assert_eq!(err.kind(), ErrorKind::InvalidInput);
@@ -158,7 +158,8 @@ async fn deadlines_and_dead_nodes_map_to_timeout_and_unavailable() {
     let slow = Node::start(|c| c.faults.delay = Duration::from_millis(800)).await;
     let mut config = ClientConfig::new(slow.handle.url());
     config.manifest_deadline = Duration::from_millis(100);
-    config.retry = backend_codex::RetryPolicy::new(2, Duration::from_millis(10));
+    config.retry =
+        backend_codex::RetryPolicy::new(2, Duration::from_millis(10), Duration::from_secs(2));
     let client = CodexClient::new(config).unwrap();
     let start = std::time::Instant::now();
     let err = client.manifest(VECTOR_CID).await.unwrap_err();
@@ -184,7 +185,8 @@ async fn a_download_that_stalls_mid_body_fails_as_a_timeout() {
     let node = Node::start(|c| c.faults.stall_after = Some(100_000)).await;
     let mut config = ClientConfig::new(node.handle.url());
     config.read_timeout = Duration::from_millis(500);
-    config.retry = backend_codex::RetryPolicy::new(2, Duration::from_millis(10));
+    config.retry =
+        backend_codex::RetryPolicy::new(2, Duration::from_millis(10), Duration::from_secs(2));
     let client = CodexClient::new(config).unwrap();
     let data = Bytes::from((0..1_000_000u32).map(|i| i as u8).collect::<Vec<_>>());
     let cid = client

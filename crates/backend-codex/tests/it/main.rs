@@ -12,7 +12,7 @@ use std::{sync::Arc, sync::Mutex, time::Duration};
 use archive_backend::{DynBackend, MessageList, conformance};
 use archive_index::{CommunityId, Message, TimeRange, Topic, keccak256};
 use backend_codex::{ClientConfig, CodexBackend, CodexClient, RetryPolicy};
-use codex_devnode::{Devnode, DevnodeConfig, DevnodeHandle};
+use codex_devnode::{Devnode, DevnodeHandle};
 use tempfile::TempDir;
 
 pub(crate) const WEEK: u64 = 7 * 86_400;
@@ -27,9 +27,9 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub(crate) async fn start(configure: impl FnOnce(&mut DevnodeConfig)) -> Node {
+    pub(crate) async fn start(configure: impl FnOnce(&mut codex_devnode::Config)) -> Node {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = DevnodeConfig::new(dir.path());
+        let mut config = codex_devnode::Config::new(dir.path());
         configure(&mut config);
         Node {
             handle: Devnode::spawn(config).await.unwrap(),
@@ -40,7 +40,7 @@ impl Node {
     /// A client with quick retries, so failure tests stay short.
     pub(crate) fn client(&self) -> CodexClient {
         let mut config = ClientConfig::new(self.handle.url());
-        config.retry = RetryPolicy::new(4, Duration::from_millis(20));
+        config.retry = RetryPolicy::new(4, Duration::from_millis(20), Duration::from_secs(2));
         config.manifest_deadline = Duration::from_secs(5);
         CodexClient::new(config).unwrap()
     }

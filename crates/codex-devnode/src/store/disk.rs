@@ -11,7 +11,7 @@ use std::{
 use bytes::Bytes;
 
 use super::block_name;
-use crate::error::DevnodeError;
+use crate::error::Error;
 
 /// Whether the file at `path` holds exactly `bytes`: a stored block is
 /// trusted only after this check, since its name says what it should hold,
@@ -42,17 +42,13 @@ pub(super) fn holds(path: &Path, bytes: &[u8]) -> bool {
 
 /// Reads the blocks named by `batch` in order into one buffer, keeping at
 /// most `limit` bytes: the padding of the last block is cut off.
-pub(super) fn read_blocks(
-    dir: &Path,
-    batch: &[[u8; 32]],
-    limit: u64,
-) -> Result<Bytes, DevnodeError> {
+pub(super) fn read_blocks(dir: &Path, batch: &[[u8; 32]], limit: u64) -> Result<Bytes, Error> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let mut out = Vec::new();
     for digest in batch {
         let path = dir.join(block_name(digest));
         let mut file = File::open(&path)
-            .map_err(|e| DevnodeError::io(format!("reading block {}", path.display()), e))?;
+            .map_err(|e| Error::io(format!("reading block {}", path.display()), e))?;
         if out.is_empty()
             && let Ok(meta) = file.metadata()
         {
@@ -64,7 +60,7 @@ pub(super) fn read_blocks(
         (&mut file)
             .take(room)
             .read_to_end(&mut out)
-            .map_err(|e| DevnodeError::io(format!("reading block {}", path.display()), e))?;
+            .map_err(|e| Error::io(format!("reading block {}", path.display()), e))?;
         if out.len() == limit {
             break;
         }
@@ -72,9 +68,9 @@ pub(super) fn read_blocks(
     Ok(Bytes::from(out))
 }
 
-pub(super) fn list(dir: &Path) -> Result<Vec<(String, PathBuf)>, DevnodeError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| DevnodeError::io(format!("listing {}", dir.display()), e))?;
+pub(super) fn list(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
     Ok(entries
         .flatten()
         .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
@@ -82,18 +78,18 @@ pub(super) fn list(dir: &Path) -> Result<Vec<(String, PathBuf)>, DevnodeError> {
 }
 
 /// Writes and fsyncs `path`.
-pub(super) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), DevnodeError> {
+pub(super) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let wrote = File::create(path).and_then(|mut file| {
         file.write_all(bytes)?;
         file.sync_all()
     });
-    wrote.map_err(|e| DevnodeError::io(format!("writing {}", path.display()), e))
+    wrote.map_err(|e| Error::io(format!("writing {}", path.display()), e))
 }
 
 /// Replaces `path` with `bytes` all at once: a temporary file, fsynced, then
 /// renamed over it. The directory is the caller's to fsync, once for many
 /// files, before anything names them.
-pub(super) fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), DevnodeError> {
+pub(super) fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     // A unique temporary name: two uploads of the same block may race.
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
@@ -104,20 +100,20 @@ pub(super) fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), DevnodeErro
     }
     std::fs::rename(&tmp, path).map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        DevnodeError::io(format!("renaming to {}", path.display()), e)
+        Error::io(format!("renaming to {}", path.display()), e)
     })
 }
 
-pub(super) fn sync_dir(dir: &Path) -> Result<(), DevnodeError> {
+pub(super) fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| DevnodeError::io(format!("syncing {}", dir.display()), e))
+        .map_err(|e| Error::io(format!("syncing {}", dir.display()), e))
 }
 
-pub(super) fn remove_file(path: &Path) -> Result<(), DevnodeError> {
+pub(super) fn remove_file(path: &Path) -> Result<(), Error> {
     match std::fs::remove_file(path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(DevnodeError::io(format!("deleting {}", path.display()), e))
+            Err(Error::io(format!("deleting {}", path.display()), e))
         }
         _ => Ok(()),
     }

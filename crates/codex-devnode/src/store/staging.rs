@@ -6,7 +6,7 @@ use std::{collections::HashMap, path::PathBuf};
 use bytes::Bytes;
 
 use super::{block_name, disk::write_file};
-use crate::error::DevnodeError;
+use crate::error::Error;
 
 /// Blocks fetched from a peer that are not verified yet. They become part
 /// of the store only through [`Store::commit`]; dropped uncommitted (a tree
@@ -21,11 +21,7 @@ pub(crate) struct Staging {
 impl Staging {
     /// Stages a data block under its CID, durably, so that the rename into
     /// the store at commit moves complete bytes.
-    pub(crate) async fn put(
-        &mut self,
-        digest: &[u8; 32],
-        block: Bytes,
-    ) -> Result<(), DevnodeError> {
+    pub(crate) async fn put(&mut self, digest: &[u8; 32], block: Bytes) -> Result<(), Error> {
         let name = block_name(digest);
         if self.blocks.contains_key(&name) {
             return Ok(());
@@ -34,7 +30,7 @@ impl Staging {
         let path = self.dir.join(&name);
         tokio::task::spawn_blocking(move || write_file(&path, &block))
             .await
-            .map_err(|e| DevnodeError::io("staging a block", std::io::Error::other(e)))??;
+            .map_err(|e| Error::io("staging a block", std::io::Error::other(e)))??;
         self.blocks.insert(name, size);
         Ok(())
     }

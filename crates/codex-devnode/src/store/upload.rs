@@ -7,7 +7,7 @@ use super::{
     Repo, block_name,
     disk::{holds, sync_dir, write_durably},
 };
-use crate::{error::DevnodeError, format::cid::cid_text, format::manifest::Manifest};
+use crate::{error::Error, format::cid::cid_text, format::manifest::Manifest};
 
 /// An upload's hold on the data blocks it has stored: each is pinned (one
 /// reference per leaf) so that a concurrent `DELETE` cannot remove it before
@@ -27,7 +27,7 @@ impl Upload {
         &mut self,
         digest: &[u8; 32],
         block: Vec<u8>,
-    ) -> Result<(), DevnodeError> {
+    ) -> Result<(), Error> {
         let name = block_name(digest);
         let size = block.len() as u64;
         // The pin comes first, under the lock: from then on no DELETE can
@@ -47,7 +47,7 @@ impl Upload {
         let written =
             tokio::task::spawn_blocking(move || write_block(&repo, name, &block, present))
                 .await
-                .map_err(|e| DevnodeError::io("storing a block", std::io::Error::other(e)))
+                .map_err(|e| Error::io("storing a block", std::io::Error::other(e)))
                 .and_then(|r| r);
         if written.is_err()
             && let Some(name) = self.pins.pop()
@@ -64,7 +64,7 @@ impl Upload {
         mut self,
         leaves: Vec<[u8; 32]>,
         manifest: &Manifest,
-    ) -> Result<(), DevnodeError> {
+    ) -> Result<(), Error> {
         let pins = std::mem::take(&mut self.pins);
         let repo = self.repo.clone();
         let name = cid_text(&manifest.cid());
@@ -92,7 +92,7 @@ impl Upload {
             stored
         })
         .await
-        .map_err(|e| DevnodeError::io("storing a manifest", std::io::Error::other(e)))?
+        .map_err(|e| Error::io("storing a manifest", std::io::Error::other(e)))?
     }
 }
 
@@ -130,7 +130,7 @@ impl Drop for Upload {
 
 /// The file half of [`Upload::put_block`], on the blocking pool, the block
 /// already pinned.
-fn write_block(repo: &Repo, name: String, block: &[u8], present: bool) -> Result<(), DevnodeError> {
+fn write_block(repo: &Repo, name: String, block: &[u8], present: bool) -> Result<(), Error> {
     let size = block.len() as u64;
     let path = repo.block_path(&name);
     let written = if present && holds(&path, block) {

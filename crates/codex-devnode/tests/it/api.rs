@@ -228,7 +228,7 @@ async fn cid_routes_follow_the_node() {
 async fn multi_block_datasets_persist_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
-    let config = codex_devnode::DevnodeConfig::new(dir.path());
+    let config = codex_devnode::Config::new(dir.path());
     let node = Devnode::spawn(config.clone()).await.unwrap();
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let cid = http

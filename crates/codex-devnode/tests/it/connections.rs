@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use codex_devnode::{Devnode, DevnodeConfig, DevnodeError};
+use codex_devnode::{Config, Devnode, Error};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -186,11 +186,11 @@ async fn a_taken_port_fails_naming_the_address() {
     let dir = tempfile::tempdir().unwrap();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    let mut config = DevnodeConfig::new(dir.path().join("second"));
+    let mut config = Config::new(dir.path().join("second"));
     config.listen = addr;
     let err = Devnode::spawn(config).await.unwrap_err();
     assert!(
-        matches!(&err, DevnodeError::Bind { addr: a, .. } if *a == addr),
+        matches!(&err, Error::Bind { addr: a, .. } if *a == addr),
         "{err:?}"
     );
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
@@ -208,10 +208,10 @@ async fn a_taken_port_fails_naming_the_address() {
         first.node.local_addr(),
         SocketAddr::from(([0, 0, 0, 0], port)),
     ] {
-        let mut config = DevnodeConfig::new(dir.path().join("third"));
+        let mut config = Config::new(dir.path().join("third"));
         config.listen = listen;
         match Devnode::spawn(config).await {
-            Err(DevnodeError::Bind { addr, .. }) => assert_eq!(addr, listen),
+            Err(Error::Bind { addr, .. }) => assert_eq!(addr, listen),
             Err(e) => panic!("{listen}: not a bind error: {e}"),
             Ok(second) => {
                 let bound = second.local_addr();

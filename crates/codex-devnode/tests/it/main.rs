@@ -8,7 +8,7 @@ mod repo;
 
 use std::time::Duration;
 
-use codex_devnode::{Devnode, DevnodeConfig, DevnodeHandle};
+use codex_devnode::{Config, Devnode, DevnodeHandle};
 use tempfile::TempDir;
 
 /// A devnode on a fresh data dir; the dir lives as long as the value.
@@ -23,9 +23,9 @@ impl TestNode {
         TestNode::with(|_| {}).await
     }
 
-    pub(crate) async fn with(configure: impl FnOnce(&mut DevnodeConfig)) -> TestNode {
+    pub(crate) async fn with(configure: impl FnOnce(&mut Config)) -> TestNode {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = DevnodeConfig::new(dir.path());
+        let mut config = Config::new(dir.path());
         configure(&mut config);
         let node = Devnode::spawn(config).await.unwrap();
         assert!(

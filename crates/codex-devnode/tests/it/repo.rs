@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use codex_devnode::{Devnode, DevnodeConfig, DevnodeHandle};
+use codex_devnode::{Config, Devnode, DevnodeHandle};
 
 use crate::TestNode;
 
@@ -102,7 +102,7 @@ fn files_in(dir: &Path) -> usize {
 #[tokio::test]
 async fn deleting_a_dataset_keeps_the_blocks_another_dataset_shares() {
     let dir = tempfile::tempdir().unwrap();
-    let config = DevnodeConfig::new(dir.path());
+    let config = Config::new(dir.path());
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let (a, b) = sharing_first_block();
 
@@ -345,7 +345,7 @@ async fn uploads_racing_deletes_never_lose_a_shared_block() {
 #[tokio::test]
 async fn a_restart_after_a_crash_mid_upload_counts_only_what_a_manifest_reaches() {
     let dir = tempfile::tempdir().unwrap();
-    let config = DevnodeConfig::new(dir.path());
+    let config = Config::new(dir.path());
     let http = reqwest::Client::builder().no_proxy().build().unwrap();
     let (_, b) = sharing_first_block();
     let node = Devnode::spawn(config.clone()).await.unwrap();

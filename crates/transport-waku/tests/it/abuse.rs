@@ -6,8 +6,7 @@ use std::time::Duration;
 use archive_proto::Message as _;
 use tokio::time::{Instant, sleep};
 use transport_waku::{
-    DEFAULT_MAX_MESSAGE_SIZE, Multiaddr, RateLimit, WakuConfig, WakuNode, WakuRelayMessage,
-    new_message,
+    Config, DEFAULT_MAX_MESSAGE_SIZE, Multiaddr, RateLimit, WakuNode, WakuRelayMessage, new_message,
 };
 
 use crate::{TIMEOUT, raw::RawPeer};
@@ -45,7 +44,7 @@ fn envelopes() -> (Vec<u8>, Vec<(&'static str, Vec<u8>)>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_forwards_only_well_formed_messages() {
     // A - B - C in a line: A and C are bare gossipsub peers, B is ours.
-    let b = WakuNode::start(WakuConfig::default()).await.unwrap();
+    let b = WakuNode::start(Config::default()).await.unwrap();
     let mut c = RawPeer::start(b.pubsub_topic(), tcp_addr(&b));
     let a = RawPeer::start(b.pubsub_topic(), tcp_addr(&b));
     a.wait_for_mesh(b.peer_id()).await;
@@ -74,18 +73,18 @@ async fn a_relay_forwards_only_well_formed_messages() {
 async fn a_flooding_peer_is_cut_off_and_penalised() {
     // A burst of 5, then one message every 10 s: the flood below far exceeds
     // it however slowly the machine runs.
-    let target = WakuNode::start(WakuConfig {
+    let target = WakuNode::start(Config {
         peer_rate: RateLimit {
             burst: 5,
             per_second: 0.1,
         },
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();
-    let flooder = WakuNode::start(WakuConfig {
+    let flooder = WakuNode::start(Config {
         bootstrap: vec![tcp_addr(&target)],
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();
@@ -134,19 +133,19 @@ async fn a_flooding_peer_is_cut_off_and_penalised() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incoming_connections_beyond_the_cap_are_refused() {
-    let hub = WakuNode::start(WakuConfig {
+    let hub = WakuNode::start(Config {
         max_incoming_connections: 2,
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();
     let mut spokes = Vec::new();
     for _ in 0..4 {
-        let spoke = WakuNode::start(WakuConfig {
+        let spoke = WakuNode::start(Config {
             bootstrap: vec![tcp_addr(&hub)],
             redial_initial: Duration::from_millis(100),
             redial_max: Duration::from_millis(500),
-            ..WakuConfig::default()
+            ..Config::default()
         })
         .await
         .unwrap();
@@ -173,9 +172,9 @@ async fn incoming_connections_beyond_the_cap_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_open_connections_beyond_the_cap_are_refused() {
-    let hub = WakuNode::start(WakuConfig {
+    let hub = WakuNode::start(Config {
         max_pending_connections: 1,
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();
@@ -190,11 +189,11 @@ async fn half_open_connections_beyond_the_cap_are_refused() {
     let silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
-    let node = WakuNode::start(WakuConfig {
+    let node = WakuNode::start(Config {
         bootstrap: vec![tcp_addr(&hub)],
         redial_initial: Duration::from_millis(100),
         redial_max: Duration::from_millis(200),
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();

@@ -5,14 +5,14 @@
 use std::{sync::Arc, time::Duration};
 
 use archive_dispatch::{
-    Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, DispatchConfig, Dispatcher,
-    Event, LinkKind, NodeIdentity, Rejection, Transport, sign_announcement,
+    Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, Dispatcher, Event,
+    LinkKind, NodeIdentity, Rejection, Transport, sign_announcement,
     wire::{OsEntropy, seal_frame},
 };
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::time::{Instant, timeout};
-use transport_waku::{WakuConfig, WakuNode};
+use transport_waku::{Config, WakuNode};
 
 use crate::{TIMEOUT, connected_pair};
 
@@ -36,9 +36,9 @@ async fn member_accepts_after_the_quiet_period_and_rejects_a_forgery() {
     let key = CommunityKey::generate();
     let community = key.community_id();
     let quiet = Duration::from_millis(500);
-    let config = DispatchConfig {
+    let config = archive_dispatch::Config {
         quiet_period: quiet,
-        ..DispatchConfig::default()
+        ..archive_dispatch::Config::default()
     };
     let mut listener = Dispatcher::new(member.clone() as Arc<dyn Transport>, config.clone())
         .listen(&[community], Arc::new(Joined(community)))
@@ -102,16 +102,16 @@ async fn member_accepts_after_the_quiet_period_and_rejects_a_forgery() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn announcements_go_out_as_waku_version_1_on_the_configured_pubsub_topic() {
     let shard = "/waku/2/rs/16/64";
-    let owner = WakuNode::start(WakuConfig {
+    let owner = WakuNode::start(Config {
         pubsub_topic: shard.to_owned(),
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();
-    let member = WakuNode::start(WakuConfig {
+    let member = WakuNode::start(Config {
         pubsub_topic: shard.to_owned(),
         bootstrap: vec![owner.listen_addrs()[0].clone()],
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();
@@ -129,7 +129,7 @@ async fn announcements_go_out_as_waku_version_1_on_the_configured_pubsub_topic()
     let link = "zDvZRwzmAbCdEf0123456789";
     Dispatcher::new(
         owner.clone() as Arc<dyn Transport>,
-        DispatchConfig::default(),
+        archive_dispatch::Config::default(),
     )
     .announce(&key, LinkKind::IndexCid, 1_700_000_000_000, link)
     .await

@@ -26,15 +26,15 @@ use std::{
 };
 
 use archive_dispatch::{
-    Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, DispatchConfig, Dispatcher,
-    Event, LinkKind, MAX_WIRE_SIZE, NodeIdentity, Transport, decode_announcement,
-    encode_announcement, open_announcement, sign_announcement, wire::OsEntropy,
+    Channel, CommunityId, CommunityKey, CommunityLookup, CommunityView, Dispatcher, Event,
+    LinkKind, MAX_WIRE_SIZE, NodeIdentity, Transport, decode_announcement, encode_announcement,
+    open_announcement, sign_announcement, wire::OsEntropy,
 };
 use archive_index::TimeRange;
 use archive_proto::{Message as _, encryption::ProtocolMessage};
 use archive_store::Store;
 use tokio::{sync::mpsc, time::timeout};
-use transport_waku::{Ingestion, Multiaddr, WakuConfig, WakuNode, v1_topic};
+use transport_waku::{Config, Ingestion, Multiaddr, WakuNode, v1_topic};
 
 /// The pinned npm packages, one per line with why (`interop-packages.txt`,
 /// shared with the end-to-end test that announces through js-waku).
@@ -222,9 +222,9 @@ async fn exchange(rust: Arc<WakuNode>, js: &mut JsPeer, key: &CommunityKey) {
         .unwrap();
     let member = Dispatcher::new(
         rust.clone() as Arc<dyn Transport>,
-        DispatchConfig {
+        archive_dispatch::Config {
             quiet_period: Duration::from_millis(200),
-            ..DispatchConfig::default()
+            ..archive_dispatch::Config::default()
         },
     );
     let mut listener = member
@@ -352,9 +352,9 @@ async fn status_go_announcements_cross_with_js_waku_when_rust_dials() {
     timeout(EXCHANGE_TIMEOUT, async {
         let addr: Multiaddr = js.expect("ADDR ").await.parse().unwrap();
         let rust = Arc::new(
-            WakuNode::start(WakuConfig {
+            WakuNode::start(Config {
                 bootstrap: vec![addr],
-                ..WakuConfig::default()
+                ..Config::default()
             })
             .await
             .unwrap(),
@@ -370,7 +370,7 @@ async fn status_go_announcements_cross_with_js_waku_when_rust_dials() {
 async fn status_go_announcements_cross_with_js_waku_when_js_dials() {
     let dir = interop_dir();
     let (key, amm) = community();
-    let rust = Arc::new(WakuNode::start(WakuConfig::default()).await.unwrap());
+    let rust = Arc::new(WakuNode::start(Config::default()).await.unwrap());
     // js-waku in Node speaks websocket only.
     let ws = rust
         .listen_addrs()

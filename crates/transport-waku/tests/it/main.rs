@@ -10,7 +10,7 @@ mod relay;
 
 use std::time::Duration;
 
-use transport_waku::{WakuConfig, WakuNode};
+use transport_waku::{Config, WakuNode};
 
 /// Longest wait for anything on the loopback network.
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -18,10 +18,10 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 /// Two started nodes, `b` dialling `a` on its listen address number `via`
 /// (0 = TCP, 1 = websocket), both with the other as a relay peer.
 async fn connected_pair(via: usize) -> (WakuNode, WakuNode) {
-    let a = WakuNode::start(WakuConfig::default()).await.unwrap();
-    let b = WakuNode::start(WakuConfig {
+    let a = WakuNode::start(Config::default()).await.unwrap();
+    let b = WakuNode::start(Config {
         bootstrap: vec![a.listen_addrs()[via].clone()],
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();

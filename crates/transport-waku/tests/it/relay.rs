@@ -8,7 +8,7 @@ use archive_dispatch::{
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::time::timeout;
-use transport_waku::{Error, Multiaddr, WakuConfig, WakuNode};
+use transport_waku::{Config, Error, Multiaddr, WakuNode};
 
 use crate::{TIMEOUT, connected_pair};
 
@@ -91,20 +91,20 @@ async fn bootstrap_peer_that_comes_up_late_is_redialled() {
         .unwrap()
         .port();
     let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap();
-    let dialler = WakuNode::start(WakuConfig {
+    let dialler = WakuNode::start(Config {
         bootstrap: vec![addr.clone()],
         redial_initial: std::time::Duration::from_millis(100),
         redial_max: std::time::Duration::from_millis(400),
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert!(dialler.relay_peers().await.unwrap().is_empty());
 
-    let late = WakuNode::start(WakuConfig {
+    let late = WakuNode::start(Config {
         listen: vec![addr],
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();
@@ -117,7 +117,7 @@ async fn bootstrap_peer_that_comes_up_late_is_redialled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishing_without_relay_peers_is_an_error() {
-    let lonely = WakuNode::start(WakuConfig::default()).await.unwrap();
+    let lonely = WakuNode::start(Config::default()).await.unwrap();
     let err = lonely
         .publish("/waku/1/0x01020304/rfc26", Bytes::from_static(b"anyone?"))
         .await
@@ -131,7 +131,7 @@ async fn publishing_without_relay_peers_is_an_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_ends_subscriptions_and_refuses_calls() {
-    let node = WakuNode::start(WakuConfig::default()).await.unwrap();
+    let node = WakuNode::start(Config::default()).await.unwrap();
     let mut messages = node
         .subscribe(&["/waku/1/0x01020304/rfc26".to_owned()])
         .await
@@ -157,9 +157,9 @@ async fn oversized_messages_are_refused_before_sending() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_taken_listen_port_fails_start_naming_the_address() {
-    let first = WakuNode::start(WakuConfig {
+    let first = WakuNode::start(Config {
         listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();
@@ -175,9 +175,9 @@ async fn a_taken_listen_port_fails_start_naming_the_address() {
         format!("/ip4/127.0.0.1/tcp/{port}"),
         format!("/ip4/127.0.0.1/tcp/{port}/ws"),
     ] {
-        let second = WakuNode::start(WakuConfig {
+        let second = WakuNode::start(Config {
             listen: vec![addr.parse().unwrap()],
-            ..WakuConfig::default()
+            ..Config::default()
         })
         .await;
         let err = match second {
@@ -194,17 +194,17 @@ async fn a_taken_listen_port_fails_start_naming_the_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wildcard_listener_reports_dialable_interface_addresses() {
-    let server = WakuNode::start(WakuConfig {
+    let server = WakuNode::start(Config {
         listen: vec!["/ip4/0.0.0.0/tcp/0".parse().unwrap()],
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();
     let addr = server.listen_addrs()[0].clone();
     assert!(!addr.to_string().starts_with("/ip4/0.0.0.0/"), "{addr}");
-    let client = WakuNode::start(WakuConfig {
+    let client = WakuNode::start(Config {
         bootstrap: vec![addr],
-        ..WakuConfig::default()
+        ..Config::default()
     })
     .await
     .unwrap();
