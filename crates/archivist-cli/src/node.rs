@@ -5,8 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use archivist::{
-    CommunityStatus, Config, Node, dispatch::CommunityKey, index::CommunityId, network_name,
-    store::Store,
+    CommunityStatus, Config, Node, dispatch::CommunityKey, index::CommunityId, store::Store,
 };
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
@@ -167,7 +166,7 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
         for n in &s.networks {
             println!(
                 "  {:<8} last archive end: {:<12} announced: {}",
-                network_name(n.kind),
+                n.kind.name(),
                 n.last_archive_end
                     .map_or_else(|| "-".to_owned(), |e| e.to_string()),
                 n.announced_link.as_deref().unwrap_or("-"),

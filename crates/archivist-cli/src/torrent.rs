@@ -110,7 +110,7 @@ pub(crate) async fn fetch(args: FetchArgs) -> anyhow::Result<serde_json::Value> 
 
 async fn fetch_link(args: FetchArgs) -> anyhow::Result<serde_json::Value> {
     let link = args.link.clone();
-    if link.kind() == LinkKind::IndexCid {
+    if link.kind() == LinkKind::CODEX {
         let url = args
             .codex
             .as_deref()

@@ -312,10 +312,10 @@ impl Config {
     pub fn enabled_kinds(&self) -> Vec<LinkKind> {
         let mut kinds = Vec::new();
         if self.torrent.enabled {
-            kinds.push(LinkKind::Magnet);
+            kinds.push(LinkKind::TORRENT);
         }
         if self.codex.enabled {
-            kinds.push(LinkKind::IndexCid);
+            kinds.push(LinkKind::CODEX);
         }
         kinds
     }

@@ -36,7 +36,7 @@ impl MemberContext {
         community: CommunityId,
         prefer: Option<LinkKind>,
     ) -> MemberContext {
-        let mut order = inner.config.enabled_kinds();
+        let mut order = inner.networks.kinds();
         if let Some(prefer) = prefer
             && let Some(at) = order.iter().position(|k| *k == prefer)
         {
@@ -50,7 +50,7 @@ impl MemberContext {
         }
     }
 
-    fn backend(&self, kind: LinkKind) -> Option<&DynBackend> {
+    fn backend(&self, kind: &LinkKind) -> Option<&DynBackend> {
         self.inner.networks.backend(kind)
     }
 
@@ -98,14 +98,14 @@ impl Member {
             .await?;
         let shared = Arc::new(Mutex::new(Shared::default()));
         // Accepted links of an earlier run, to resume or re-seed.
-        for &kind in &context.order {
+        for kind in &context.order {
             if let Some(announcement) = context
                 .store()
-                .announcement(context.community, kind)
+                .announcement(context.community, &kind)
                 .await?
-                && let Ok(link) = Link::from_announced(kind, &announcement.link)
+                && let Ok(link) = Link::from_announced(kind.clone(), &announcement.link)
             {
-                lock(&shared).links.insert(kind, link);
+                lock(&shared).links.insert(kind.clone(), link);
             }
         }
         let cancel = context.inner.shutdown.child_token();
@@ -164,11 +164,11 @@ impl CommunityLookup for Lookup {
         // the announcement is dropped as unknown and arrives again later.
         let last_clock = self
             .store
-            .announcement(community, kind)
+            .announcement(community, &kind)
             .await
             .ok()?
             .map_or(0, |a| a.clock);
-        let last_link = self.store.fetched_link(community, kind).await.ok()?;
+        let last_link = self.store.fetched_link(community, &kind).await.ok()?;
         Some(CommunityView {
             joined: true,
             is_owner,
@@ -217,18 +217,18 @@ async fn run(
                 Some(DispatchEvent::Accepted(announcement)) => {
                     // Links of a network this node does not run are not its
                     // business (status-go ignores them the same way).
-                    if context.backend(announcement.kind).is_none() {
+                    if context.backend(&announcement.kind.clone()).is_none() {
                         tracing::debug!(kind = %announcement.kind, "announcement for a disabled network ignored");
                         continue;
                     }
-                    let Ok(link) = Link::from_announced(announcement.kind, &announcement.link) else {
+                    let Ok(link) = Link::from_announced(announcement.kind.clone(), &announcement.link) else {
                         continue;
                     };
                     // The clock is recorded at once so a replay of an older
                     // announcement is refused even while this one downloads.
                     if let Err(e) = context
                         .store()
-                        .record_announcement(context.community, announcement.kind, announcement.clock, announcement.link.clone())
+                        .record_announcement(context.community, &announcement.kind, announcement.clock, announcement.link.clone())
                         .await
                     {
                         tracing::warn!(error = %e, "recording an accepted announcement failed");
@@ -240,7 +240,7 @@ async fn run(
                         // failed before is tried again.
                         context.emit(NodeEvent::AnnouncementRepeated {
                             community: context.community,
-                            kind: announcement.kind,
+                            kind: announcement.kind.clone(),
                             link: announcement.link,
                         });
                         if download.is_none() && !fetched(&context, announcement.kind, &link).await {
@@ -250,11 +250,11 @@ async fn run(
                     }
                     context.emit(NodeEvent::AnnouncementAccepted {
                         community: context.community,
-                        kind: announcement.kind,
+                        kind: announcement.kind.clone(),
                         link: announcement.link,
                     });
-                    lock(&shared).links.insert(announcement.kind, link);
-                    if supersedes(&context, download.as_ref().map(|d| d.kind), announcement.kind) {
+                    lock(&shared).links.insert(announcement.kind.clone(), link);
+                    if supersedes(&context, download.as_ref().map(|d| d.kind.clone()), announcement.kind) {
                         if let Some(running) = download.take() {
                             running.cancel.cancel();
                             let _ = running.task.await;
@@ -301,7 +301,7 @@ async fn run(
 async fn fetched(context: &MemberContext, kind: LinkKind, link: &Link) -> bool {
     context
         .store()
-        .fetched_link(context.community, kind)
+        .fetched_link(context.community, &kind)
         .await
         .ok()
         .flatten()
@@ -394,11 +394,11 @@ async fn resume(
     for (kind, link) in links {
         let fetched = context
             .store()
-            .fetched_link(context.community, kind)
+            .fetched_link(context.community, &kind)
             .await
             .ok()
             .flatten();
-        let Some(backend) = context.backend(kind) else {
+        let Some(backend) = context.backend(&kind.clone()) else {
             continue;
         };
         if fetched.as_deref() == Some(link.announced())
@@ -436,10 +436,10 @@ fn start_download(
         context
             .order
             .iter()
-            .copied()
-            .find(|k| state.links.contains_key(k))?
+            .find(|k| state.links.contains_key(*k))?
+            .clone()
     };
-    lock(shared).downloading = Some(first);
+    lock(shared).downloading = Some(first.clone());
     let cancel = parent.child_token();
     let task = tokio::spawn(download(
         Arc::clone(context),
@@ -467,14 +467,13 @@ async fn download(
             context
                 .order
                 .iter()
-                .copied()
-                .filter(|k| !tried.contains(k))
-                .find_map(|k| state.links.get(&k).map(|l| (k, l.clone())))
+                .filter(|k| !tried.contains(*k))
+                .find_map(|k| state.links.get(k).map(|l| (k.clone(), l.clone())))
         };
         let Some((kind, link)) = next else { return };
-        tried.push(kind);
-        lock(&shared).downloading = Some(kind);
-        let Some(backend) = context.backend(kind) else {
+        tried.push(kind.clone());
+        lock(&shared).downloading = Some(kind.clone());
+        let Some(backend) = context.backend(&kind) else {
             continue;
         };
         match fetch_and_import(&context, backend, &link, &cancel).await {
@@ -506,7 +505,7 @@ async fn download(
                         .order
                         .iter()
                         .filter(|k| !tried.contains(k) && state.links.contains_key(k))
-                        .find_map(|k| context.backend(*k).map(|b| b.name()))
+                        .find_map(|k| context.backend(k).map(|b| b.name()))
                 };
                 tracing::warn!(community = %context.community, backend = backend.name(), error = %e, "download failed");
                 context.emit(NodeEvent::DownloadFailed {
@@ -638,7 +637,7 @@ async fn fetch_and_import(
     }
     context
         .store()
-        .set_fetched_link(community, link.kind(), link.announced().to_owned())
+        .set_fetched_link(community, &link.kind(), link.announced().to_owned())
         .await
         .map_err(|e| store_error(backend, e))?;
     Ok(outcome)

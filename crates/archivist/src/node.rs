@@ -9,7 +9,7 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use archive_backend::Link;
+use archive_backend::{DynBackend, Link};
 use archive_dispatch::{
     CommunityKey, DispatchConfig, Dispatcher, NODE_IDENTITY_FILE, NodeIdentity, Transport,
 };
@@ -42,6 +42,7 @@ pub struct NodeBuilder {
     config: Config,
     transport: Option<Arc<dyn Transport>>,
     clock: Option<Arc<dyn Clock>>,
+    backends: Vec<DynBackend>,
 }
 
 impl fmt::Debug for NodeBuilder {
@@ -50,6 +51,7 @@ impl fmt::Debug for NodeBuilder {
             .field("config", &self.config)
             .field("transport", &self.transport.is_some())
             .field("clock", &self.clock)
+            .field("backends", &self.backends)
             .finish()
     }
 }
@@ -59,6 +61,17 @@ impl NodeBuilder {
     /// instead of a Waku node of the node's own.
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> NodeBuilder {
         self.transport = Some(transport);
+        self
+    }
+
+    /// Adds a storage network of the embedding program's own, beside the
+    /// configured ones: the node archives owned communities on it, announces
+    /// its links, and fetches from it, under the name its
+    /// [`link_kind`](archive_backend::Backend::link_kind) gives (the name
+    /// `joined.prefer` and the events and status use). Two backends of one
+    /// name fail [`start`](NodeBuilder::start).
+    pub fn backend(mut self, backend: DynBackend) -> NodeBuilder {
+        self.backends.push(backend);
         self
     }
 
@@ -87,7 +100,23 @@ impl NodeBuilder {
                 source,
             })?;
         let store = Store::open(config.store_path()).await?;
-        let mut networks = Networks::start(&config).await?;
+        let mut networks = Networks::start(&config, self.backends).await?;
+        // A preferred network must be one this node runs; the file cannot
+        // know which backends the program adds, so it is checked here.
+        for (i, joined) in config.joined.iter().enumerate() {
+            if let Some(prefer) = &joined.prefer
+                && networks.backend(prefer).is_none()
+            {
+                let enabled: Vec<_> = networks.kinds().iter().map(ToString::to_string).collect();
+                return Err(Error::Config(crate::ConfigError::Invalid {
+                    key: format!("joined[{i}].prefer"),
+                    message: format!(
+                        "the network \"{prefer}\" is not enabled (enabled: {})",
+                        enabled.join(", ")
+                    ),
+                }));
+            }
+        }
         let transport = match self.transport {
             Some(transport) => transport,
             None if config.waku.enabled => networks.start_waku(&config).await?,
@@ -124,9 +153,9 @@ impl NodeBuilder {
                     // archiving keeps what is published, and only a replaced
                     // link or leaving the community deletes. A torrent stops
                     // being seeded, as status-go does.
-                    .with_unseed_on_stop(network.kind == LinkKind::Magnet),
+                    .with_unseed_on_stop(network.kind == LinkKind::TORRENT),
             )?);
-            schedulers.push((network.kind, Arc::clone(&scheduler)));
+            schedulers.push((network.kind.clone(), Arc::clone(&scheduler)));
             pumps.push((network.clone(), scheduler));
         }
         let inner = Arc::new(Inner {
@@ -216,7 +245,7 @@ impl fmt::Debug for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Node")
             .field("data_dir", &self.inner.config.data_dir)
-            .field("networks", &self.inner.config.enabled_kinds())
+            .field("networks", &self.inner.networks.kinds())
             .finish_non_exhaustive()
     }
 }
@@ -228,6 +257,7 @@ impl Node {
             config,
             transport: None,
             clock: None,
+            backends: Vec::new(),
         }
     }
 
@@ -337,7 +367,11 @@ impl Node {
         }
         let mut outcomes = Vec::new();
         for (kind, scheduler) in &self.inner.schedulers {
-            let name = self.inner.networks.backend(*kind).map_or("?", |b| b.name());
+            let name = self
+                .inner
+                .networks
+                .backend(&kind.clone())
+                .map_or("?", |b| b.name());
             outcomes.push((name, scheduler.archive_now(community).await?));
         }
         Ok(outcomes)
@@ -375,7 +409,7 @@ impl Node {
         }
         // Whatever the role, nothing of the community is served any more.
         for Network { kind, backend } in &self.inner.networks.enabled {
-            if let Some(link) = self.last_link(community, *kind).await? {
+            if let Some(link) = self.last_link(community, kind.clone()).await? {
                 let _ = backend.unseed(community, &link).await;
             }
         }
@@ -402,12 +436,9 @@ impl Node {
         if !owned && member.is_none() {
             return Err(Error::Unknown(*community));
         }
-        let mut status = CommunityStatus::read(
-            &self.inner.store,
-            *community,
-            &self.inner.config.enabled_kinds(),
-        )
-        .await?;
+        let mut status =
+            CommunityStatus::read(&self.inner.store, *community, &self.inner.networks.kinds())
+                .await?;
         status.owned = owned;
         status.joined = member.is_some();
         status.downloading = member.as_ref().is_some_and(|(_, d)| *d);
@@ -435,8 +466,8 @@ impl Node {
             .fetched_link
             .as_deref()
             .or(network.announced_link.as_deref())
-            .and_then(|l| Link::from_announced(network.kind, l).ok())?;
-        let backend = self.inner.networks.backend(network.kind)?;
+            .and_then(|l| Link::from_announced(network.kind.clone(), l).ok())?;
+        let backend = self.inner.networks.backend(&network.kind.clone())?;
         let options = archive_backend::ResolveOptions::with_timeout(STATUS_TIMEOUT);
         let index =
             tokio::time::timeout(STATUS_TIMEOUT, backend.resolve(community, &link, &options))
@@ -449,8 +480,8 @@ impl Node {
     /// The last link of `kind` this node announced or fetched.
     async fn last_link(&self, community: &CommunityId, kind: LinkKind) -> Result<Option<Link>> {
         let store = &self.inner.store;
-        let announced = store.announcement(*community, kind).await?.map(|a| a.link);
-        let fetched = store.fetched_link(*community, kind).await?;
+        let announced = store.announcement(*community, &kind).await?.map(|a| a.link);
+        let fetched = store.fetched_link(*community, &kind).await?;
         Ok(fetched
             .or(announced)
             .and_then(|l| Link::from_announced(kind, &l).ok()))

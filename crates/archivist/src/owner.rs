@@ -153,11 +153,11 @@ async fn announce(inner: &Arc<Inner>, network: &Network, community: CommunityId,
     };
     let kind = link.kind();
     let recorded = async {
-        let last = inner.store.announcement(community, kind).await?;
+        let last = inner.store.announcement(community, &kind).await?;
         let clock = now_ms().max(last.as_ref().map_or(0, |a| a.clock) + 1);
         inner
             .store
-            .record_announcement(community, kind, clock, link.announced().to_owned())
+            .record_announcement(community, &kind, clock, link.announced().to_owned())
             .await?;
         Ok::<_, archive_store::Error>((clock, last.map(|a| a.link)))
     }
@@ -165,7 +165,7 @@ async fn announce(inner: &Arc<Inner>, network: &Network, community: CommunityId,
     let clock = match recorded {
         Ok((clock, previous)) => {
             if let Some(previous) = previous.filter(|p| p != link.announced())
-                && let Ok(previous) = Link::from_announced(kind, &previous)
+                && let Ok(previous) = Link::from_announced(kind.clone(), &previous)
                 && let Err(e) = network.backend.unseed(&community, &previous).await
             {
                 tracing::warn!(%community, %previous, error = %e, "unseeding the replaced link failed");
@@ -194,7 +194,7 @@ async fn announce(inner: &Arc<Inner>, network: &Network, community: CommunityId,
             }
             let current = inner
                 .store
-                .announcement(community, kind)
+                .announcement(community, &kind)
                 .await
                 .ok()
                 .flatten();
@@ -276,8 +276,8 @@ async fn reannounce_loop(
 /// Publishes every recorded link of the community again, with its clock.
 async fn reannounce(inner: &Inner, key: &CommunityKey, reason: &'static str) {
     let community = key.community_id();
-    for kind in inner.config.enabled_kinds() {
-        let recorded = match inner.store.announcement(community, kind).await {
+    for kind in inner.networks.kinds() {
+        let recorded = match inner.store.announcement(community, &kind).await {
             Ok(Some(recorded)) => recorded,
             Ok(None) => continue,
             Err(e) => {
@@ -287,7 +287,7 @@ async fn reannounce(inner: &Inner, key: &CommunityKey, reason: &'static str) {
         };
         match inner
             .dispatcher
-            .announce(key, kind, recorded.clock, &recorded.link)
+            .announce(key, kind.clone(), recorded.clock, &recorded.link)
             .await
         {
             Ok(_) => inner.emit(NodeEvent::Reannounced {

@@ -59,10 +59,10 @@ impl CommunityStatus {
         kinds: &[LinkKind],
     ) -> Result<CommunityStatus> {
         let mut networks = Vec::new();
-        for &kind in kinds {
+        for kind in kinds {
             let announcement = store.announcement(community, kind).await?;
             networks.push(NetworkStatus {
-                kind,
+                kind: kind.clone(),
                 last_archive_end: store.last_archive_end(community, kind).await?,
                 announced_clock: announcement.as_ref().map(|a| a.clock),
                 announced_link: announcement.map(|a| a.link),
@@ -109,7 +109,7 @@ impl CommunityStatus {
             "joined": self.joined,
             "downloading": self.downloading,
             "networks": self.networks.iter().map(|n| json!({
-                "network": network_name(n.kind),
+                "network": n.kind.name(),
                 "last_archive_end": n.last_archive_end,
                 "announced_link": n.announced_link,
                 "announced_clock": n.announced_clock,
@@ -121,13 +121,5 @@ impl CommunityStatus {
             "downloaded": self.downloaded.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "imported": self.imported.iter().map(ToString::to_string).collect::<Vec<_>>(),
         })
-    }
-}
-
-/// The configuration's name of a network.
-pub fn network_name(kind: LinkKind) -> &'static str {
-    match kind {
-        LinkKind::Magnet => "torrent",
-        LinkKind::IndexCid => "codex",
     }
 }

@@ -123,7 +123,7 @@ impl TorrentBackend {
         self.engine
             .seed(community, metainfo.to_bytes(), dir.path())
             .await?;
-        Link::from_announced(LinkKind::Magnet, &metainfo.magnet().to_string())
+        Link::from_announced(LinkKind::TORRENT, &metainfo.magnet().to_string())
     }
 
     /// Stops the session.
@@ -240,7 +240,7 @@ impl TorrentBackend {
         self.engine
             .seed(community, metainfo.to_bytes(), dir.path())
             .await?;
-        Link::from_announced(LinkKind::Magnet, &metainfo.magnet().to_string())
+        Link::from_announced(LinkKind::TORRENT, &metainfo.magnet().to_string())
     }
 
     /// The torrent for `link`, joining it if this node does not run it yet.
@@ -250,16 +250,9 @@ impl TorrentBackend {
         link: &Link,
         timeout: Option<Duration>,
     ) -> Result<Active> {
-        let infohash = link.infohash().ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                NAME,
-                format!("{link} is not a magnet link"),
-            )
-        })?;
-        if let Ok(magnet) = link.announced().parse::<Magnet>() {
-            magnet.check_community(community).map_err(wrong_community)?;
-        }
+        let magnet = magnet_of(link)?;
+        magnet.check_community(community).map_err(wrong_community)?;
+        let infohash = magnet.info_hash.to_string();
         if let Some(active) = self
             .engine
             .active(community)
@@ -412,7 +405,7 @@ impl Backend for TorrentBackend {
     }
 
     fn link_kind(&self) -> LinkKind {
-        LinkKind::Magnet
+        LinkKind::TORRENT
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -601,7 +594,7 @@ impl Backend for TorrentBackend {
     }
 
     async fn seed(&self, community: &CommunityId, link: &Link) -> Result<()> {
-        let infohash = link.infohash().unwrap_or_default();
+        let infohash = magnet_of(link).map_or_else(|_| String::new(), |m| m.info_hash.to_string());
         if self
             .engine
             .active(community)
@@ -627,7 +620,7 @@ impl Backend for TorrentBackend {
     }
 
     async fn unseed(&self, community: &CommunityId, link: &Link) -> Result<()> {
-        let infohash = link.infohash().unwrap_or_default();
+        let infohash = magnet_of(link).map_or_else(|_| String::new(), |m| m.info_hash.to_string());
         if self
             .engine
             .active(community)
@@ -640,6 +633,20 @@ impl Backend for TorrentBackend {
 }
 
 /// The error of a torrent or magnet that names another community.
+/// The magnet behind `link`, read by `torrent-format`, the one magnet parser.
+fn magnet_of(link: &Link) -> Result<Magnet> {
+    if link.kind() != LinkKind::TORRENT {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            NAME,
+            format!("{link} is not a magnet link"),
+        ));
+    }
+    link.announced().parse::<Magnet>().map_err(|e| {
+        Error::new(ErrorKind::InvalidInput, NAME, format!("magnet link {link}")).with_source(e)
+    })
+}
+
 fn wrong_community(e: torrent_format::Error) -> Error {
     Error::new(ErrorKind::InvalidInput, NAME, e.to_string()).with_source(e)
 }

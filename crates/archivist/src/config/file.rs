@@ -201,15 +201,16 @@ fn positive(key: &str, secs: u64) -> Result<Duration, ConfigError> {
     Ok(Duration::from_secs(secs))
 }
 
+/// A network's name: `torrent`, `codex`, or that of a backend the program
+/// adds ([`NodeBuilder::backend`](crate::NodeBuilder::backend)); whether it
+/// is enabled is checked when the node starts.
 fn link_kind(key: &str, value: &str) -> Result<LinkKind, ConfigError> {
-    match value {
-        "torrent" => Ok(LinkKind::Magnet),
-        "codex" => Ok(LinkKind::IndexCid),
-        other => Err(ConfigError::invalid(
+    value.parse().map_err(|e| {
+        ConfigError::invalid(
             key,
-            format!("{other:?} is not a network: use \"torrent\" or \"codex\""),
-        )),
-    }
+            format!("{e}: use \"torrent\", \"codex\" or an added backend's network"),
+        )
+    })
 }
 
 impl RawConfig {
