@@ -144,7 +144,9 @@ pub struct OwnedCommunity {
 pub struct JoinedCommunity {
     /// The community ID (its compressed public key).
     pub community: CommunityId,
-    /// Which network to fetch from first when the owner announces both.
+    /// Which network to fetch from first when the owner announces several:
+    /// `torrent`, `codex`, or the network of a backend the program added
+    /// (checked against the running networks when the node starts).
     pub prefer: Option<LinkKind>,
 }
 
