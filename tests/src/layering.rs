@@ -1,4 +1,4 @@
-//! DESIGN.md's crate map, enforced: which crate may depend on which.
+//! The layering of `docs/design.md`, enforced: which crate may depend on which.
 //!
 //! The check walks each workspace crate's normal (non-dev, non-build)
 //! dependencies transitively, so a forbidden crate pulled in through another

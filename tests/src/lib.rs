@@ -1,4 +1,4 @@
-//! Workspace-wide tests: the layering rules of DESIGN.md checked over
+//! Workspace-wide tests: the layering rules of `docs/design.md` checked over
 //! `cargo metadata`, and the tidy rules a linter cannot express.
 
 #[cfg(test)]

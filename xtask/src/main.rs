@@ -22,8 +22,10 @@ usage: cargo xtask <command>
 commands:
   codegen [--check]   regenerate crates/archive-proto/src/generated from proto/*.proto;
                       with --check, fail if the checked-in files are stale
-  test [ARGS...]      install what the interop tests need, then run the whole test suite
-                      (extra ARGS go to `cargo test`)
+  test [-p CRATE]... [ARGS...]
+                      install what the interop tests need, then run the whole test suite,
+                      or with -p only those crates' tests as CI runs them (ARGS go to
+                      `cargo test`)
   bench [--quick]     time the release archivist against libtorrent, curl and full rebuilds;
                       writes target/bench-report.md (never part of CI)
   crash-test [--iterations N] [--seed S]

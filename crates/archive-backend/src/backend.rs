@@ -3,14 +3,15 @@
 use std::{collections::HashSet, fmt, sync::Arc};
 
 use archive_index::{
-    ArchiveId, ArchiveMetadata, CommunityId, DroppedMessage, Message, TimeRange, Topic,
+    Archive, ArchiveId, ArchiveMetadata, CodexIndex, CommunityId, DroppedMessage, Message,
+    TimeRange, Topic, TorrentIndex,
 };
 use futures::stream::BoxStream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    error::Result,
+    error::{Error, ErrorKind, Result},
     link::{Link, LinkKind},
 };
 
@@ -108,22 +109,39 @@ pub struct RemoteIndex {
 }
 
 impl RemoteIndex {
+    /// The index of `archives`, whatever shape the backend keeps them in.
+    pub fn from_metadata<'a>(
+        archives: impl IntoIterator<Item = (&'a ArchiveId, &'a ArchiveMetadata)>,
+    ) -> RemoteIndex {
+        RemoteIndex {
+            archives: archives
+                .into_iter()
+                .map(|(id, metadata)| (*id, metadata.clone()))
+                .collect(),
+        }
+    }
+
     /// The archives not in `downloaded`, oldest `from` first: a set difference,
     /// never a count.
     pub fn missing(&self, downloaded: &HashSet<ArchiveId>) -> Vec<ArchiveId> {
-        let mut missing: Vec<_> = self
-            .archives
-            .iter()
-            .filter(|(id, _)| !downloaded.contains(id))
-            .map(|(id, m)| (m.range, *id))
-            .collect();
-        missing.sort();
-        missing.into_iter().map(|(_, id)| id).collect()
+        archive_index::missing(self.archives.iter().map(|(id, m)| (*id, m)), downloaded)
     }
 
     /// The metadata of `id`.
     pub fn get(&self, id: &ArchiveId) -> Option<&ArchiveMetadata> {
         self.archives.iter().find(|(a, _)| a == id).map(|(_, m)| m)
+    }
+}
+
+impl From<&TorrentIndex> for RemoteIndex {
+    fn from(index: &TorrentIndex) -> RemoteIndex {
+        RemoteIndex::from_metadata(index.iter().map(|(id, e)| (id, &e.metadata)))
+    }
+}
+
+impl From<&CodexIndex> for RemoteIndex {
+    fn from(index: &CodexIndex) -> RemoteIndex {
+        RemoteIndex::from_metadata(index.iter().map(|(id, e)| (id, &e.metadata)))
     }
 }
 
@@ -166,14 +184,38 @@ pub struct FetchOptions {
 /// Progress of a fetch.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FetchEvent {
-    /// An archive is complete, verified and readable with
-    /// [`Backend::read_archive`].
+    /// An archive is complete and verified, handed over decoded so that the
+    /// caller imports it without reading it back: each fetched archive crosses
+    /// the backend boundary once.
     ArchiveFetched {
         /// The archive.
         id: ArchiveId,
         /// Its partition.
         range: TimeRange,
+        /// Its messages, as verified.
+        archive: Archive,
     },
+}
+
+impl FetchEvent {
+    /// Hands this event to the caller, waiting for room in its channel (which
+    /// is what bounds a fetch's memory) unless `cancel` fires first: then the
+    /// fetch is over and the error says so. A caller that stopped listening
+    /// does not stop the fetch: what it fetched stays fetched.
+    pub async fn hand_over(
+        self,
+        events: &mpsc::Sender<FetchEvent>,
+        cancel: &CancellationToken,
+        backend: &'static str,
+    ) -> Result<()> {
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => {
+                Err(Error::new(ErrorKind::Cancelled, backend, "fetch cancelled"))
+            }
+            _ = events.send(self) => Ok(()),
+        }
+    }
 }
 
 /// What a fetch did.
@@ -186,6 +228,13 @@ pub struct FetchOutcome {
 }
 
 /// What a backend can do beyond the required calls.
+///
+/// Built with [`Capabilities::default`] (nothing) and the `with_` methods, so
+/// a backend outside this crate can say what it does and a new capability is
+/// no breaking change. The conformance kit holds a backend to what it claims
+/// (a backend with `partial_fetch` must move fewer bytes for one archive
+/// than for all), and a member stays a seeder after a download only where
+/// the backend has `member_seeding`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Capabilities {
@@ -193,6 +242,20 @@ pub struct Capabilities {
     pub partial_fetch: bool,
     /// Members serve what they fetched to others.
     pub member_seeding: bool,
+}
+
+impl Capabilities {
+    /// The same, saying whether fetching some archives moves only their bytes.
+    pub const fn with_partial_fetch(mut self, partial_fetch: bool) -> Capabilities {
+        self.partial_fetch = partial_fetch;
+        self
+    }
+
+    /// The same, saying whether members serve what they fetched.
+    pub const fn with_member_seeding(mut self, member_seeding: bool) -> Capabilities {
+        self.member_seeding = member_seeding;
+        self
+    }
 }
 
 /// A storage network that publishes and fetches history archives.
@@ -209,10 +272,27 @@ pub struct Capabilities {
 ///   archive IDs.
 /// - `resolve` reads the index behind a link through the network.
 /// - `fetch` fetches exactly the archives asked for (already present ones
-///   complete at once), reports each with [`FetchEvent::ArchiveFetched`] only
-///   once it is complete and verified, and stops promptly when `cancel` fires,
-///   returning an error of kind [`Cancelled`](crate::ErrorKind::Cancelled);
-///   nothing partial is ever reported done.
+///   complete at once, without network bytes) in the order asked for, and
+///   hands each over with [`FetchEvent::ArchiveFetched`], decoded, only once
+///   it is complete and verified ([`FetchEvent::hand_over`] waits for room in
+///   the caller's channel, so a fetch holds at most the channel's capacity of
+///   archives in memory). It stops promptly when `cancel` fires, also while
+///   waiting for that room or for the network, returning an error of kind
+///   [`Cancelled`](crate::ErrorKind::Cancelled); nothing partial is ever
+///   handed over. An ID not in the index fails the fetch before anything
+///   moves. [`FetchOutcome::bytes_fetched`] counts only bytes that crossed
+///   the network for this call.
+/// - *Verified* means: the bytes are the ones the owner published, as far as
+///   the network can prove it (piece hashes for BitTorrent, the tree root of
+///   the dataset for Codex), and they decode, within
+///   [`archive_index::DecodeLimits`], into an archive whose metadata is the
+///   index entry's. A backend whose network has no content hashes (a shared
+///   folder, the in-memory backend) can promise only the second half: it
+///   hands over nothing that does not decode or does not match its entry,
+///   and says so in its docs.
+/// - `read_archive` reads an archive fetched (or published) earlier, for the
+///   caller that fetched it but did not import it before a crash; stored
+///   bytes that no longer verify are an error, never an archive.
 /// - `seed` makes this node serve the link; `unseed` stops it, after which the
 ///   link is no longer available from this node.
 #[async_trait::async_trait]
@@ -252,7 +332,8 @@ pub trait Backend: Send + Sync + fmt::Debug {
         cancel: CancellationToken,
     ) -> Result<FetchOutcome>;
 
-    /// Reads a fetched (or published) archive for import.
+    /// Reads an archive fetched (or published) earlier: the way back to an
+    /// archive a crash kept from being imported.
     async fn read_archive(
         &self,
         community: &CommunityId,

@@ -8,9 +8,32 @@
 //! index CID.
 //!
 //! Backends never see the message store: an owner's messages arrive through
-//! [`MessageSource`]. The conformance kit every backend runs from its own
-//! tests is [`conformance`]; [`memory::MemoryBackend`] is a complete in-memory
-//! backend that passes it. Neither adds a dependency.
+//! [`MessageSource`]. Neither this crate nor its kit adds a dependency.
+//!
+//! # Writing a backend
+//!
+//! The archive format is `archive-index`'s; a backend decides only where the
+//! bytes live. What it needs, in the order a publish and a fetch use it:
+//!
+//! - [`feed_partitions`] walks a [`PublishRequest`] partition by partition
+//!   (`Begin`, messages, `End`; empty partitions produce nothing), so every
+//!   backend cuts archives at the same places.
+//! - [`archive_index::DataWriter`] turns that walk into archives: status-go's
+//!   30 MB chunking and padding, appended to any `Write`, with a
+//!   [`WriteReport`](archive_index::WriteReport) of what it wrote;
+//!   [`PublishOutcome::from_report`] makes the outcome from that report.
+//! - [`RemoteIndex::from_metadata`] (or `From` a `TorrentIndex` or
+//!   `CodexIndex`) is what `resolve` returns; [`RemoteIndex::missing`] is the
+//!   set difference a member fetches.
+//! - [`archive_index::extract_archive`] reads one archive back out of a
+//!   `data` file against its index, bounds-checked and memory-capped, for
+//!   `fetch` and `read_archive`.
+//! - [`FetchEvent::hand_over`] gives each verified archive to the caller,
+//!   waiting for room in its channel unless the fetch is cancelled.
+//!
+//! [`memory::MemoryBackend`] is a complete backend built from exactly these
+//! (about 400 lines). [`conformance`] is the kit every backend runs from its
+//! own tests: one [`conformance_tests!`] call makes a named test per check.
 
 mod backend;
 pub mod conformance;

@@ -5,7 +5,10 @@
 //! It stores archives in status-go's torrent layout (one `data` buffer and a
 //! `TorrentIndex`, built by `archive-index`), and its links are magnet links
 //! whose infohash is a content hash of the index: they resolve only among
-//! [`MemoryBackend`]s attached to the same [`MemoryNetwork`].
+//! [`MemoryBackend`]s attached to the same [`MemoryNetwork`]. Its archives
+//! carry no content hash, so *verified* means here what it means for any
+//! such backend: an archive decodes within the limits and its metadata is its
+//! index entry's, or it is not handed over.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -96,6 +99,17 @@ impl MemoryBackend {
         self
     }
 
+    /// Overwrites this node's stored bytes of every archive of `community`
+    /// with garbage, as a failing disk would: for testing that corrupt bytes
+    /// are never handed over as an archive.
+    pub fn corrupt_stored_archives(&self, community: &CommunityId) {
+        let holding = self.holding(community);
+        let mut h = holding.lock().expect("holding lock");
+        for byte in &mut h.data {
+            *byte ^= 0xff;
+        }
+    }
+
     fn holding(&self, community: &CommunityId) -> SharedHolding {
         self.holdings
             .lock()
@@ -144,6 +158,27 @@ impl MemoryBackend {
     }
 }
 
+/// Archive `id` from `holding`'s bytes, verified the only way a backend
+/// without content hashes can: it decodes within the limits, and its metadata
+/// is its index entry's.
+fn read_local(holding: &Holding, id: &ArchiveId) -> Result<Archive> {
+    let corrupt = |what: String| Error::new(ErrorKind::Corrupt, NAME, what);
+    let archive = extract_archive(
+        &mut Cursor::new(&holding.data),
+        holding.data.len() as u64,
+        &holding.index,
+        id,
+        ExtractOptions::default(),
+    )
+    .map_err(|e| corrupt(format!("archive {id}")).with_source(e))?;
+    match holding.index.get(id) {
+        Some(entry) if entry.metadata == archive.metadata => Ok(archive),
+        _ => Err(corrupt(format!(
+            "archive {id} does not match its index entry"
+        ))),
+    }
+}
+
 fn not_found(what: String) -> Error {
     Error::new(ErrorKind::NotFound, NAME, what)
 }
@@ -159,10 +194,9 @@ impl Backend for MemoryBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            partial_fetch: true,
-            member_seeding: true,
-        }
+        Capabilities::default()
+            .with_partial_fetch(true)
+            .with_member_seeding(true)
     }
 
     async fn publish(
@@ -229,13 +263,7 @@ impl Backend for MemoryBackend {
             .next()
             .ok_or_else(|| not_found(format!("no node serves {link}")))?;
         let h = server.lock().expect("holding lock");
-        Ok(RemoteIndex {
-            archives: h
-                .index
-                .iter()
-                .map(|(id, e)| (*id, e.metadata.clone()))
-                .collect(),
-        })
+        Ok(RemoteIndex::from(&h.index))
     }
 
     async fn fetch(
@@ -301,14 +329,17 @@ impl Backend for MemoryBackend {
                     .ok_or_else(|| {
                         not_found(format!("no node serving {link} holds archive {id}"))
                     })?;
-                let mut h = local.lock().expect("holding lock");
-                h.data[start..end].copy_from_slice(&bytes);
-                h.complete.insert(id);
                 outcome.bytes_fetched += bytes.len() as u64;
+                local.lock().expect("holding lock").data[start..end].copy_from_slice(&bytes);
             }
+            // Verified before it counts: a server's corrupt bytes stay
+            // unmarked here and fail the fetch.
+            let archive = read_local(&local.lock().expect("holding lock"), &id)?;
+            local.lock().expect("holding lock").complete.insert(id);
             outcome.fetched.push(id);
-            // A member that stopped listening still gets its archives.
-            let _ = events.send(FetchEvent::ArchiveFetched { id, range }).await;
+            FetchEvent::ArchiveFetched { id, range, archive }
+                .hand_over(&events, &cancel, NAME)
+                .await?;
         }
         Ok(outcome)
     }
@@ -324,14 +355,7 @@ impl Backend for MemoryBackend {
         if !h.complete.contains(id) {
             return Err(not_found(format!("archive {id} is not on this node")));
         }
-        extract_archive(
-            &mut Cursor::new(&h.data),
-            h.data.len() as u64,
-            &h.index,
-            id,
-            ExtractOptions::default(),
-        )
-        .map_err(|e| Error::new(ErrorKind::Corrupt, NAME, format!("archive {id}")).with_source(e))
+        read_local(&h, id)
     }
 
     async fn seed(&self, community: &CommunityId, link: &Link) -> Result<()> {

@@ -122,9 +122,26 @@ fn derive_chat_key(chat_id: &str) -> [u8; 32] {
     key
 }
 
-/// The content topic a Waku v1 topic is bridged to (23/WAKU2-TOPICS).
+/// What comes before and after the 4-byte topic in a bridged content topic.
+const BRIDGED_PREFIX: &str = "/waku/1/";
+const BRIDGED_SUFFIX: &str = "/rfc26";
+
+/// The content topic a Waku v1 topic is bridged to (23/WAKU2-TOPICS):
+/// `/waku/1/0x<8 hex>/rfc26`. Announcements and a community's chat messages
+/// both travel on such topics.
 pub fn content_topic(topic: Topic) -> String {
-    format!("/waku/1/{topic}/rfc26")
+    format!("{BRIDGED_PREFIX}{topic}{BRIDGED_SUFFIX}")
+}
+
+/// The 4-byte Waku v1 topic a bridged content topic `/waku/1/0x<8 hex>/rfc26`
+/// carries, the inverse of [`content_topic`]; `None` for any other content
+/// topic.
+pub fn v1_topic(content_topic: &str) -> Option<Topic> {
+    content_topic
+        .strip_prefix(BRIDGED_PREFIX)?
+        .strip_suffix(BRIDGED_SUFFIX)?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -155,6 +172,13 @@ mod tests {
             content_topic(Topic([0xde, 0xad, 0xBE, 0xEF])),
             "/waku/1/0xdeadbeef/rfc26"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn v1_topic_reads_back_every_content_topic(topic in proptest::prelude::any::<[u8; 4]>()) {
+            proptest::prop_assert_eq!(v1_topic(&content_topic(Topic(topic))), Some(Topic(topic)));
+        }
     }
 
     #[test]

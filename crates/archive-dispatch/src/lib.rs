@@ -56,7 +56,7 @@ pub use announcement::{
     message_type, open_announcement, sign_announcement,
 };
 pub use archive_index::CommunityId;
-pub use channel::{CHAT_KEY_ITERATIONS, Channel, DEFAULT_PUBSUB_TOPIC, content_topic};
+pub use channel::{CHAT_KEY_ITERATIONS, Channel, DEFAULT_PUBSUB_TOPIC, content_topic, v1_topic};
 pub use debounce::{DEFAULT_QUIET_PERIOD, Debouncer};
 pub use dispatcher::{
     CommunityLookup, DispatchConfig, Dispatcher, Event, LinkRequestListener, Listener,

@@ -11,7 +11,7 @@ use crate::{
     ids::ArchiveId,
     limits::{DecodeLimits, MetadataBuilder},
     message::ArchiveMetadata,
-    missing::missing_oldest_first,
+    missing::missing,
     torrent_index::{count_map_entries, walk_map_entry},
     wire::{Field, Fields, bytes_len, put_bytes, put_uint, put_varint, uint_len},
 };
@@ -191,7 +191,7 @@ impl CodexIndex {
 
     /// The archives not in `downloaded`, oldest `from` first (a set difference).
     pub fn missing(&self, downloaded: &HashSet<ArchiveId>) -> Vec<ArchiveId> {
-        missing_oldest_first(
+        missing(
             self.entries.iter().map(|(id, e)| (*id, &e.metadata)),
             downloaded,
         )

@@ -76,5 +76,6 @@ pub use in_memory::{ArchiveRun, write_archives};
 pub use limits::{DECODE_HEAP_ALLOWANCE, DecodeLimits};
 pub use link_kind::{InvalidLinkKind, LinkKind};
 pub use message::{Archive, ArchiveMetadata, Message, TimeRange};
+pub use missing::missing;
 pub use partition::{Partitions, partitions};
 pub use torrent_index::{IndexEntry, TorrentIndex};

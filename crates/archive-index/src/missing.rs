@@ -4,8 +4,10 @@ use std::collections::HashSet;
 
 use crate::{ids::ArchiveId, message::ArchiveMetadata};
 
-/// IDs of `index` not in `downloaded`, ordered by `from`, then `to`, then ID.
-pub(crate) fn missing_oldest_first<'a>(
+/// IDs of `index` not in `downloaded`, ordered by `from`, then `to`, then ID:
+/// the one implementation behind every index's `missing`, whatever shape a
+/// backend keeps its index in.
+pub fn missing<'a>(
     index: impl Iterator<Item = (ArchiveId, &'a ArchiveMetadata)>,
     downloaded: &HashSet<ArchiveId>,
 ) -> Vec<ArchiveId> {

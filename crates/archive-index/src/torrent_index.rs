@@ -12,7 +12,7 @@ use crate::{
     ids::ArchiveId,
     limits::{DecodeLimits, MetadataBuilder},
     message::ArchiveMetadata,
-    missing::missing_oldest_first,
+    missing::missing,
     wire::{Field, Fields, bytes_len, put_uint, put_varint, uint_len},
 };
 
@@ -365,7 +365,7 @@ impl TorrentIndex {
     /// The archives not in `downloaded`, oldest `from` first. A set difference:
     /// an equal count of different IDs still yields the unknown ones.
     pub fn missing(&self, downloaded: &HashSet<ArchiveId>) -> Vec<ArchiveId> {
-        missing_oldest_first(
+        missing(
             self.entries.iter().map(|(id, e)| (*id, &e.metadata)),
             downloaded,
         )

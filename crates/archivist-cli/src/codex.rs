@@ -1,20 +1,16 @@
-//! `archivist codex-devnode`, and the Codex halves of `create` and `fetch`.
+//! `archivist codex-devnode`, the Codex half of `create`, and the Codex
+//! backend `fetch` uses.
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::Context;
 use archive_backend::{
-    Backend, FetchEvent, FetchOptions, Link, MessageSource, PublishOptions, PublishOutcome,
-    PublishRequest, ResolveOptions,
+    Backend, Link, MessageSource, PublishOptions, PublishOutcome, PublishRequest,
 };
 use archive_index::{ArchiveRun, CommunityId};
 use backend_codex::{ClientConfig, CodexBackend, CodexClient};
 use codex_devnode::{Devnode, DevnodeConfig};
 use serde_json::json;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-
-use crate::{jsonl, torrent::member_import::MemberStore};
 
 /// Arguments of `archivist codex-devnode`.
 #[derive(Debug, clap::Args)]
@@ -58,7 +54,8 @@ pub(crate) async fn devnode(args: DevnodeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn backend(url: &str) -> anyhow::Result<CodexBackend> {
+/// The Codex backend on the node at `url`.
+pub(crate) fn backend(url: &str) -> anyhow::Result<CodexBackend> {
     let client =
         CodexClient::new(ClientConfig::new(url)).with_context(|| format!("Codex node at {url}"))?;
     Ok(CodexBackend::new(client))
@@ -84,78 +81,4 @@ pub(crate) async fn publish(
     Ok(backend(url)?
         .publish(request, &PublishOptions::default())
         .await?)
-}
-
-/// Fetches every archive behind a `codex:` link through the node at `url` and
-/// writes `DIR/<community>/index` and one JSONL file per archive; with a
-/// `member` store, only the archives not imported there yet, which are then
-/// imported.
-pub(crate) async fn fetch(
-    link: &Link,
-    url: &str,
-    community: CommunityId,
-    out: PathBuf,
-    mut member: Option<MemberStore>,
-) -> anyhow::Result<serde_json::Value> {
-    let node = backend(url)?;
-    let started = std::time::Instant::now();
-    let index = node
-        .resolve(
-            &community,
-            link,
-            &ResolveOptions::with_timeout(Duration::from_secs(60)),
-        )
-        .await?;
-    let ids = match &member {
-        Some(member) => member.pending(&index).await?,
-        None => index.missing(&Default::default()),
-    };
-    let (tx, mut rx) = mpsc::channel(64);
-    let progress = tokio::spawn(async move {
-        while let Some(FetchEvent::ArchiveFetched { id, range }) = rx.recv().await {
-            eprintln!("fetched archive {id} [{}, {})", range.from, range.to);
-        }
-    });
-    let outcome = node
-        .fetch(
-            &community,
-            link,
-            &ids,
-            &FetchOptions::default(),
-            tx,
-            CancellationToken::new(),
-        )
-        .await?;
-    progress.await.ok();
-    let dir = out.join(community.to_string());
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let index_bytes = node
-        .client()
-        .download(link.announced(), backend_codex::Source::Local)
-        .await?;
-    std::fs::write(dir.join("index"), &index_bytes)?;
-    if let Some(member) = &member {
-        member.record_downloaded(&index, &outcome.fetched).await?;
-    }
-    for id in &outcome.fetched {
-        let archive = node.read_archive(&community, link, id).await?;
-        let path = dir.join(format!("{id}.jsonl"));
-        let file = std::io::BufWriter::new(std::fs::File::create(&path)?);
-        jsonl::write_messages(file, &archive.messages)?;
-        if let Some(member) = &mut member {
-            member.import(*id, archive).await?;
-        }
-    }
-    let mut report = json!({
-        "community": community.to_string(),
-        "index_cid": link.announced(),
-        "archives": outcome.fetched.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "bytes_fetched": outcome.bytes_fetched,
-        "seconds": started.elapsed().as_secs_f64(),
-        "dir": dir.display().to_string(),
-    });
-    if let Some(member) = &member {
-        report["imported"] = member.report();
-    }
-    Ok(report)
 }

@@ -12,6 +12,7 @@ mod codex;
 mod create;
 mod demo;
 mod demo_table;
+mod fetch;
 mod inspect;
 mod inspect_torrent;
 mod jsonl;
@@ -58,7 +59,7 @@ enum Command {
     /// Seed a community's archives over BitTorrent until interrupted.
     Seed(torrent::SeedArgs),
     /// Download a community's index and archives from a magnet link.
-    Fetch(torrent::FetchArgs),
+    Fetch(fetch::FetchArgs),
     /// Serve the Codex REST API locally (a faithful test node).
     CodexDevnode(codex::DevnodeArgs),
     /// Create a community key and print the community ID.
@@ -105,7 +106,7 @@ fn main() -> ExitCode {
         Command::CodexDevnode(args) => runtime().and_then(|rt| rt.block_on(codex::devnode(args))),
         Command::Seed(args) => runtime().and_then(|rt| rt.block_on(torrent::seed(args))),
         Command::Fetch(args) => runtime()
-            .and_then(|rt| rt.block_on(torrent::fetch(args)))
+            .and_then(|rt| rt.block_on(fetch::fetch(args)))
             .map(|report| println!("{report}")),
     };
     match result {

@@ -32,12 +32,15 @@
 //! - [`backend`]: the storage backend trait and its conformance kit;
 //! - [`dispatch`]: signed announcements and the transport trait;
 //! - [`scheduler`]: the owner's periodic archive tasks;
+//! - [`fetch`]: one pass from a link into the store, as members and
+//!   `archivist fetch --db` run it;
 //! - `torrent`, `codex`, `devnode`, `waku`: the concrete networks.
 
 mod config;
 mod digest;
 mod error;
 mod event;
+pub mod fetch;
 mod member;
 mod networks;
 mod node;

@@ -187,6 +187,10 @@ impl Networks {
     }
 
     /// Stops the engines; their files stay.
+    #[cfg_attr(
+        not(any(feature = "torrent", feature = "waku")),
+        allow(clippy::unused_async, reason = "no engine to stop without them")
+    )]
     pub(crate) async fn stop(&self) {
         #[cfg(feature = "torrent")]
         if let Some(torrent) = &self.torrent {
@@ -217,10 +221,4 @@ fn start_codex(config: &Config) -> Result<DynBackend, Error> {
 #[cfg(not(feature = "codex"))]
 fn start_codex(_: &Config) -> Result<DynBackend, Error> {
     Err(Error::NotCompiled("codex"))
-}
-
-/// The content topic status-go's bridged chat messages use for `topic`.
-#[cfg(feature = "waku")]
-pub(crate) fn chat_content_topic(topic: archive_index::Topic) -> String {
-    format!("/waku/1/{topic}/rfc26")
 }

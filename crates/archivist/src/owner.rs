@@ -59,7 +59,7 @@ impl Owned {
             Some(waku) if inner.config.waku.ingest => {
                 let content_topics: Vec<String> = topics
                     .iter()
-                    .map(|t| crate::networks::chat_content_topic(*t))
+                    .map(|t| archive_dispatch::content_topic(*t))
                     .collect();
                 Some(
                     transport_waku::Ingestion::start(waku, inner.store.clone(), &content_topics)

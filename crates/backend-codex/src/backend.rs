@@ -3,18 +3,22 @@
 //! its own dataset; a `CodexWakuMessageArchiveIndex` maps archive IDs to their
 //! CIDs and is uploaded too; its CID is the link.
 
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Mutex, MutexGuard, PoisonError},
+    time::Duration,
+};
 
 use archive_backend::{
     Backend, Capabilities, Error, ErrorKind, FetchEvent, FetchOptions, FetchOrder, FetchOutcome,
-    Link, LinkKind, PublishOptions, PublishOutcome, PublishRequest, PublishedArchive, RemoteIndex,
-    ResolveOptions, Result,
+    Link, LinkKind, PartitionItem, PublishOptions, PublishOutcome, PublishRequest,
+    PublishedArchive, RemoteIndex, ResolveOptions, Result, feed_partitions,
 };
 use archive_index::{
-    Archive, ArchiveId, CodexEntry, CodexIndex, CommunityId, DataWriter, partitions,
+    Archive, ArchiveId, ArchiveMetadata, CodexEntry, CodexIndex, CommunityId, DataWriter,
+    DroppedMessage,
 };
 use bytes::Bytes;
-use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -117,6 +121,33 @@ impl CodexBackend {
         })
     }
 
+    /// Uploads the archives of the partition `state`'s writer holds, each
+    /// unpadded, and adds them to the index.
+    async fn upload_partition(&self, state: &Mutex<Publishing>) -> Result<()> {
+        let writer = lock(state).writer.take().expect("a partition is open");
+        let (data, report) = writer.finish().map_err(format_error)?;
+        lock(state).dropped.extend(report.dropped);
+        let data = Bytes::from(data);
+        for written in report.archives {
+            let entry = &written.entry;
+            let start = entry.offset as usize;
+            let raw = data.slice(start..start + (entry.size - entry.padding) as usize);
+            let cid = self.client.upload(raw, &self.options.upload).await?;
+            let mut state = lock(state);
+            let id = state.index.insert(CodexEntry {
+                version: 0,
+                metadata: entry.metadata.clone(),
+                cid,
+            });
+            state.archives.push(PublishedArchive {
+                id,
+                range: entry.metadata.range,
+                message_count: written.message_count,
+            });
+        }
+        Ok(())
+    }
+
     /// An archive's bytes, from the local node when it has them (no network
     /// bytes), else through the network; verified either way.
     async fn archive_bytes(&self, cid: &str) -> Result<(Bytes, u64), CodexError> {
@@ -134,6 +165,18 @@ impl CodexBackend {
     }
 }
 
+/// A publish in progress: the open partition's writer, and what is done.
+struct Publishing {
+    writer: Option<DataWriter<Vec<u8>>>,
+    index: CodexIndex,
+    archives: Vec<PublishedArchive>,
+    dropped: Vec<DroppedMessage>,
+}
+
+fn lock(state: &Mutex<Publishing>) -> MutexGuard<'_, Publishing> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn index_cid(link: &Link) -> Result<&str> {
     if link.kind() != LinkKind::CODEX {
         return Err(Error::new(
@@ -149,15 +192,25 @@ fn format_error(e: archive_index::Error) -> Error {
     Error::new(ErrorKind::InvalidInput, NAME, "archive format").with_source(e)
 }
 
-fn decode_archive(cid: &str, bytes: &[u8]) -> Result<Archive> {
-    Archive::decode(bytes).map_err(|e| {
+/// Decodes archive `cid`, whose bytes the client verified against their
+/// tree root, and checks it is the archive its index entry describes.
+fn decode_archive(cid: &str, bytes: &[u8], metadata: &ArchiveMetadata) -> Result<Archive> {
+    let archive = Archive::decode(bytes).map_err(|e| {
         Error::new(
             ErrorKind::Corrupt,
             NAME,
             format!("archive {cid} does not decode"),
         )
         .with_source(e)
-    })
+    })?;
+    if archive.metadata != *metadata {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            NAME,
+            format!("archive {cid} does not match its index entry"),
+        ));
+    }
+    Ok(archive)
 }
 
 #[async_trait::async_trait]
@@ -171,10 +224,9 @@ impl Backend for CodexBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let mut caps = Capabilities::default();
-        caps.partial_fetch = true;
-        caps.member_seeding = true;
-        caps
+        Capabilities::default()
+            .with_partial_fetch(true)
+            .with_member_seeding(true)
     }
 
     async fn publish(
@@ -183,50 +235,49 @@ impl Backend for CodexBackend {
         _options: &PublishOptions,
     ) -> Result<PublishOutcome> {
         let manifest_deadline = self.client.config().manifest_deadline;
-        let mut index = match &request.previous {
+        let index = match &request.previous {
             Some(link) => {
                 self.index(index_cid(link)?, Source::Network, manifest_deadline)
                     .await?
             }
             None => CodexIndex::new(),
         };
-        let mut archives = Vec::new();
-        let mut dropped = Vec::new();
-        for part in partitions(request.range, request.interval).map_err(format_error)? {
-            // One partition at a time: status-go's 30 MB chunking, encoded
-            // into memory, then each archive uploaded unpadded.
-            let mut writer = DataWriter::new(Vec::new(), 0, request.topics.clone());
-            let mut messages = request.messages.messages(&request.topics, part);
-            let mut open = false;
-            while let Some(message) = messages.next().await {
-                let message = message?;
-                if !open {
-                    writer.begin_partition(part).map_err(format_error)?;
-                    open = true;
+        // One partition at a time: status-go's 30 MB chunking, encoded into
+        // memory, then each archive uploaded unpadded as the partition ends.
+        let state = Mutex::new(Publishing {
+            writer: None,
+            index,
+            archives: Vec::new(),
+            dropped: Vec::new(),
+        });
+        let topics = &request.topics;
+        feed_partitions(&request, |item| {
+            let state = &state;
+            async move {
+                match item {
+                    PartitionItem::Begin(part) => {
+                        let mut writer = DataWriter::new(Vec::new(), 0, topics.clone());
+                        writer.begin_partition(part).map_err(format_error)?;
+                        lock(state).writer = Some(writer);
+                    }
+                    PartitionItem::Message(message) => lock(state)
+                        .writer
+                        .as_mut()
+                        .expect("a partition is open")
+                        .push(&message)
+                        .map_err(format_error)?,
+                    PartitionItem::End(_) => self.upload_partition(state).await?,
                 }
-                writer.push(&message).map_err(format_error)?;
+                Ok(())
             }
-            drop(messages);
-            let (data, report) = writer.finish().map_err(format_error)?;
-            dropped.extend(report.dropped);
-            let data = Bytes::from(data);
-            for written in report.archives {
-                let entry = &written.entry;
-                let start = entry.offset as usize;
-                let raw = data.slice(start..start + (entry.size - entry.padding) as usize);
-                let cid = self.client.upload(raw, &self.options.upload).await?;
-                let id = index.insert(CodexEntry {
-                    version: 0,
-                    metadata: entry.metadata.clone(),
-                    cid,
-                });
-                archives.push(PublishedArchive {
-                    id,
-                    range: entry.metadata.range,
-                    message_count: written.message_count,
-                });
-            }
-        }
+        })
+        .await?;
+        let Publishing {
+            index,
+            archives,
+            dropped,
+            ..
+        } = state.into_inner().unwrap_or_else(PoisonError::into_inner);
         if archives.is_empty() {
             return Ok(PublishOutcome {
                 link: request.previous,
@@ -270,12 +321,7 @@ impl Backend for CodexBackend {
             })??;
         self.remember(cid, bytes);
         let index = self.index(cid, Source::Network, deadline).await?;
-        Ok(RemoteIndex {
-            archives: index
-                .iter()
-                .map(|(id, e)| (*id, e.metadata.clone()))
-                .collect(),
-        })
+        Ok(RemoteIndex::from(&index))
     }
 
     async fn fetch(
@@ -300,7 +346,7 @@ impl Backend for CodexBackend {
             .map(|id| {
                 index
                     .get(id)
-                    .map(|e| (e.metadata.range, *id, e.cid.clone()))
+                    .map(|e| (e.metadata.range, *id, e.cid.clone(), e.metadata.clone()))
                     .ok_or_else(|| {
                         Error::new(
                             ErrorKind::InvalidInput,
@@ -310,22 +356,26 @@ impl Backend for CodexBackend {
                     })
             })
             .collect::<Result<Vec<_>>>()?;
-        wanted.sort();
+        wanted.sort_by_key(|(range, id, ..)| (*range, *id));
         if options.order == FetchOrder::NewestFirst {
             wanted.reverse();
         }
         let mut outcome = FetchOutcome::default();
-        for (range, id, archive_cid) in wanted {
+        for (range, id, archive_cid, metadata) in wanted {
             let (bytes, network_bytes) = tokio::select! {
                 biased;
                 () = cancel.cancelled() => return Err(cancelled()),
                 fetched = self.archive_bytes(&archive_cid) => fetched?,
             };
-            decode_archive(&archive_cid, &bytes)?;
+            let archive = decode_archive(&archive_cid, &bytes, &metadata)?;
+            // The archive is decoded; its buffer goes back to the client for
+            // the next download.
+            drop(bytes);
             outcome.bytes_fetched += network_bytes;
             outcome.fetched.push(id);
-            // A caller that stopped listening still gets its archives.
-            let _ = events.send(FetchEvent::ArchiveFetched { id, range }).await;
+            FetchEvent::ArchiveFetched { id, range, archive }
+                .hand_over(&events, &cancel, NAME)
+                .await?;
         }
         Ok(outcome)
     }
@@ -348,7 +398,7 @@ impl Backend for CodexBackend {
             )
         })?;
         let bytes = self.client.download(&entry.cid, Source::Local).await?;
-        decode_archive(&entry.cid, &bytes)
+        decode_archive(&entry.cid, &bytes, &entry.metadata)
     }
 
     async fn seed(&self, _community: &CommunityId, link: &Link) -> Result<()> {

@@ -2,10 +2,7 @@
 
 use std::time::Duration;
 
-/// The prefix of Logos Storage (2026) nodes; the default.
-pub const STORAGE_PREFIX: &str = "/api/storage/v1";
-/// The prefix of Codex (≤ 2025) nodes.
-pub const CODEX_PREFIX: &str = "/api/codex/v1";
+pub use codex_format::api::{CODEX_PREFIX, STORAGE_PREFIX};
 
 /// How the client reaches one node.
 #[derive(Clone, Debug)]

@@ -9,8 +9,8 @@ use archive_backend::{
     ResolveOptions, Result,
 };
 use archive_index::{
-    Archive, ArchiveId, CodexEntry, CodexIndex, CommunityId, DataWriter, MAX_ARCHIVE_SIZE,
-    partitions,
+    Archive, ArchiveId, ArchiveMetadata, CodexEntry, CodexIndex, CommunityId, DataWriter,
+    MAX_ARCHIVE_SIZE, partitions,
 };
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -96,6 +96,27 @@ fn link_to(hash: &str) -> Result<Link> {
 
 fn format_error(e: archive_index::Error) -> Error {
     Error::new(ErrorKind::InvalidInput, NAME, "archive format").with_source(e)
+}
+
+/// Decodes a verified archive blob and checks it is the archive its index
+/// entry describes.
+fn decode(id: &ArchiveId, bytes: &[u8], metadata: &ArchiveMetadata) -> Result<Archive> {
+    let archive = Archive::decode(bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::Corrupt,
+            NAME,
+            format!("archive {id} does not decode"),
+        )
+        .with_source(e)
+    })?;
+    if archive.metadata != *metadata {
+        return Err(Error::new(
+            ErrorKind::Corrupt,
+            NAME,
+            format!("archive {id} is not the archive its index entry describes"),
+        ));
+    }
+    Ok(archive)
 }
 
 /// The content hash an index entry records, checked to be a blob name.
@@ -223,7 +244,7 @@ impl Backend for DirShareBackend {
             .collect::<HashSet<_>>()
             .into_iter()
             .map(|id| match index.get(id) {
-                Some(entry) => Ok((entry.metadata.range, *id, archive_hash(id, entry)?)),
+                Some(entry) => Ok((entry.metadata.range, *id, archive_hash(id, entry)?, entry)),
                 None => Err(Error::new(
                     ErrorKind::NotFound,
                     NAME,
@@ -231,33 +252,39 @@ impl Backend for DirShareBackend {
                 )),
             })
             .collect::<Result<Vec<_>>>()?;
-        wanted.sort();
+        wanted.sort_by_key(|(range, id, _, _)| (*range, *id));
         if options.order == FetchOrder::NewestFirst {
             wanted.reverse();
         }
         let mut outcome = FetchOutcome::default();
-        for (range, id, hash) in wanted {
+        for (range, id, hash, entry) in wanted {
             if cancel.is_cancelled() {
                 return Err(cancelled());
             }
             let (this, c, h) = (self.clone(), *community, hash.clone());
-            let present = blocking(move || Ok(this.local.read(&c, &h, MAX_ARCHIVE_SIZE).is_ok()));
-            if !present.await? {
-                let (this, c, h) = (self.clone(), *community, hash.clone());
-                let read = blocking(move || this.shared.read(&c, &h, MAX_ARCHIVE_SIZE));
-                // Cancelled while reading: the bytes are dropped unwritten,
-                // so nothing unreported becomes readable.
-                let bytes = tokio::select! {
-                    () = cancel.cancelled() => return Err(cancelled()),
-                    bytes = read => bytes?,
-                };
-                outcome.bytes_fetched += bytes.len() as u64;
-                let (this, c) = (self.clone(), *community);
-                blocking(move || this.local.write(&c, &bytes)).await?;
-            }
+            let local = blocking(move || Ok(this.local.read(&c, &h, MAX_ARCHIVE_SIZE).ok()));
+            let bytes = match local.await? {
+                Some(bytes) => bytes,
+                None => {
+                    let (this, c, h) = (self.clone(), *community, hash.clone());
+                    let read = blocking(move || this.shared.read(&c, &h, MAX_ARCHIVE_SIZE));
+                    // Cancelled while reading: the bytes are dropped unwritten,
+                    // so nothing not handed over becomes readable.
+                    let bytes = tokio::select! {
+                        () = cancel.cancelled() => return Err(cancelled()),
+                        bytes = read => bytes?,
+                    };
+                    outcome.bytes_fetched += bytes.len() as u64;
+                    bytes
+                }
+            };
+            let archive = decode(&id, &bytes, &entry.metadata)?;
+            let (this, c) = (self.clone(), *community);
+            blocking(move || this.local.write(&c, &bytes)).await?;
             outcome.fetched.push(id);
-            // A member that stopped listening still gets its archives.
-            let _ = events.send(FetchEvent::ArchiveFetched { id, range }).await;
+            FetchEvent::ArchiveFetched { id, range, archive }
+                .hand_over(&events, &cancel, NAME)
+                .await?;
         }
         Ok(outcome)
     }
@@ -279,14 +306,7 @@ impl Backend for DirShareBackend {
         let hash = archive_hash(id, entry)?;
         let (this, c) = (self.clone(), *community);
         let bytes = blocking(move || this.local.read(&c, &hash, MAX_ARCHIVE_SIZE)).await?;
-        Archive::decode(&bytes).map_err(|e| {
-            Error::new(
-                ErrorKind::Corrupt,
-                NAME,
-                format!("archive {id} does not decode"),
-            )
-            .with_source(e)
-        })
+        decode(id, &bytes, &entry.metadata)
     }
 
     /// Copies the index and the archives behind `link` that this node holds

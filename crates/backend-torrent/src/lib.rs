@@ -14,6 +14,8 @@
 mod backend;
 mod config;
 mod engine;
+mod fetch;
+mod publish;
 mod stall;
 mod stream;
 

@@ -10,7 +10,7 @@
 //! peer table from the configured peers and dials them at once.
 
 use std::{
-    sync::atomic::{AtomicU64, Ordering},
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
     time::Duration,
 };
 
@@ -97,6 +97,12 @@ impl Watchdog {
         Verdict::Restart
     }
 
+    /// The waiter is waiting on something other than the swarm: silence
+    /// counts from `now`.
+    pub(crate) fn hold(&mut self, now: Instant) {
+        self.since = now;
+    }
+
     /// Restarts so far.
     pub(crate) fn restarts(&self) -> u32 {
         self.restarts
@@ -138,28 +144,27 @@ pub(crate) async fn on_watch(
 }
 
 /// Runs until `what` stalls beyond cure, and returns the error saying so;
-/// progress is the torrent's verified bytes plus `archives_read`.
+/// progress is the torrent's verified bytes plus `archives_read`. While
+/// `caller_busy` is set the fetch waits for its caller to take an archive,
+/// not for the swarm, and that is no silence.
 pub(crate) async fn watch(
     engine: &Engine,
     policy: StallPolicy,
     active: &Active,
     archives_read: &AtomicU64,
+    caller_busy: &AtomicBool,
     what: &str,
 ) -> Error {
     let mut watchdog = Watchdog::new(policy, Instant::now());
     loop {
         tokio::time::sleep(policy.poll_interval()).await;
+        let now = Instant::now();
+        if caller_busy.load(Ordering::Relaxed) {
+            watchdog.hold(now);
+            continue;
+        }
         let progress = active.verified_bytes() + archives_read.load(Ordering::Relaxed);
-        if let Err(e) = on_watch(
-            engine,
-            active,
-            &mut watchdog,
-            progress,
-            Instant::now(),
-            what,
-        )
-        .await
-        {
+        if let Err(e) = on_watch(engine, active, &mut watchdog, progress, now, what).await {
             return e;
         }
     }
@@ -186,6 +191,21 @@ mod tests {
     use super::*;
 
     const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn waiting_on_the_caller_is_no_silence() {
+        let policy = StallPolicy {
+            timeout: 10 * SECOND,
+            restarts: 1,
+        };
+        let t0 = Instant::now();
+        let mut dog = Watchdog::new(policy, t0);
+        assert_eq!(dog.observe(5, t0), Verdict::Wait);
+        // The caller took 60 s to take an archive; the swarm was not asked.
+        dog.hold(t0 + 60 * SECOND);
+        assert_eq!(dog.observe(5, t0 + 69 * SECOND), Verdict::Wait);
+        assert_eq!(dog.observe(5, t0 + 70 * SECOND), Verdict::Restart);
+    }
 
     #[test]
     fn silence_restarts_then_gives_up_and_progress_resets_the_clock() {

@@ -42,11 +42,14 @@
 
 mod error;
 pub use codex_format as format;
+mod middleware;
 mod network;
 mod node;
 mod serve;
 mod server;
+mod state;
 mod store;
 
 pub use error::DevnodeError;
-pub use node::{CODEX_PREFIX, Devnode, DevnodeConfig, DevnodeHandle, Faults, STORAGE_PREFIX};
+pub use format::api::{CODEX_PREFIX, STORAGE_PREFIX};
+pub use node::{Devnode, DevnodeConfig, DevnodeHandle, Faults};

@@ -24,7 +24,7 @@ use crate::{
     format::cid::{MANIFEST_CODEC, cid_text},
     format::manifest::{DataList, Manifest},
     format::tree::{BlockSplitter, block_digest, tree_cid},
-    node::NodeState,
+    state::NodeState,
     store::Staging,
 };
 

@@ -1,38 +1,22 @@
-//! Starting and stopping a devnode: its configuration, shared state, injected
-//! faults, CORS, and the handle tests and the CLI hold.
+//! Starting and stopping a devnode: its configuration, the faults it can be
+//! told to inject, and the handle tests and the CLI hold. What the handlers
+//! share is in `state.rs`, the layers before them in `middleware.rs`.
 
 use std::{
-    collections::HashSet,
     net::{Ipv4Addr, SocketAddr},
     path::PathBuf,
-    sync::{
-        Arc, Mutex, RwLock,
-        atomic::{AtomicBool, AtomicU64, Ordering},
-    },
+    sync::Arc,
     time::Duration,
 };
 
-use axum::{
-    extract::{Request, State},
-    http::{HeaderValue, StatusCode, header},
-    middleware::Next,
-    response::{IntoResponse, Response},
-};
-use cid::Cid;
-use sha2::{Digest, Sha256};
 use tokio::{sync::oneshot, task::JoinHandle};
 
 use crate::{
     error::DevnodeError,
-    format::{cid::cid_text, manifest::Manifest},
-    network,
+    format::api::{CODEX_PREFIX, STORAGE_PREFIX},
+    state::NodeState,
     store::Store,
 };
-
-/// The prefix of Logos Storage (2026) nodes.
-pub const STORAGE_PREFIX: &str = "/api/storage/v1";
-/// The prefix of Codex (≤ 2025) nodes.
-pub const CODEX_PREFIX: &str = "/api/codex/v1";
 
 /// Faults to inject, for tests of clients.
 #[derive(Clone, Debug, Default)]
@@ -105,147 +89,6 @@ impl DevnodeConfig {
     }
 }
 
-/// What every handler shares.
-#[derive(Debug)]
-pub(crate) struct NodeState {
-    pub(crate) config: DevnodeConfig,
-    pub(crate) store: Store,
-    pub(crate) http: reqwest::Client,
-    pub(crate) local_addr: SocketAddr,
-    pub(crate) peer_id: String,
-    pub(crate) spr: String,
-    pub(crate) pub_key_hex: String,
-    peers: RwLock<Vec<String>>,
-    /// (peer, tree CID) pairs where the peer sent a dataset whose tree root
-    /// did not match: such a peer is asked last for that tree.
-    distrusted: Mutex<HashSet<(String, String)>>,
-    requests: AtomicU64,
-    fail_next: AtomicU64,
-    corrupt: AtomicBool,
-    next_download: AtomicU64,
-    background: Mutex<Vec<JoinHandle<()>>>,
-}
-
-impl NodeState {
-    pub(crate) fn peers(&self) -> Vec<String> {
-        self.peers.read().expect("peers lock").clone()
-    }
-
-    /// The peers to ask for the blocks of `tree`, those that lied about it
-    /// last.
-    pub(crate) fn peers_for(&self, tree: &Cid) -> Vec<String> {
-        let tree = cid_text(tree);
-        let distrusted = self.distrusted.lock().expect("distrusted lock");
-        let (mut trusted, lied): (Vec<String>, Vec<String>) = self
-            .peers()
-            .into_iter()
-            .partition(|peer| !distrusted.contains(&(peer.clone(), tree.clone())));
-        trusted.extend(lied);
-        trusted
-    }
-
-    pub(crate) fn distrust(&self, peer: &str, tree: &Cid) {
-        self.distrusted
-            .lock()
-            .expect("distrusted lock")
-            .insert((peer.to_string(), cid_text(tree)));
-    }
-
-    pub(crate) fn trust(&self, peer: &str, tree: &Cid) {
-        self.distrusted
-            .lock()
-            .expect("distrusted lock")
-            .remove(&(peer.to_string(), cid_text(tree)));
-    }
-
-    fn peer_base(&self, url: &str) -> String {
-        let url = url.trim_end_matches('/');
-        let has_path = url
-            .split_once("://")
-            .is_some_and(|(_, rest)| rest.contains('/'));
-        if has_path {
-            url.to_string()
-        } else {
-            format!("{url}{}", self.config.prefixes[0])
-        }
-    }
-
-    pub(crate) fn corrupt_data(&self) -> bool {
-        self.corrupt.load(Ordering::Relaxed)
-    }
-
-    /// Fetches a dataset in the background and returns its download ID.
-    pub(crate) fn start_background_fetch(self: &Arc<Self>, cid: Cid, manifest: Manifest) -> u64 {
-        let id = self.next_download.fetch_add(1, Ordering::Relaxed);
-        let node = self.clone();
-        let task = tokio::spawn(async move {
-            // Failures leave the dataset incomplete, which is all a client
-            // of the real node can observe too.
-            let _ = network::ensure_dataset(&node, &cid, &manifest).await;
-        });
-        let mut tasks = self.background.lock().expect("background lock");
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(task);
-        id
-    }
-}
-
-/// Injected delay and 503s, before anything else runs.
-pub(crate) async fn faults(
-    State(node): State<Arc<NodeState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let n = node.requests.fetch_add(1, Ordering::Relaxed) + 1;
-    let faults = &node.config.faults;
-    if !faults.delay.is_zero() {
-        tokio::time::sleep(faults.delay).await;
-    }
-    let forced = node
-        .fail_next
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-            left.checked_sub(1)
-        })
-        .is_ok();
-    if forced
-        || faults
-            .fail_every_nth
-            .is_some_and(|every| every > 0 && n % every == 0)
-    {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CONTENT_TYPE, "text/html")],
-            "Service unavailable (injected by the devnode)",
-        )
-            .into_response();
-    }
-    next.run(request).await
-}
-
-/// `--api-cors-origin`: the node's CORS headers, only when configured.
-pub(crate) async fn cors(
-    State(node): State<Arc<NodeState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    if let Some(origin) = &node.config.cors_origin
-        && let Ok(value) = HeaderValue::from_str(origin)
-    {
-        let headers = response.headers_mut();
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, DELETE, OPTIONS"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("86400"),
-        );
-    }
-    response
-}
-
 /// Starts devnodes.
 #[derive(Debug)]
 pub struct Devnode;
@@ -283,33 +126,7 @@ impl Devnode {
                 peer: "(client)".into(),
                 source: e,
             })?;
-        // A stable identity per data dir, shaped like a secp256k1 peer ID.
-        let seed: [u8; 32] = Sha256::digest(config.data_dir.to_string_lossy().as_bytes()).into();
-        let b58 = cid::multibase::encode(cid::multibase::Base::Base58Btc, seed);
-        let mut node = NodeState {
-            store,
-            http,
-            local_addr,
-            peer_id: format!("16Uiu2HAm{}", &b58[1..]),
-            spr: format!("spr:CiUIAhIh{}", &b58[1..]),
-            pub_key_hex: format!("08021221{}", hex_encode(&seed)),
-            peers: RwLock::new(Vec::new()),
-            distrusted: Mutex::new(HashSet::new()),
-            requests: AtomicU64::new(0),
-            fail_next: AtomicU64::new(0),
-            corrupt: AtomicBool::new(config.faults.corrupt_data),
-            next_download: AtomicU64::new(1),
-            background: Mutex::new(Vec::new()),
-            config,
-        };
-        let peers = node
-            .config
-            .peers
-            .iter()
-            .map(|p| node.peer_base(p))
-            .collect();
-        node.peers = RwLock::new(peers);
-        let node = Arc::new(node);
+        let node = Arc::new(NodeState::new(config, store, http, local_addr));
         let app = crate::server::router(node.clone());
         let limits = crate::serve::Limits {
             header_read_timeout: node.config.header_read_timeout,
@@ -324,10 +141,6 @@ impl Devnode {
             server: Some(server),
         })
     }
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A running devnode. Dropping it stops the server too, without waiting.
@@ -361,26 +174,22 @@ impl DevnodeHandle {
 
     /// Adds a peer at run time (same forms as [`DevnodeConfig::peers`]).
     pub fn add_peer(&self, url: &str) {
-        let base = self.node.peer_base(url);
-        let mut peers = self.node.peers.write().expect("peers lock");
-        if !peers.contains(&base) {
-            peers.push(base);
-        }
+        self.node.add_peer(url);
     }
 
     /// Answers the next `n` requests with 503: a burst of failures.
     pub fn fail_next_requests(&self, n: u64) {
-        self.node.fail_next.store(n, Ordering::Relaxed);
+        self.node.fail_next(n);
     }
 
     /// Starts or stops serving corrupted downloads.
     pub fn set_corrupt_data(&self, corrupt: bool) {
-        self.node.corrupt.store(corrupt, Ordering::Relaxed);
+        self.node.set_corrupt_data(corrupt);
     }
 
     /// Requests handled so far (including injected failures).
     pub fn request_count(&self) -> u64 {
-        self.node.requests.load(Ordering::Relaxed)
+        self.node.request_count()
     }
 
     /// Stops accepting, lets open requests finish for up to 5 s (then drops
@@ -389,15 +198,7 @@ impl DevnodeHandle {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        for task in self
-            .node
-            .background
-            .lock()
-            .expect("background lock")
-            .drain(..)
-        {
-            task.abort();
-        }
+        self.node.stop_background_fetches();
         let Some(mut server) = self.server.take() else {
             return Ok(());
         };
@@ -418,10 +219,6 @@ impl Drop for DevnodeHandle {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Ok(mut tasks) = self.node.background.lock() {
-            for task in tasks.drain(..) {
-                task.abort();
-            }
-        }
+        self.node.stop_background_fetches();
     }
 }

@@ -24,7 +24,7 @@ use crate::{
     format::tree::{BlockSplitter, DEFAULT_BLOCK_SIZE, block_digest, tree_cid},
     format::upload_headers::{check_mimetype, filename_from_disposition},
     network,
-    node::NodeState,
+    state::NodeState,
     store::Upload,
 };
 
@@ -58,11 +58,11 @@ pub(crate) fn router(node: Arc<NodeState>) -> Router {
         .layer(axum::middleware::from_fn(head_is_not_routed))
         .layer(axum::middleware::from_fn_with_state(
             node.clone(),
-            crate::node::faults,
+            crate::middleware::faults,
         ))
         .layer(axum::middleware::from_fn_with_state(
             node,
-            crate::node::cors,
+            crate::middleware::cors,
         ))
 }
 

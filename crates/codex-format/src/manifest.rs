@@ -256,6 +256,8 @@ fn put_bytes(out: &mut Vec<u8>, number: u64, bytes: &[u8]) {
 
 #[cfg(test)]
 mod tests {
+    use proptest::{collection::vec, prelude::*};
+
     use super::*;
     use crate::tree::{DEFAULT_BLOCK_SIZE, TreeHasher, tree_cid};
 
@@ -305,5 +307,69 @@ mod tests {
         assert!(Manifest::decode(b"\x0a\x02\x08").is_err());
         let json = serde_json::to_string(&manifest.to_json()).unwrap();
         assert!(json.contains(r#""filename":null"#) && json.contains(r#""protected":false"#));
+    }
+
+    fn arb_manifest() -> impl Strategy<Value = Manifest> {
+        (
+            any::<[u8; 32]>(),
+            1u64..=u64::MAX,
+            any::<u64>(),
+            proptest::option::of(".{0,40}"),
+            proptest::option::of("[a-z]{1,12}/[a-z0-9.+-]{1,20}"),
+        )
+            .prop_map(
+                |(root, block_size, dataset_size, filename, mimetype)| Manifest {
+                    tree_cid: cid_of_digest(crate::cid::ROOT_CODEC, &root),
+                    block_size,
+                    dataset_size,
+                    filename,
+                    mimetype,
+                },
+            )
+    }
+
+    proptest! {
+        /// Format A (spec 4.4, 4.6): every manifest reads back from its
+        /// block and from its JSON, and its CID is the codex-manifest CID
+        /// of the sha2-256 of that block.
+        #[test]
+        fn manifests_round_trip_through_block_json_and_cid(manifest in arb_manifest()) {
+            let block = manifest.encode();
+            prop_assert_eq!(Manifest::decode(&block).unwrap(), manifest.clone());
+
+            let json = serde_json::to_string(&manifest.to_json()).unwrap();
+            let parsed: ManifestJson = serde_json::from_str(&json).unwrap();
+            prop_assert_eq!(Manifest::from_json(&parsed).unwrap(), manifest.clone());
+
+            let cid = manifest.cid();
+            prop_assert_eq!(cid.codec(), MANIFEST_CODEC);
+            prop_assert_eq!(
+                crate::cid::sha256_digest(&cid),
+                Some(<[u8; 32]>::from(Sha256::digest(&block)))
+            );
+            prop_assert_eq!(parse_cid(&cid_text(&cid)).unwrap(), cid);
+            prop_assert_eq!(
+                manifest.block_count(),
+                manifest.dataset_size.div_ceil(manifest.block_size)
+            );
+        }
+
+        /// The block is one length-delimited field, so no strict prefix of
+        /// it is a manifest: a truncated download never decodes.
+        #[test]
+        fn no_truncated_block_decodes(
+            manifest in arb_manifest(),
+            cut in any::<proptest::sample::Index>(),
+        ) {
+            let block = manifest.encode();
+            let cut = cut.index(block.len());
+            prop_assert!(Manifest::decode(&block[..cut]).is_err());
+        }
+
+        /// Any bytes at all give a manifest or a typed error, never a panic.
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in vec(any::<u8>(), 0..200)) {
+            let _ = Manifest::decode(&bytes);
+        }
     }
 }

@@ -168,6 +168,8 @@ impl BlockSplitter {
 
 #[cfg(test)]
 mod tests {
+    use proptest::{collection::vec, prelude::*};
+
     use super::*;
 
     #[test]
@@ -213,5 +215,104 @@ mod tests {
         let c0 = h(&[&c, &[0; 32], &[3]]);
         assert_eq!(tree_root(&[a, b, c]), Some(h(&[&ab, &c0, &[0]])));
         assert_eq!(tree_root(&[]), None);
+    }
+
+    /// Any data, fed in any pieces, with any block size.
+    fn data_in_pieces() -> impl Strategy<Value = (usize, Vec<u8>, Vec<usize>)> {
+        (
+            1usize..300,
+            vec(any::<u8>(), 0..2_000),
+            vec(0usize..400, 0..12),
+        )
+    }
+
+    proptest! {
+        /// Spec 4.2: a dataset is cut into `ceil(len / block size)` blocks,
+        /// the last one padded with zeros; the blocks give back the data,
+        /// and the streaming hasher sees the same blocks however the bytes
+        /// arrive.
+        #[test]
+        fn chunking_pads_only_the_last_block_and_hasher_agrees(
+            (block_size, data, cuts) in data_in_pieces()
+        ) {
+            let mut splitter = BlockSplitter::new(block_size);
+            let mut hasher = TreeHasher::new(block_size);
+            let mut blocks = Vec::new();
+            let mut rest = data.as_slice();
+            for cut in cuts.iter().chain([&usize::MAX]) {
+                let (mut piece, tail) = rest.split_at((*cut).min(rest.len()));
+                hasher.update(piece);
+                while let Some(block) = splitter.next_block(&mut piece) {
+                    blocks.push(block);
+                }
+                rest = tail;
+            }
+            prop_assert_eq!(splitter.len(), data.len() as u64);
+            blocks.extend(splitter.finish());
+            prop_assert_eq!(blocks.len(), data.len().div_ceil(block_size));
+            prop_assert!(blocks.iter().all(|b| b.len() == block_size));
+            let joined = blocks.concat();
+            prop_assert_eq!(&joined[..data.len()], &data[..]);
+            prop_assert!(joined[data.len()..].iter().all(|&b| b == 0));
+            let leaves: Vec<[u8; 32]> = blocks.iter().map(|b| block_digest(b)).collect();
+            prop_assert_eq!(hasher.len(), data.len() as u64);
+            prop_assert_eq!(hasher.finish(), leaves);
+        }
+
+        /// Spec 4.3's layers, seen from the top: a tree of n > 2 leaves is
+        /// the key-0 compression of its first 2^k leaves' root (the largest
+        /// power of two below n) and the rest's root, lifted to the same
+        /// height as an odd node is, by pairing with zeros under key 2.
+        #[test]
+        fn a_tree_is_its_full_left_part_and_its_lifted_rest(n in 3usize..200, seed in any::<u8>()) {
+            let leaves: Vec<[u8; 32]> =
+                (0..n).map(|i| [seed.wrapping_add(i as u8), (i >> 8) as u8, 1, 2].repeat(8).try_into().unwrap()).collect();
+            // Height of a tree of m leaves: the bottom layer always counts.
+            let height = |m: usize| m.next_power_of_two().trailing_zeros().max(1);
+            let left = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
+            let compress = |x: &[u8; 32], y: &[u8; 32], key: u8| -> [u8; 32] {
+                Sha256::new().chain_update(x).chain_update(y).chain_update([key]).finalize().into()
+            };
+            let mut right = tree_root(&leaves[left..]).unwrap();
+            for _ in height(n - left)..height(left) {
+                right = compress(&right, &[0; 32], 2);
+            }
+            let expected = compress(&tree_root(&leaves[..left]).unwrap(), &right, 0);
+            prop_assert_eq!(tree_root(&leaves), Some(expected));
+        }
+
+        /// Every leaf and its position count: changing one leaf, swapping two
+        /// different leaves, or adding an explicit zero leaf where the odd
+        /// one was paired with zeros all give another root (keys 3 and 2
+        /// keep "odd" apart from "paired with a zero leaf").
+        #[test]
+        fn the_root_commits_to_every_leaf_and_its_place(
+            leaves in vec(any::<[u8; 32]>(), 1..40),
+            at in any::<proptest::sample::Index>(),
+            other in any::<proptest::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let root = tree_root(&leaves).unwrap();
+            let (i, j) = (at.index(leaves.len()), other.index(leaves.len()));
+
+            let mut flipped = leaves.clone();
+            flipped[i][0] ^= 1 << bit;
+            prop_assert_ne!(tree_root(&flipped).unwrap(), root);
+
+            if leaves[i] != leaves[j] {
+                let mut swapped = leaves.clone();
+                swapped.swap(i, j);
+                prop_assert_ne!(tree_root(&swapped).unwrap(), root);
+            }
+
+            if leaves.len() % 2 == 1 {
+                let mut padded = leaves.clone();
+                padded.push([0; 32]);
+                prop_assert_ne!(tree_root(&padded).unwrap(), root);
+            }
+            let cid = tree_cid(&leaves).unwrap();
+            prop_assert_eq!(cid.codec(), ROOT_CODEC);
+            prop_assert_eq!(crate::cid::sha256_digest(&cid), Some(root));
+        }
     }
 }

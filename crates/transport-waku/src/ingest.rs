@@ -9,7 +9,8 @@ use std::{
     },
 };
 
-use archive_index::{Message, Topic};
+use archive_dispatch::v1_topic;
+use archive_index::Message;
 use archive_store::Store;
 use futures::StreamExt;
 use tokio::task::JoinHandle;
@@ -22,16 +23,6 @@ use crate::{
 /// Messages written to the store in one batch at most; a burst is written in
 /// few transactions, a trickle one message at a time.
 const BATCH: usize = 256;
-
-/// The 4-byte Waku v1 topic a bridged content topic `/waku/1/0x<8 hex>/rfc26`
-/// carries (23/WAKU2-TOPICS), or `None` for any other content topic.
-pub fn v1_topic(content_topic: &str) -> Option<Topic> {
-    content_topic
-        .strip_prefix("/waku/1/")?
-        .strip_suffix("/rfc26")?
-        .parse()
-        .ok()
-}
 
 /// The stored form of a relayed message, as status-go maps it: timestamp in
 /// seconds, the 4-byte topic, the payload, the deterministic message hash as
@@ -155,6 +146,7 @@ impl Drop for Ingestion {
 mod tests {
     use super::*;
     use crate::message::{message_hash, new_message};
+    use archive_index::Topic;
 
     fn relayed(content_topic: &str, timestamp: Option<i64>) -> RelayMessage {
         let mut message = new_message(content_topic, &b"payload"[..], 0);

@@ -19,6 +19,7 @@
 //!
 //! Nothing here knows a storage backend or the scheduler.
 
+mod config;
 mod error;
 mod ingest;
 mod message;
@@ -28,10 +29,13 @@ mod task;
 mod tcp;
 mod validation;
 
+pub use archive_dispatch::v1_topic;
 pub use archive_proto::waku::relay::WakuRelayMessage;
+pub use config::WakuConfig;
 pub use error::{Error, Result};
-pub use ingest::{Ingestion, stored_message, v1_topic};
+pub use ingest::{Ingestion, stored_message};
 pub use libp2p::{Multiaddr, PeerId};
 pub use message::{DEFAULT_MAX_MESSAGE_SIZE, decode_message, message_hash, new_message};
-pub use node::{RELAY_PROTOCOL, RelayMessage, WakuConfig, WakuNode};
+pub use node::{RelayMessage, WakuNode};
+pub use swarm::RELAY_PROTOCOL;
 pub use validation::{RateLimit, RelayStats};

@@ -64,6 +64,8 @@ pub fn message_hash(pubsub_topic: &str, message: &WakuRelayMessage) -> [u8; 32] 
 
 #[cfg(test)]
 mod tests {
+    use proptest::{collection::vec, prelude::*};
+
     use super::*;
 
     const PUBSUB: &str = "/waku/2/default-waku/proto";
@@ -146,5 +148,99 @@ mod tests {
             decode_message(&[0xff, 0xff], 16),
             Err(Error::Malformed(_))
         ));
+    }
+
+    fn arb_message() -> impl Strategy<Value = WakuRelayMessage> {
+        (
+            vec(any::<u8>(), 0..300),
+            ".{0,40}",
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(any::<i64>()),
+            proptest::option::of(vec(any::<u8>(), 0..64)),
+            proptest::option::of(any::<bool>()),
+        )
+            .prop_map(
+                |(payload, content_topic, version, timestamp, meta, ephemeral)| WakuRelayMessage {
+                    payload,
+                    content_topic,
+                    version,
+                    timestamp,
+                    meta,
+                    ephemeral,
+                },
+            )
+    }
+
+    proptest! {
+        /// Every envelope decodes back to itself within its own size, is
+        /// refused one byte below it, and keeps its hash on the way.
+        #[test]
+        fn envelopes_round_trip_within_their_size(message in arb_message()) {
+            let bytes = message.encode_to_vec();
+            let decoded = decode_message(&bytes, bytes.len()).unwrap();
+            prop_assert_eq!(message_hash(PUBSUB, &decoded), message_hash(PUBSUB, &message));
+            prop_assert_eq!(decoded, message);
+            if let Some(max) = bytes.len().checked_sub(1) {
+                let refused = matches!(
+                    decode_message(&bytes, max),
+                    Err(Error::Oversized { len, max: m }) if len == bytes.len() && m == max
+                );
+                prop_assert!(refused);
+            }
+        }
+
+        /// Any bytes give an envelope or a typed error, never a panic.
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in vec(any::<u8>(), 0..300)) {
+            let _ = decode_message(&bytes, 256);
+        }
+
+        /// The hash covers exactly pubsub topic, payload, content topic,
+        /// meta and timestamp: `version` and `ephemeral` never change it.
+        #[test]
+        fn version_and_ephemeral_are_not_hashed(
+            message in arb_message(),
+            version in proptest::option::of(any::<u32>()),
+            ephemeral in proptest::option::of(any::<bool>()),
+        ) {
+            let other = WakuRelayMessage { version, ephemeral, ..message.clone() };
+            prop_assert_eq!(message_hash(PUBSUB, &other), message_hash(PUBSUB, &message));
+        }
+
+        /// The fields are concatenated in the spec's order with no length
+        /// prefixes, and the timestamp comes last as 8 big-endian bytes: a
+        /// message hashes like one without a timestamp whose meta ends in
+        /// those bytes, and an empty meta like an absent one.
+        #[test]
+        fn timestamp_is_the_last_eight_big_endian_bytes(
+            message in arb_message(),
+            timestamp in any::<i64>(),
+        ) {
+            let stamped = WakuRelayMessage { timestamp: Some(timestamp), ..message.clone() };
+            let mut meta = message.meta.clone().unwrap_or_default();
+            meta.extend_from_slice(&timestamp.to_be_bytes());
+            let in_meta = WakuRelayMessage { timestamp: None, meta: Some(meta), ..message.clone() };
+            prop_assert_eq!(message_hash(PUBSUB, &stamped), message_hash(PUBSUB, &in_meta));
+
+            let empty_meta = WakuRelayMessage { meta: Some(Vec::new()), ..message.clone() };
+            let no_meta = WakuRelayMessage { meta: None, ..message };
+            prop_assert_eq!(message_hash(PUBSUB, &empty_meta), message_hash(PUBSUB, &no_meta));
+        }
+
+        /// The pubsub topic and the payload are hashed back to back: moving
+        /// the boundary between them leaves the hash as it is.
+        #[test]
+        fn pubsub_topic_and_payload_are_concatenated(
+            message in arb_message(),
+            topic in "[a-z/0-9]{1,30}",
+            at in any::<proptest::sample::Index>(),
+        ) {
+            let at = at.index(topic.len());
+            let (head, tail) = topic.split_at(at);
+            let mut payload = tail.as_bytes().to_vec();
+            payload.extend_from_slice(&message.payload);
+            let moved = WakuRelayMessage { payload, ..message.clone() };
+            prop_assert_eq!(message_hash(head, &moved), message_hash(&topic, &message));
+        }
     }
 }

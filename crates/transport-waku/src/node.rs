@@ -1,5 +1,6 @@
 //! [`WakuNode`]: a Waku relay peer on rust-libp2p, and its [`Transport`]
-//! implementation.
+//! implementation. Its configuration is in `config.rs`, the swarm it drives
+//! in `swarm.rs`.
 //!
 //! The swarm lives in one tokio task; callers talk to it over a bounded
 //! command queue and receive relayed messages from a bounded broadcast
@@ -7,14 +8,13 @@
 //! peer would) instead of stalling the network.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     fmt,
-    net::Ipv4Addr,
     sync::Mutex,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use archive_dispatch::{DEFAULT_PUBSUB_TOPIC, Received, Subscription, Transport, WakuOutbound};
+use archive_dispatch::{Received, Subscription, Transport, WakuOutbound};
 use archive_proto::{Message as _, waku::relay::WakuRelayMessage};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -22,7 +22,7 @@ use futures::{
     StreamExt,
     stream::{self, BoxStream},
 };
-use libp2p::{Multiaddr, PeerId, gossipsub::IdentTopic, multiaddr::Protocol, swarm::SwarmEvent};
+use libp2p::{Multiaddr, PeerId, gossipsub::IdentTopic};
 use tokio::{
     sync::{broadcast, mpsc, oneshot},
     task::JoinHandle,
@@ -30,65 +30,13 @@ use tokio::{
 };
 
 use crate::{
+    config::WakuConfig,
     error::{Error, Result},
-    message::{DEFAULT_MAX_MESSAGE_SIZE, message_hash, new_message},
-    swarm::build_swarm,
+    message::{message_hash, new_message},
+    swarm::{build_swarm, listen},
     task::{Command, Task},
-    validation::{RateLimit, RelayStats},
+    validation::RelayStats,
 };
-
-/// The gossipsub protocol id of 11/WAKU2-RELAY; it replaces `/meshsub/*`.
-pub const RELAY_PROTOCOL: &str = "/vac/waku/relay/2.0.0";
-
-/// How to run a [`WakuNode`].
-#[derive(Clone, Debug)]
-pub struct WakuConfig {
-    /// Addresses to listen on. The default is an ephemeral TCP port and an
-    /// ephemeral websocket port on 127.0.0.1; js-waku in Node dials only `/ws`.
-    pub listen: Vec<Multiaddr>,
-    /// Peers dialled at start and redialled with backoff whenever the
-    /// connection fails or closes.
-    pub bootstrap: Vec<Multiaddr>,
-    /// The one pubsub topic relayed, e.g. `/waku/2/rs/16/32`.
-    pub pubsub_topic: String,
-    /// The largest encoded envelope sent or accepted.
-    pub max_message_size: usize,
-    /// Capacity of the queue from callers to the swarm task.
-    pub command_queue: usize,
-    /// Messages buffered per subscriber before the oldest are dropped.
-    pub receive_queue: usize,
-    /// First wait before redialling a bootstrap peer; doubled per failure.
-    pub redial_initial: Duration,
-    /// Longest wait between redials.
-    pub redial_max: Duration,
-    /// Connections other peers may hold open to this node at once.
-    pub max_incoming_connections: u32,
-    /// Incoming connections still in their handshake at once.
-    pub max_pending_connections: u32,
-    /// How many messages each peer may relay to this node.
-    pub peer_rate: RateLimit,
-}
-
-impl Default for WakuConfig {
-    fn default() -> WakuConfig {
-        let tcp = Multiaddr::empty()
-            .with(Protocol::Ip4(Ipv4Addr::LOCALHOST))
-            .with(Protocol::Tcp(0));
-        WakuConfig {
-            listen: vec![tcp.clone(), tcp.with(Protocol::Ws("/".into()))],
-            bootstrap: Vec::new(),
-            pubsub_topic: DEFAULT_PUBSUB_TOPIC.to_owned(),
-            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-            command_queue: 64,
-            receive_queue: 1024,
-            redial_initial: Duration::from_millis(500),
-            redial_max: Duration::from_secs(30),
-            max_incoming_connections: 50,
-            max_pending_connections: 16,
-            peer_rate: RateLimit::default(),
-        }
-    }
-}
 
 /// A message relayed to this node, with what identifies it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,60 +83,8 @@ impl WakuNode {
             .subscribe(&topic)
             .map_err(|e| Error::Setup(format!("subscribing to {topic}: {e}")))?;
 
-        let mut pending = HashMap::new();
-        let mut order = HashMap::new();
-        for (index, addr) in config.listen.iter().enumerate() {
-            let id = swarm.listen_on(addr.clone()).map_err(|e| Error::Listen {
-                addr: addr.clone(),
-                reason: listen_error(&e),
-            })?;
-            pending.insert(id, addr.clone());
-            order.insert(id, index);
-        }
         let peer_id = *swarm.local_peer_id();
-        let mut listen_addrs = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !pending.is_empty() {
-            let event = time::timeout_at(deadline, swarm.select_next_some())
-                .await
-                .map_err(|_| Error::Timeout("listen addresses"))?;
-            match event {
-                SwarmEvent::NewListenAddr {
-                    listener_id,
-                    address,
-                } => {
-                    pending.remove(&listener_id);
-                    let index = order.get(&listener_id).copied().unwrap_or(usize::MAX);
-                    listen_addrs.push((index, address.with_p2p(peer_id).unwrap_or_else(|a| a)));
-                }
-                SwarmEvent::ListenerClosed {
-                    reason: Err(e),
-                    listener_id,
-                    ..
-                } => {
-                    if let Some(addr) = pending.remove(&listener_id) {
-                        return Err(Error::Listen {
-                            addr,
-                            reason: format!("listener closed: {e}"),
-                        });
-                    }
-                }
-                SwarmEvent::ListenerError { error, listener_id } => {
-                    if let Some(addr) = pending.remove(&listener_id) {
-                        return Err(Error::Listen {
-                            addr,
-                            reason: format!("listener failed: {error}"),
-                        });
-                    }
-                }
-                _ => {}
-            }
-        }
-
-        // Transports report addresses in their own order; callers get the
-        // configured one.
-        listen_addrs.sort_by_key(|(index, _)| *index);
-        let listen_addrs = listen_addrs.into_iter().map(|(_, addr)| addr).collect();
+        let listen_addrs = listen(&mut swarm, &config.listen).await?;
 
         let (commands, receiver) = mpsc::channel(config.command_queue.max(1));
         let (inbound, _) = broadcast::channel(config.receive_queue.max(1));
@@ -370,23 +266,4 @@ pub(crate) fn now_ns() -> i64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX)
-}
-
-/// The transport's reason for refusing a listen address, without the
-/// wrapping that says nothing (`Other(Transport(...))`).
-fn listen_error<E: std::error::Error>(error: &libp2p::TransportError<E>) -> String {
-    match error {
-        libp2p::TransportError::MultiaddrNotSupported(_) => {
-            "not a /tcp or /tcp/…/ws address this node can listen on".to_owned()
-        }
-        libp2p::TransportError::Other(e) => {
-            let mut reason = e.to_string();
-            let mut source = e.source();
-            while let Some(inner) = source {
-                reason = inner.to_string();
-                source = inner.source();
-            }
-            reason
-        }
-    }
 }

@@ -1,11 +1,13 @@
 //! The libp2p swarm of a [`crate::WakuNode`]: transports whose listening
 //! ports are exclusively ours, connection caps, and gossipsub configured as
-//! 11/WAKU2-RELAY with manual validation and peer scoring.
+//! 11/WAKU2-RELAY with manual validation and peer scoring; and starting its
+//! listeners, which [`crate::WakuNode::start`] waits for.
 
-use std::{error::Error as StdError, time::Duration};
+use std::{collections::HashMap, error::Error as StdError, time::Duration};
 
+use futures::StreamExt;
 use libp2p::{
-    PeerId, Swarm, SwarmBuilder, Transport as _,
+    Multiaddr, PeerId, Swarm, SwarmBuilder, Transport as _,
     connection_limits::{self, ConnectionLimits},
     core::{
         muxing::StreamMuxerBox,
@@ -20,16 +22,20 @@ use libp2p::{
     identify,
     identity::Keypair,
     noise, ping,
-    swarm::NetworkBehaviour,
+    swarm::{NetworkBehaviour, SwarmEvent},
     websocket, yamux,
 };
 use sha2::{Digest, Sha256};
+use tokio::time::{self, Instant};
 
 use crate::{
+    config::WakuConfig,
     error::{Error, Result},
-    node::{RELAY_PROTOCOL, WakuConfig},
     tcp::ExclusiveTcp,
 };
+
+/// The gossipsub protocol id of 11/WAKU2-RELAY; it replaces `/meshsub/*`.
+pub const RELAY_PROTOCOL: &str = "/vac/waku/relay/2.0.0";
 
 /// Connections one peer may hold to this node: two when both dialled at
 /// once, no more.
@@ -90,6 +96,88 @@ pub(crate) async fn build_swarm(config: &WakuConfig, topic: TopicHash) -> Result
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(300)))
         .build();
     Ok(swarm)
+}
+
+/// Starts a listener on each of `addrs` and waits (10 s at most) until
+/// every one has its address, returned in the order of `addrs`, each ending
+/// in `/p2p/<peer id>`. A listener that fails first fails with its address.
+pub(crate) async fn listen(
+    swarm: &mut Swarm<Behaviour>,
+    addrs: &[Multiaddr],
+) -> Result<Vec<Multiaddr>> {
+    let mut pending = HashMap::new();
+    let mut order = HashMap::new();
+    for (index, addr) in addrs.iter().enumerate() {
+        let id = swarm.listen_on(addr.clone()).map_err(|e| Error::Listen {
+            addr: addr.clone(),
+            reason: listen_error(&e),
+        })?;
+        pending.insert(id, addr.clone());
+        order.insert(id, index);
+    }
+    let peer_id = *swarm.local_peer_id();
+    let mut listen_addrs = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pending.is_empty() {
+        let event = time::timeout_at(deadline, swarm.select_next_some())
+            .await
+            .map_err(|_| Error::Timeout("listen addresses"))?;
+        match event {
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+            } => {
+                pending.remove(&listener_id);
+                let index = order.get(&listener_id).copied().unwrap_or(usize::MAX);
+                listen_addrs.push((index, address.with_p2p(peer_id).unwrap_or_else(|a| a)));
+            }
+            SwarmEvent::ListenerClosed {
+                reason: Err(e),
+                listener_id,
+                ..
+            } => {
+                if let Some(addr) = pending.remove(&listener_id) {
+                    return Err(Error::Listen {
+                        addr,
+                        reason: format!("listener closed: {e}"),
+                    });
+                }
+            }
+            SwarmEvent::ListenerError { error, listener_id } => {
+                if let Some(addr) = pending.remove(&listener_id) {
+                    return Err(Error::Listen {
+                        addr,
+                        reason: format!("listener failed: {error}"),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // Transports report addresses in their own order; callers get the
+    // configured one.
+    listen_addrs.sort_by_key(|(index, _)| *index);
+    Ok(listen_addrs.into_iter().map(|(_, addr)| addr).collect())
+}
+
+/// The transport's reason for refusing a listen address, without the
+/// wrapping that says nothing (`Other(Transport(...))`).
+fn listen_error<E: std::error::Error>(error: &libp2p::TransportError<E>) -> String {
+    match error {
+        libp2p::TransportError::MultiaddrNotSupported(_) => {
+            "not a /tcp or /tcp/…/ws address this node can listen on".to_owned()
+        }
+        libp2p::TransportError::Other(e) => {
+            let mut reason = e.to_string();
+            let mut source = e.source();
+            while let Some(inner) = source {
+                reason = inner.to_string();
+                source = inner.source();
+            }
+            reason
+        }
+    }
 }
 
 /// TCP and websocket over TCP, both listening without `SO_REUSEPORT`, with

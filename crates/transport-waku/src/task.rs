@@ -16,9 +16,10 @@ use tokio::{
 };
 
 use crate::{
+    config::WakuConfig,
     error::{Error, Result},
     message::message_hash,
-    node::{RelayMessage, WakuConfig},
+    node::RelayMessage,
     swarm::{Behaviour, BehaviourEvent},
     validation::{RateLimiter, RelayStats, check},
 };

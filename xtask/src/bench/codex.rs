@@ -16,7 +16,7 @@ use super::{
     archive_creation::Owner,
     process::{Server, argv},
     remove,
-    report::{Row, Series, Side, Verdict, mb_per_s, secs},
+    report::{Row, Series, Throughput, secs},
     synth::COMMUNITY,
 };
 
@@ -108,8 +108,8 @@ pub(crate) fn run(bench: &mut Bench, owner: &Owner) -> anyhow::Result<()> {
     bench.report.notes.push(
         "The Codex rows compare unequal work: `create --codex` encodes every archive from the \
          store (and writes `data`) before uploading it, and `fetch codex:` downloads each archive \
-         verified against its tree root, downloads it again to decode it (`read_archive`) and \
-         writes its messages as JSONL; curl moves the bytes of one file."
+         verified against its tree root, decodes it once (handed over by `fetch`) and writes its \
+         messages as JSONL; curl moves the bytes of one file."
             .into(),
     );
     let up_bytes = owner.archive_bytes;
@@ -164,32 +164,21 @@ pub(crate) fn run(bench: &mut Bench, owner: &Owner) -> anyhow::Result<()> {
             "`fetch codex:` (download + verify + JSONL)",
         ),
     ] {
-        let ours_speed = ours_bytes as f64 / ours.median();
-        let curl_speed = curl_bytes as f64 / curl.median();
-        bench.report.rows.push(Row {
-            what: format!("{what}, {:.2} GiB", curl_bytes as f64 / (1u64 << 30) as f64),
-            ours: Side::new(
+        bench.report.rows.push(Row::throughput(
+            what,
+            Throughput {
                 who,
-                format!(
-                    "{} ({})",
-                    mb_per_s(ours_bytes, ours.median()),
-                    secs(ours.median())
-                ),
-                ours.peak_mib(),
-            ),
-            reference: Side::new(
-                "curl",
-                format!(
-                    "{} ({})",
-                    mb_per_s(curl_bytes, curl.median()),
-                    secs(curl.median())
-                ),
-                curl.peak_mib(),
-            ),
-            ratio: format!("{:.2}× curl's speed", ours_speed / curl_speed),
-            target: "— (reported)".into(),
-            verdict: Verdict::Reported,
-        });
+                bytes: ours_bytes,
+                runs: ours,
+            },
+            Throughput {
+                who: "curl",
+                bytes: curl_bytes,
+                runs: curl,
+            },
+            "curl",
+            None,
+        ));
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use super::{
     archive_creation::Owner,
     process::{Server, argv},
     remove,
-    report::{Row, Series, Side, Verdict, mb_per_s, secs},
+    report::{Row, Series, Side, Throughput, Verdict, secs},
     synth::COMMUNITY,
 };
 
@@ -79,34 +79,21 @@ pub(crate) fn run(bench: &mut Bench, owner: &Owner) -> anyhow::Result<()> {
             lt.spread()
         ),
     );
-    let ratio = lt.median() / ours.median();
-    bench.report.rows.push(Row {
-        what: format!(
-            "BitTorrent download over loopback, {:.2} GiB",
-            bytes as f64 / (1u64 << 30) as f64
-        ),
-        ours: Side::new(
-            "`archivist fetch`",
-            format!(
-                "{} ({})",
-                mb_per_s(bytes, ours.median()),
-                secs(ours.median())
-            ),
-            ours.peak_mib(),
-        ),
-        reference: Side::new(
-            "libtorrent leecher",
-            format!("{} ({})", mb_per_s(bytes, lt.median()), secs(lt.median())),
-            lt.peak_mib(),
-        ),
-        ratio: format!("{ratio:.2}× libtorrent's speed"),
-        target: "≥ 0.9×".into(),
-        verdict: if ratio >= 0.9 {
-            Verdict::Met
-        } else {
-            Verdict::Missed
+    bench.report.rows.push(Row::throughput(
+        "BitTorrent download over loopback",
+        Throughput {
+            who: "`archivist fetch`",
+            bytes,
+            runs: &ours,
         },
-    });
+        Throughput {
+            who: "libtorrent leecher",
+            bytes,
+            runs: &lt,
+        },
+        "libtorrent",
+        Some(0.9),
+    ));
 
     bench.report.notes.push(
         "`archivist fetch` joins the torrent with only `index` selected; wanting every archive, \

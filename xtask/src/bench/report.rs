@@ -126,6 +126,61 @@ pub(crate) struct Row {
     pub(crate) verdict: Verdict,
 }
 
+/// One side of a speed comparison: who moved how many bytes, in which runs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Throughput<'a> {
+    pub(crate) who: &'a str,
+    pub(crate) bytes: u64,
+    pub(crate) runs: &'a Series,
+}
+
+impl Throughput<'_> {
+    /// Median bytes per second.
+    fn speed(&self) -> f64 {
+        self.bytes as f64 / self.runs.median()
+    }
+
+    /// `412.3 MB/s (2.61 s)` and the peak memory.
+    fn side(&self) -> Side {
+        let median = self.runs.median();
+        Side::new(
+            self.who,
+            format!("{} ({})", mb_per_s(self.bytes, median), secs(median)),
+            self.runs.peak_mib(),
+        )
+    }
+}
+
+impl Row {
+    /// A row comparing how fast two sides move their bytes: `what` with the
+    /// reference's size in GiB, the ratio of our speed to `versus`'s, met
+    /// when at least `target` (reported only without one).
+    pub(crate) fn throughput(
+        what: &str,
+        ours: Throughput<'_>,
+        reference: Throughput<'_>,
+        versus: &str,
+        target: Option<f64>,
+    ) -> Row {
+        let ratio = ours.speed() / reference.speed();
+        Row {
+            what: format!(
+                "{what}, {:.2} GiB",
+                reference.bytes as f64 / (1u64 << 30) as f64
+            ),
+            ours: ours.side(),
+            reference: reference.side(),
+            ratio: format!("{ratio:.2}× {versus}'s speed"),
+            target: target.map_or_else(|| "— (reported)".into(), |t| format!("≥ {t:.1}×")),
+            verdict: match target {
+                None => Verdict::Reported,
+                Some(t) if ratio >= t => Verdict::Met,
+                Some(_) => Verdict::Missed,
+            },
+        }
+    }
+}
+
 /// Everything the markdown file holds.
 #[derive(Debug, Default)]
 pub(crate) struct Report {
@@ -234,5 +289,48 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
         assert!(median(&[]).is_nan());
+    }
+
+    fn runs(seconds: &[f64]) -> Series {
+        Series {
+            seconds: seconds.to_vec(),
+            peaks_kib: vec![2048; seconds.len()],
+        }
+    }
+
+    #[test]
+    fn throughput_rows_compare_speeds_not_times() {
+        let (fast, slow) = (runs(&[1.0, 9.0, 1.0]), runs(&[2.0]));
+        let side = |who, bytes, runs| Throughput { who, bytes, runs };
+        // Half the bytes in half the time: the same speed.
+        let row = Row::throughput(
+            "upload",
+            side("ours", 1 << 29, &fast),
+            side("curl", 1 << 30, &slow),
+            "curl",
+            Some(1.0),
+        );
+        assert_eq!(row.what, "upload, 1.00 GiB");
+        assert_eq!(row.ratio, "1.00× curl's speed");
+        assert_eq!((row.target.as_str(), row.verdict), ("≥ 1.0×", Verdict::Met));
+        assert_eq!(row.ours.value, "536.9 MB/s (1.00 s)");
+        assert_eq!(row.ours.peak_mib, Some(2.0));
+
+        let missed = Row::throughput(
+            "download",
+            side("ours", 1 << 20, &slow),
+            side("lt", 1 << 20, &fast),
+            "lt",
+            Some(0.9),
+        );
+        assert_eq!(
+            (missed.ratio.as_str(), missed.verdict),
+            ("0.50× lt's speed", Verdict::Missed)
+        );
+        let reported = Row::throughput("x", side("a", 1, &fast), side("b", 1, &slow), "b", None);
+        assert_eq!(
+            (reported.target.as_str(), reported.verdict),
+            ("— (reported)", Verdict::Reported)
+        );
     }
 }

@@ -12,7 +12,7 @@ use super::{
     archive_creation::Owner,
     process::argv,
     remove,
-    report::{Row, Series, Side, Verdict, mb_per_s, secs},
+    report::{Row, Series, Throughput},
     synth::{COMMUNITY, TOPICS},
 };
 
@@ -77,34 +77,21 @@ pub(crate) fn run(bench: &mut Bench, owner: &Owner) -> anyhow::Result<()> {
             lt.spread()
         ),
     );
-    let ratio = lt.median() / ours.median();
-    bench.report.rows.push(Row {
-        what: format!(
-            "`.torrent` creation, {:.2} GiB",
-            bytes as f64 / (1u64 << 30) as f64
-        ),
-        ours: Side::new(
-            "`archivist create` (full build, 102400-byte pieces)",
-            format!(
-                "{} ({})",
-                mb_per_s(bytes, ours.median()),
-                secs(ours.median())
-            ),
-            ours.peak_mib(),
-        ),
-        reference: Side::new(
-            "libtorrent (131072-byte pieces)",
-            format!("{} ({})", mb_per_s(bytes, lt.median()), secs(lt.median())),
-            lt.peak_mib(),
-        ),
-        ratio: format!("{ratio:.2}× libtorrent's speed"),
-        target: "≥ 1.0×".into(),
-        verdict: if ratio >= 1.0 {
-            Verdict::Met
-        } else {
-            Verdict::Missed
+    bench.report.rows.push(Row::throughput(
+        "`.torrent` creation",
+        Throughput {
+            who: "`archivist create` (full build, 102400-byte pieces)",
+            bytes,
+            runs: &ours,
         },
-    });
+        Throughput {
+            who: "libtorrent (131072-byte pieces)",
+            bytes,
+            runs: &lt,
+        },
+        "libtorrent",
+        Some(1.0),
+    ));
     bench.report.notes.push(format!(
         "libtorrent 2.0 refuses status-go's {OURS_PIECE}-byte pieces (`invalid piece size`: \
          it wants a power of two), so its side builds the same files at {LIBTORRENT_PIECE}-byte \

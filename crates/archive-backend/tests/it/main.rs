@@ -1,20 +1,24 @@
-//! The conformance kit run against the in-memory backend, through `Arc<dyn Backend>`.
+//! The conformance kit run against the in-memory backend, through
+//! `Arc<dyn Backend>`, and against deliberately broken backends that it must
+//! catch.
+
+mod broken;
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use archive_backend::{
     Backend, ErrorKind, FetchEvent, FetchOptions, MessageList, PublishOptions, PublishRequest,
     ResolveOptions,
-    conformance::{self, MemoryHarness},
+    conformance::MemoryHarness,
     memory::{MemoryBackend, MemoryNetwork},
 };
 use archive_index::{CommunityId, Message, TimeRange, Topic};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-#[tokio::test]
-async fn memory_backend_passes_the_conformance_kit() {
-    conformance::run(&MemoryHarness::default()).await;
+/// The in-memory backend passes every check, each its own test.
+mod memory_conformance {
+    archive_backend::conformance_tests!(super::MemoryHarness::default());
 }
 
 /// Cancellation in the middle of a slow fetch: what completed is reported,

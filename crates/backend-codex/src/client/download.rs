@@ -188,20 +188,67 @@ impl CodexClient {
             }
         };
         report(0);
-        let mut hasher = TreeHasher::new(block_size);
+        let mut check = BodyCheck::new(cid, expected, block_size, tree);
         let mut body = response.bytes_stream();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| self.transport_error(&what, e, None))?;
-            hasher.update(&chunk);
-            if hasher.len() > expected {
-                return Err(verification(
-                    cid,
-                    format!("more than the {expected} bytes announced"),
-                ));
-            }
+            check.update(&chunk)?;
             sink(&chunk);
-            report(hasher.len());
+            report(check.len());
         }
+        check.finish()
+    }
+}
+
+/// What makes a download verified, apart from the network: the bytes'
+/// count against the manifest's `datasetSize`, and the tree root of their
+/// blocks against its `treeCid`. Fed the body as it arrives; a change to any
+/// byte of any block changes that block's digest and so the root.
+pub(crate) struct BodyCheck<'a> {
+    cid: &'a str,
+    expected: u64,
+    tree: String,
+    hasher: TreeHasher,
+}
+
+impl<'a> BodyCheck<'a> {
+    /// A check of dataset `cid` of `expected` bytes in blocks of
+    /// `block_size`, whose tree root must print as `tree`.
+    pub(crate) fn new(cid: &'a str, expected: u64, block_size: usize, tree: String) -> Self {
+        BodyCheck {
+            cid,
+            expected,
+            tree,
+            hasher: TreeHasher::new(block_size),
+        }
+    }
+
+    /// Hashes the next `chunk`; fails as soon as there are more bytes than
+    /// announced.
+    pub(crate) fn update(&mut self, chunk: &[u8]) -> Result<(), CodexError> {
+        self.hasher.update(chunk);
+        if self.hasher.len() > self.expected {
+            return Err(verification(
+                self.cid,
+                format!("more than the {} bytes announced", self.expected),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Bytes hashed so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.hasher.len()
+    }
+
+    /// The length, once the count and the tree root are the manifest's.
+    pub(crate) fn finish(self) -> Result<u64, CodexError> {
+        let BodyCheck {
+            cid,
+            expected,
+            tree,
+            hasher,
+        } = self;
         if hasher.len() != expected {
             return Err(verification(
                 cid,
@@ -337,6 +384,83 @@ impl Drop for Returning {
     fn drop(&mut self) {
         if let Some(pool) = self.pool.upgrade() {
             pool.put(std::mem::take(&mut self.buffer));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// The `treeCid` a manifest would give for `data` in blocks of `block_size`.
+    fn tree_of(data: &[u8], block_size: usize) -> String {
+        let mut hasher = TreeHasher::new(block_size);
+        hasher.update(data);
+        cid_text(&tree_cid(&hasher.finish()).expect("a dataset has a block"))
+    }
+
+    /// Feeds `data` in chunks of `chunk` bytes and finishes.
+    fn check(data: &[u8], expected: u64, block_size: usize, tree: &str, chunk: usize) -> bool {
+        let mut check = BodyCheck::new("zDvZRwzm", expected, block_size, tree.to_string());
+        data.chunks(chunk).all(|c| check.update(c).is_ok()) && check.finish().is_ok()
+    }
+
+    /// A dataset of 1 to 8 blocks (the last one possibly short), a block
+    /// size, and how the body arrives in chunks.
+    fn dataset() -> impl Strategy<Value = (Vec<u8>, usize, usize)> {
+        (1usize..=8, prop::sample::select(vec![64usize, 256, 1024])).prop_flat_map(
+            |(blocks, block_size)| {
+                let len = (blocks - 1) * block_size + 1..=blocks * block_size;
+                (
+                    prop::collection::vec(any::<u8>(), len),
+                    Just(block_size),
+                    1usize..=2 * block_size,
+                )
+            },
+        )
+    }
+
+    proptest! {
+        /// The bytes the manifest describes pass, however they are chunked.
+        #[test]
+        fn the_published_bytes_verify((data, block_size, chunk) in dataset()) {
+            let tree = tree_of(&data, block_size);
+            prop_assert!(check(&data, data.len() as u64, block_size, &tree, chunk));
+        }
+
+        /// Any change to any byte of any block (first, middle or last, the
+        /// short last one included) is rejected.
+        #[test]
+        fn any_corruption_of_any_block_is_rejected(
+            (data, block_size, chunk) in dataset(),
+            at in any::<prop::sample::Index>(),
+            flip in 1u8..=255,
+        ) {
+            let tree = tree_of(&data, block_size);
+            let mut corrupt = data.clone();
+            corrupt[at.index(data.len())] ^= flip;
+            prop_assert!(!check(&corrupt, data.len() as u64, block_size, &tree, chunk));
+        }
+
+        /// Bytes cut off or added are rejected, even when the count
+        /// announced is made to match them.
+        #[test]
+        fn a_body_of_another_length_is_rejected(
+            (data, block_size, chunk) in dataset(),
+            cut in any::<prop::sample::Index>(),
+            extra in prop::collection::vec(any::<u8>(), 1..64),
+        ) {
+            let tree = tree_of(&data, block_size);
+            let expected = data.len() as u64;
+            let short = &data[..cut.index(data.len())];
+            prop_assert!(!check(short, expected, block_size, &tree, chunk));
+            prop_assert!(!check(short, short.len() as u64, block_size, &tree, chunk));
+            let mut long = data.clone();
+            long.extend_from_slice(&extra);
+            prop_assert!(!check(&long, expected, block_size, &tree, chunk));
+            prop_assert!(!check(&long, long.len() as u64, block_size, &tree, chunk));
         }
     }
 }

@@ -85,7 +85,7 @@ pub(crate) fn weeks(n: u64) -> TimeRange {
 /// backend on a node of its own.
 #[derive(Default)]
 struct CodexHarness {
-    nodes: Mutex<Vec<Node>>,
+    nodes: Mutex<Vec<(Node, Arc<CodexBackend>)>>,
 }
 
 #[async_trait::async_trait]
@@ -96,25 +96,40 @@ impl conformance::Harness for CodexHarness {
             .lock()
             .unwrap()
             .iter()
-            .map(|n| n.handle.url())
+            .map(|(n, _)| n.handle.url())
             .collect();
         let node = Node::start(|c| c.peers = earlier).await;
         let backend = node.backend();
         let mut nodes = self.nodes.lock().unwrap();
-        for other in nodes.iter() {
+        for (other, _) in nodes.iter() {
             other.handle.add_peer(&node.handle.url());
         }
-        nodes.push(node);
+        nodes.push((node, backend.clone()));
         backend
+    }
+
+    /// Makes the backend's devnode serve every block with a flipped bit.
+    async fn corrupt_stored_archives(&self, node: &DynBackend, _community: &CommunityId) -> bool {
+        let nodes = self.nodes.lock().unwrap();
+        let Some((ours, _)) = nodes
+            .iter()
+            .find(|(_, backend)| conformance::same_node(backend, node))
+        else {
+            return false;
+        };
+        ours.handle.set_corrupt_data(true);
+        true
+    }
+
+    async fn shutdown(&self) {
+        let nodes = std::mem::take(&mut *self.nodes.lock().unwrap());
+        for (node, _) in nodes {
+            node.stop().await;
+        }
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn codex_backend_passes_the_conformance_kit() {
-    let harness = CodexHarness::default();
-    conformance::run(&harness).await;
-    let nodes = std::mem::take(&mut *harness.nodes.lock().unwrap());
-    for node in nodes {
-        node.stop().await;
-    }
+/// The kit, one test per check.
+mod conformance_kit {
+    archive_backend::conformance_tests!(super::CodexHarness::default());
 }

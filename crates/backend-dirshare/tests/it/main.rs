@@ -1,12 +1,16 @@
 //! The directory-share backend against the conformance kit every backend
 //! runs, and against a shared folder someone tampered with.
 
-use std::{collections::HashSet, path::Path, sync::atomic::AtomicUsize, sync::atomic::Ordering};
+use std::{
+    collections::HashSet,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
 
 use archive_backend::{
     Backend, DynBackend, ErrorKind, FetchOptions, Link, MessageList, PublishOptions,
     PublishRequest, ResolveOptions,
-    conformance::{self, Harness},
+    conformance::{Harness, same_node},
 };
 use archive_index::{CommunityId, Message, TimeRange, Topic, keccak256};
 use backend_dirshare::{DIR, DirShareBackend};
@@ -16,37 +20,59 @@ use tokio_util::sync::CancellationToken;
 /// Nodes sharing one folder, each with a folder of its own.
 struct SharedFolder {
     root: tempfile::TempDir,
-    nodes: AtomicUsize,
+    nodes: Mutex<Vec<Arc<DirShareBackend>>>,
 }
 
 impl SharedFolder {
     fn new() -> SharedFolder {
         SharedFolder {
             root: tempfile::tempdir().unwrap(),
-            nodes: AtomicUsize::new(0),
+            nodes: Mutex::default(),
         }
     }
 
-    fn backend(&self) -> DirShareBackend {
-        let n = self.nodes.fetch_add(1, Ordering::Relaxed);
-        DirShareBackend::new(
-            self.root.path().join("shared"),
-            self.root.path().join(format!("node-{n}")),
-        )
+    fn shared(&self) -> PathBuf {
+        self.root.path().join("shared")
+    }
+
+    fn local(&self, n: usize) -> PathBuf {
+        self.root.path().join(format!("node-{n}"))
+    }
+
+    fn backend(&self) -> Arc<DirShareBackend> {
+        let mut nodes = self.nodes.lock().unwrap();
+        let node = Arc::new(DirShareBackend::new(self.shared(), self.local(nodes.len())));
+        nodes.push(Arc::clone(&node));
+        node
     }
 }
 
 #[async_trait::async_trait]
 impl Harness for SharedFolder {
     async fn node(&self) -> DynBackend {
-        std::sync::Arc::new(self.backend())
+        self.backend()
+    }
+
+    /// What a node serves is its own folder and the shared one: a flipped
+    /// byte in every blob of the community in both.
+    async fn corrupt_stored_archives(&self, node: &DynBackend, community: &CommunityId) -> bool {
+        let nodes = self.nodes.lock().unwrap();
+        let Some(n) = nodes.iter().position(|ours| same_node(ours, node)) else {
+            return false;
+        };
+        for folder in [self.local(n), self.shared()] {
+            for blob in files(&folder.join(community.to_string())) {
+                let mut bytes = std::fs::read(&blob).unwrap();
+                let at = bytes.len() / 2;
+                bytes[at] ^= 0x01;
+                std::fs::write(&blob, bytes).unwrap();
+            }
+        }
+        true
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn passes_the_conformance_kit() {
-    conformance::run(&SharedFolder::new()).await;
-}
+archive_backend::conformance_tests!(SharedFolder::new());
 
 const WEEK: u64 = 7 * 86_400;
 const D1: u64 = 1_577_836_800;
@@ -65,7 +91,7 @@ fn messages(weeks: u64) -> Vec<Message> {
         .collect()
 }
 
-async fn publish(owner: &DirShareBackend, community: CommunityId, weeks: u64) -> Link {
+async fn publish(owner: &Arc<DirShareBackend>, community: CommunityId, weeks: u64) -> Link {
     let source = MessageList::new(messages(weeks));
     let request = PublishRequest {
         community,

@@ -107,6 +107,36 @@ impl archive_backend::conformance::Harness for Nodes {
     async fn node(&self) -> DynBackend {
         Nodes::node(self).await
     }
+
+    /// Inverts every byte of the node's `data` file, which it goes on
+    /// seeding as if nothing happened.
+    async fn corrupt_stored_archives(
+        &self,
+        node: &DynBackend,
+        community: &archive_index::CommunityId,
+    ) -> bool {
+        let Some(ours) = self
+            .nodes
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|n| archive_backend::conformance::same_node(n, node))
+            .cloned()
+        else {
+            return false;
+        };
+        let path = ours.archive_dir(community).data_path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        for byte in &mut bytes {
+            *byte ^= 0xff;
+        }
+        std::fs::write(&path, bytes).unwrap();
+        true
+    }
+
+    async fn shutdown(&self) {
+        self.stop().await;
+    }
 }
 
 /// Resolves `link` on `member` and fetches every archive not in `known`,

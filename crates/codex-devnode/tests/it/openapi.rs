@@ -1,6 +1,6 @@
-//! Every JSON body and status code the devnode gives, checked against
-//! `shared/codex/openapi.yaml` itself: the schema is parsed here, never
-//! copied.
+//! Every JSON body and status code the devnode gives, checked against the
+//! node's own `openapi.yaml` (kept in `docs/spec/codex/`, with its provenance
+//! in `docs/spec/codex-api.md`): the schema is parsed here, never copied.
 
 use reqwest::{Method, Response, header};
 use serde_json::Value;
@@ -10,7 +10,7 @@ use crate::TestNode;
 fn spec() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/codex/openapi.yaml"
+        "/../../docs/spec/codex/openapi.yaml"
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_norway::from_str(&text).expect("the openapi file parses")

@@ -1,0 +1,221 @@
+//! One download at a time: the networks with an accepted link tried in
+//! preference order, each through [`fetch_into_store`], its steps turned
+//! into the node's events.
+
+use std::sync::{Arc, Mutex};
+
+use archive_backend::{DynBackend, ErrorKind, FetchOrder, FetchOutcome, Link};
+use archive_index::LinkKind;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{MemberContext, Shared, lock};
+use crate::{
+    event::NodeEvent,
+    fetch::{FetchIntoStore, Step, fetch_into_store},
+};
+
+/// A running download and how to stop it.
+pub(super) struct Download {
+    pub(super) kind: LinkKind,
+    pub(super) cancel: CancellationToken,
+    pub(super) task: JoinHandle<()>,
+}
+
+pub(super) fn start_download(
+    context: &Arc<MemberContext>,
+    shared: &Arc<Mutex<Shared>>,
+    parent: &CancellationToken,
+) -> Option<Download> {
+    let first = {
+        let state = lock(shared);
+        context
+            .order
+            .iter()
+            .find(|k| state.links.contains_key(*k))?
+            .clone()
+    };
+    lock(shared).downloading = Some(first.clone());
+    let cancel = parent.child_token();
+    let task = tokio::spawn(download(
+        Arc::clone(context),
+        Arc::clone(shared),
+        cancel.clone(),
+    ));
+    Some(Download {
+        kind: first,
+        cancel,
+        task,
+    })
+}
+
+/// Tries each network with an accepted link in preference order until one
+/// fetches and imports everything.
+async fn download(
+    context: Arc<MemberContext>,
+    shared: Arc<Mutex<Shared>>,
+    cancel: CancellationToken,
+) {
+    let mut tried = Vec::new();
+    loop {
+        let next = {
+            let state = lock(&shared);
+            context
+                .order
+                .iter()
+                .filter(|k| !tried.contains(*k))
+                .find_map(|k| state.links.get(k).map(|l| (k.clone(), l.clone())))
+        };
+        let Some((kind, link)) = next else { return };
+        tried.push(kind.clone());
+        lock(&shared).downloading = Some(kind.clone());
+        let Some(backend) = context.backend(&kind) else {
+            continue;
+        };
+        match fetch_and_import(&context, backend, &link, &cancel).await {
+            Ok(outcome) => {
+                // A network whose members do not serve what they fetched
+                // leaves this member a downloader only.
+                let seeds = backend.capabilities().member_seeding;
+                if seeds {
+                    let mut state = lock(&shared);
+                    if !state.seeding.contains(&kind) {
+                        state.seeding.push(kind);
+                    }
+                }
+                context.emit(NodeEvent::DownloadingHistoryArchivesFinished {
+                    community: context.community,
+                    backend: backend.name(),
+                    link: link.clone(),
+                    fetched: outcome.fetched.len(),
+                    bytes_fetched: outcome.bytes_fetched,
+                });
+                if seeds {
+                    context.emit(NodeEvent::MemberSeeding {
+                        community: context.community,
+                        link,
+                    });
+                }
+                return;
+            }
+            Err(e) if e.kind() == ErrorKind::Cancelled || cancel.is_cancelled() => return,
+            Err(e) => {
+                let fallback = {
+                    let state = lock(&shared);
+                    context
+                        .order
+                        .iter()
+                        .filter(|k| !tried.contains(k) && state.links.contains_key(k))
+                        .find_map(|k| context.backend(k).map(|b| b.name()))
+                };
+                tracing::warn!(community = %context.community, backend = backend.name(), error = %e, "download failed");
+                context.emit(NodeEvent::DownloadFailed {
+                    community: context.community,
+                    backend: backend.name(),
+                    error: e.to_string(),
+                    fallback,
+                });
+            }
+        }
+    }
+}
+
+/// Fetches what the store lacks behind `link` and imports it (see
+/// [`fetch_into_store`]), telling the node's listeners each step, and records
+/// the link as fetched once everything is in.
+async fn fetch_and_import(
+    context: &Arc<MemberContext>,
+    backend: &DynBackend,
+    link: &Link,
+    cancel: &CancellationToken,
+) -> archive_backend::Result<FetchOutcome> {
+    let community = context.community;
+    let order = if context.inner.config.import.newest_first {
+        FetchOrder::NewestFirst
+    } else {
+        FetchOrder::OldestFirst
+    };
+    let options = FetchIntoStore::default()
+        .with_order(order)
+        .with_import(context.inner.config.import.enabled);
+    let name = backend.name();
+    let on_step = |step: Step<'_>| match step {
+        Step::Resolved { missing, .. } if missing > 0 => {
+            context.emit(NodeEvent::DownloadingHistoryArchivesStarted {
+                community,
+                backend: name,
+                missing,
+            });
+        }
+        Step::Fetched { id, range, .. } => {
+            context.emit(NodeEvent::HistoryArchiveDownloaded {
+                community,
+                id,
+                range,
+            });
+        }
+        Step::Importing { id } => {
+            context.emit(NodeEvent::ImportingHistoryArchiveMessages { community, id });
+        }
+        Step::Imported { id, messages, .. } => {
+            context.emit(NodeEvent::HistoryArchiveImported {
+                community,
+                id,
+                messages,
+            });
+        }
+        Step::Failed { id, error } => {
+            tracing::warn!(%community, archive = %id, %error, "import failed");
+            context.emit(NodeEvent::ImportFailed {
+                community,
+                id,
+                error,
+            });
+        }
+        _ => {}
+    };
+    let done = fetch_into_store(
+        context.store(),
+        backend.as_ref(),
+        community,
+        link,
+        &options,
+        cancel,
+        &on_step,
+    )
+    .await?;
+    if cancel.is_cancelled() {
+        // Said once, at the boundary where the work stopped: what is
+        // recorded as downloaded is imported on the next start.
+        context.emit(NodeEvent::DownloadStopped {
+            community,
+            backend: name,
+            fetched: done.recorded,
+            imported: done.imported,
+            left_to_import: done.deferred,
+            not_fetched: done.missing.saturating_sub(done.recorded),
+        });
+        return Err(archive_backend::Error::new(
+            ErrorKind::Cancelled,
+            name,
+            "download cancelled",
+        ));
+    }
+    let outcome = done.outcome?;
+    let failures = done.failed;
+    if failures > 0 {
+        return Err(archive_backend::Error::new(
+            ErrorKind::Other,
+            name,
+            format!(
+                "{failures} archive(s) could not be imported; they are retried on the next download"
+            ),
+        ));
+    }
+    context
+        .store()
+        .set_fetched_link(community, &link.kind(), link.announced().to_owned())
+        .await
+        .map_err(|e| archive_backend::Error::new(ErrorKind::Other, name, format!("store: {e}")))?;
+    Ok(outcome)
+}
