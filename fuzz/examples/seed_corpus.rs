@@ -8,6 +8,7 @@
 
 use std::{fs, path::Path};
 
+use archive_crypto::{GroupId, GroupKey, HrKey, InstallationId, seal};
 use archive_dispatch::{CommunityKey, LinkKind, sign_announcement};
 use archive_index::{
     Archive, ArchiveMetadata, ArchiveRun, CodexEntry, CodexIndex, CommunityId, Message, TimeRange,
@@ -110,6 +111,7 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let (data, index) = archives();
     let first = index.by_offset().next().expect("an archive").1.clone();
     let first_archive = data[..first.raw_len() as usize].to_vec();
+    let sealed_first = sealed_archive(&first_archive);
     let empty_archive = Archive {
         metadata: ArchiveMetadata::new(TimeRange { from: 1, to: 2 }, TOPICS.to_vec()),
         messages: vec![],
@@ -181,7 +183,20 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         ),
         ("codex_cid", prefixed(0, cid_v0.as_bytes())),
         ("codex_cid", prefixed(1, &cid_bytes)),
+        ("hr_decrypt", prefixed(0, &sealed_first)),
+        ("hr_decrypt", prefixed(1, &[0x42; 64])),
     ]
+}
+
+/// `archive` sealed as the `hr_decrypt` target's member can open it.
+fn sealed_archive(archive: &[u8]) -> Vec<u8> {
+    let key = HrKey {
+        group: GroupId::new(&[0x02; 33]).expect("a valid group"),
+        timestamp_ms: 1_700_000_000_010,
+        key: GroupKey([0x33; 32]),
+    };
+    let installation = InstallationId::new("rust-installation-1").expect("a valid ID");
+    seal(&key, 3, archive, &installation, [7; 12]).expect("sealing works")
 }
 
 fn main() {

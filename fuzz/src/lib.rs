@@ -9,11 +9,12 @@
 pub mod announcement;
 pub mod archive;
 pub mod codex;
+pub mod crypto;
 pub mod heap;
 pub mod torrent;
 
 /// Every target, as named in `Cargo.toml` and under `corpus/`.
-pub const TARGETS: [&str; 10] = [
+pub const TARGETS: [&str; 11] = [
     "archive_decode",
     "torrent_index_decode",
     "codex_index_decode",
@@ -24,6 +25,7 @@ pub const TARGETS: [&str; 10] = [
     "announcement_open",
     "codex_manifest",
     "codex_cid",
+    "hr_decrypt",
 ];
 
 /// Runs target `name`'s property on `data`; `false` for an unknown name.
@@ -39,6 +41,7 @@ pub fn run(name: &str, data: &[u8]) -> bool {
         "announcement_open" => announcement::announcement_open,
         "codex_manifest" => codex::codex_manifest,
         "codex_cid" => codex::codex_cid,
+        "hr_decrypt" => crypto::hr_decrypt,
         _ => return false,
     };
     check(data);

@@ -49,6 +49,26 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "axum",
         ],
     ),
+    // The hash-ratchet format: pure like archive-index (its one file write
+    // is std only), and below everything that moves or stores bytes.
+    (
+        "archive-crypto",
+        &[
+            "archive-store",
+            "archive-backend",
+            "archive-dispatch",
+            "archive-scheduler",
+            "torrent-format",
+            "codex-format",
+            "tokio",
+            "futures",
+            "reqwest",
+            "rusqlite",
+            "librqbit",
+            "libp2p",
+            "axum",
+        ],
+    ),
     (
         "archive-store",
         &[

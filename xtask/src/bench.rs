@@ -1,7 +1,9 @@
 //! `cargo xtask bench [--quick]`: the release `archivist` against reference
 //! tools, side by side in one run, written to `target/bench-report.md`.
 //!
-//! Each comparison drives whole processes (see `process`), on deterministic
+//! Each comparison drives whole processes (see `process`), except the rows of
+//! `store_rows`, measured inside one crate by its criterion bench or its
+//! counting allocator; all run on deterministic
 //! synthetic data (see `synth`) under `target/bench/`, which is deleted as
 //! soon as a scenario is done with it. The full run needs about 20 GiB of
 //! free disk and half an hour; `--quick` shrinks every size for a smoke run.
@@ -15,6 +17,7 @@ mod incremental;
 mod machine;
 pub(crate) mod process;
 mod report;
+mod store_rows;
 pub(crate) mod synth;
 mod torrent_creation;
 
@@ -217,6 +220,7 @@ pub(crate) fn run(args: Vec<String>) -> anyhow::Result<()> {
     codex::run(&mut bench, &owner)?;
     remove(&owner.root);
     incremental::run(&mut bench)?;
+    store_rows::run(&mut bench)?;
 
     let markdown = bench
         .report

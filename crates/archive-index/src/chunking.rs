@@ -105,7 +105,15 @@ impl Chunker {
                 timestamp: message.timestamp,
             });
         }
-        self.last = Some((message.timestamp, message.hash.clone()));
+        // Reusing the previous key's buffer saves an allocation per message.
+        match &mut self.last {
+            Some((ts, hash)) => {
+                *ts = message.timestamp;
+                hash.clear();
+                hash.extend_from_slice(&message.hash);
+            }
+            None => self.last = Some((message.timestamp, message.hash.clone())),
+        }
 
         let size = message.chunk_size();
         if size > self.max_chunk {

@@ -76,6 +76,36 @@ impl Message {
 }
 
 impl Message {
+    /// Bytes [`Message::put`] appends.
+    pub(crate) fn wire_len(&self) -> usize {
+        let bytes = |len: usize| if len == 0 { 0 } else { bytes_len(len) };
+        bytes(self.sig.len())
+            + uint_len(self.timestamp)
+            + bytes_len(self.topic.0.len())
+            + bytes(self.payload.len())
+            + bytes(self.padding.len())
+            + bytes(self.hash.len())
+            + bytes(self.third_party_id.len())
+    }
+
+    /// Appends the wire form exactly as prost encodes [`Self::to_proto`]
+    /// (fields in number order, empty ones left out), without the copy of
+    /// every field that building it would cost.
+    pub(crate) fn put(&self, out: &mut Vec<u8>) {
+        let put_nonempty = |out: &mut Vec<u8>, number: u8, bytes: &[u8]| {
+            if !bytes.is_empty() {
+                put_bytes(out, number, bytes);
+            }
+        };
+        put_nonempty(out, 1, &self.sig);
+        put_uint(out, 2, self.timestamp);
+        put_bytes(out, 3, &self.topic.0);
+        put_nonempty(out, 4, &self.payload);
+        put_nonempty(out, 5, &self.padding);
+        put_nonempty(out, 6, &self.hash);
+        put_nonempty(out, 7, self.third_party_id.as_bytes());
+    }
+
     /// Decodes one `WakuMessage`, copying each field once at its final size
     /// (a repeated field replaces the earlier one, as in protobuf).
     fn decode(bytes: &[u8]) -> Result<Message> {
@@ -233,10 +263,10 @@ pub struct Archive {
 }
 
 impl Archive {
-    /// Decodes an unpadded, unencrypted `WakuMessageArchive` within the
-    /// default [`DecodeLimits`].
+    /// Decodes an unpadded, unencrypted `WakuMessageArchive` within
+    /// [`DecodeLimits::for_archives`] (4 × the input + 64 KiB).
     pub fn decode(bytes: &[u8]) -> Result<Archive> {
-        Archive::decode_with(bytes, &DecodeLimits::default())
+        Archive::decode_with(bytes, &DecodeLimits::for_archives())
     }
 
     /// Decodes an archive, refusing with [`Error::TooLarge`] one whose
