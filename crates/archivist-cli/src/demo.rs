@@ -144,7 +144,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let mut config = node_config(
             &args.data_dir,
             &format!("member-{}", kind.name()),
-            &[kind.clone()],
+            std::slice::from_ref(kind),
             devnodes.as_ref().map(|(_, b)| b.url()),
         );
         config.torrent.peers = owner.torrent_listen_addr().into_iter().collect();

@@ -48,7 +48,7 @@ impl Member {
         for kind in &context.order {
             if let Some(announcement) = context
                 .store()
-                .announcement(context.community, &kind)
+                .announcement(context.community, kind)
                 .await?
                 && let Ok(link) = Link::from_announced(kind.clone(), &announcement.link)
             {
