@@ -264,7 +264,7 @@ pub struct Archive {
 
 impl Archive {
     /// Decodes an unpadded, unencrypted `WakuMessageArchive` within
-    /// [`DecodeLimits::for_archives`] (4 × the input + 64 KiB).
+    /// [`DecodeLimits::for_archives`] (8 × the input + 64 KiB).
     pub fn decode(bytes: &[u8]) -> Result<Archive> {
         Archive::decode_with(bytes, &DecodeLimits::for_archives())
     }

@@ -1,6 +1,7 @@
 //! [`Database`]: the synchronous store, one SQLite connection.
 
 mod import;
+mod intake;
 mod messages;
 mod state;
 mod topics;
@@ -17,6 +18,7 @@ use crate::{
 
 pub use archive_index::LinkKind;
 pub use import::ImportReport;
+pub use intake::{InsertReport, LateMessages};
 pub use messages::MessageKey;
 pub use state::{Announcement, DownloadedArchive};
 

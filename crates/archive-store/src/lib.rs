@@ -30,7 +30,10 @@ mod lock;
 mod schema;
 mod store;
 
-pub use database::{Announcement, Database, DownloadedArchive, ImportReport, LinkKind, MessageKey};
+pub use database::{
+    Announcement, Database, DownloadedArchive, ImportReport, InsertReport, LateMessages, LinkKind,
+    MessageKey,
+};
 pub use error::{Error, Result};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};
 pub use store::Store;

@@ -134,7 +134,7 @@ pub(crate) fn run(args: CreateArgs) -> anyhow::Result<serde_json::Value> {
         // Only now that everything is published: a run killed before this
         // point is re-run whole (see `from_store`), and one killed after it
         // has nothing left to do.
-        record_end(db, &args.community, run.range.to)?;
+        record_end(db, &args.community, &run.topics, run.range.to)?;
     }
     Ok(report)
 }
@@ -225,11 +225,22 @@ fn from_store(
     } else {
         Vec::new()
     };
+    append_partitions(&db, &run.topics, parts, dir)
+}
+
+/// Appends one archive per partition of `parts` that holds messages on
+/// `topics`, streamed out of the store one message at a time.
+pub(crate) fn append_partitions(
+    db: &Database,
+    topics: &[Topic],
+    parts: Vec<TimeRange>,
+    dir: &ArchiveDir,
+) -> anyhow::Result<AppendOutcome> {
     let outcome = dir.append(|out, start| -> anyhow::Result<WriteReport> {
-        let mut writer = DataWriter::new(out, start, run.topics.clone());
+        let mut writer = DataWriter::new(out, start, topics.to_vec());
         for part in parts {
             let mut open = false;
-            db.for_each_message(&run.topics, part, |message| -> anyhow::Result<()> {
+            db.for_each_message(topics, part, |message| -> anyhow::Result<()> {
                 if !open {
                     writer.begin_partition(part)?;
                     open = true;
@@ -246,9 +257,17 @@ fn from_store(
 }
 
 /// Records `end` as the archive end in the store at `path`, never moving it
-/// back (re-running an archived range must not reopen what follows it).
-fn record_end(path: &Path, community: &CommunityId, end: u64) -> anyhow::Result<()> {
+/// back (re-running an archived range must not reopen what follows it), and
+/// claims `topics` for `community` as an owner's node does, so a later
+/// import knows whose archived time a message falls in.
+fn record_end(
+    path: &Path,
+    community: &CommunityId,
+    topics: &[Topic],
+    end: u64,
+) -> anyhow::Result<()> {
     let mut db = Database::open(path).with_context(|| format!("opening {}", path.display()))?;
+    db.claim_topics(community, topics)?;
     if db
         .last_archive_end(community, &LinkKind::TORRENT)?
         .is_none_or(|recorded| recorded < end)

@@ -9,20 +9,26 @@
 
 mod announcement;
 mod codex;
+mod config_check;
 mod create;
 mod demo;
 mod demo_table;
 mod fetch;
+mod human_time;
 mod inspect;
 mod inspect_torrent;
 mod jsonl;
 mod keygen;
+mod live_status;
 mod messages;
+mod narration;
 mod node;
+mod rearchive;
+mod status;
 mod torrent;
 mod verify;
 
-use std::process::ExitCode;
+use std::{io::IsTerminal, process::ExitCode};
 
 use clap::{Parser, Subcommand};
 
@@ -48,13 +54,18 @@ enum Command {
     /// Run a node from a configuration file until SIGINT or SIGTERM.
     Run(node::RunArgs),
     /// Show what a node's store says about its communities.
-    Status(node::StatusArgs),
+    Status(status::StatusArgs),
     /// Check that a community's data, index and .torrent agree.
     Verify(verify::VerifyArgs),
     /// Append archives for a time range to a community's data and index files.
     Create(create::CreateArgs),
     /// Show what an index or an archive holds.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  archivist inspect index member-data/torrent/archivedata/0x02…/index\n  \
+        archivist inspect archive member-data/torrent/archivedata/0x02… --id 0x5f…\n  \
+        archivist inspect torrent owner-data/torrent/torrents/0x02….torrent --json"
+    )]
     Inspect(inspect::InspectCommand),
     /// Seed a community's archives over BitTorrent until interrupted.
     Seed(torrent::SeedArgs),
@@ -65,22 +76,64 @@ enum Command {
     /// Create a community key and print the community ID.
     Keygen(keygen::KeygenArgs),
     /// Import messages into a store or export them as JSONL.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  archivist messages import --db examples/owner-data/store.sqlite \
+        --jsonl examples/community.jsonl\n  \
+        archivist messages export --db examples/member-data/store.sqlite > member.jsonl"
+    )]
     Messages(messages::MessagesCommand),
+    /// Archive a range again after late messages (owner stopped).
+    Rearchive(rearchive::RearchiveArgs),
     /// Build an announcement as it goes on Waku, or peel one received.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  archivist announcement encode --key owner.key --link 'magnet:?xt=urn:btih:…'\n  \
+        archivist announcement encode --key owner.key --link 'magnet:?xt=…' --json \
+        | jq -r .payload | archivist announcement decode --community 0x02… -"
+    )]
     Announcement(announcement::AnnouncementCommand),
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (warnings and errors by default).
+/// Logs to stderr, filtered by `RUST_LOG` (warnings and errors by default,
+/// also when `RUST_LOG` is set but empty), with colour only on a terminal so
+/// a log file or a CI capture holds no escape codes.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => {
+            tracing_subscriber::EnvFilter::try_new(&directives).unwrap_or_else(|e| {
+                eprintln!(
+                    "archivist: RUST_LOG={directives:?} is not a log filter ({e}); using \"warn\""
+                );
+                tracing_subscriber::EnvFilter::new("warn")
+            })
+        }
+        _ => tracing_subscriber::EnvFilter::new("warn"),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
+}
+
+/// `error` and its causes on one line, each said once: many errors repeat
+/// their source's text in their own message, and anyhow's `{:#}` would
+/// print it again.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let said = cause.to_string();
+        if said.is_empty() || text.contains(&said) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&said);
+    }
+    text
 }
 
 /// The async runtime for the commands that talk to the network.
@@ -96,12 +149,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => runtime().and_then(|rt| rt.block_on(demo::run(args))),
         Command::Run(args) => runtime().and_then(|rt| rt.block_on(node::run(args))),
-        Command::Status(args) => runtime().and_then(|rt| rt.block_on(node::status(args))),
+        Command::Status(args) => runtime().and_then(|rt| rt.block_on(status::status(args))),
         Command::Verify(args) => verify::run(&args),
         Command::Create(args) => create::run(args).map(|report| println!("{report}")),
         Command::Inspect(command) => inspect::run(command),
         Command::Messages(command) => messages::run(command),
         Command::Announcement(command) => announcement::run(command),
+        Command::Rearchive(args) => rearchive::run(&args).map(|report| println!("{report}")),
         Command::Keygen(args) => keygen::run(args).map(|report| println!("{report}")),
         Command::CodexDevnode(args) => runtime().and_then(|rt| rt.block_on(codex::devnode(args))),
         Command::Seed(args) => runtime().and_then(|rt| rt.block_on(torrent::seed(args))),
@@ -112,8 +166,37 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("archivist: {e:#}");
+            eprintln!("archivist: {}", error_text(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// The README promises an example in every `--help`, groups included.
+    #[test]
+    fn every_command_and_group_has_an_example_in_its_help() {
+        fn walk(command: &mut clap::Command, path: &str, missing: &mut Vec<String>) {
+            // clap's own `help` subcommands are not ours to document.
+            for sub in command
+                .get_subcommands_mut()
+                .filter(|sub| sub.get_name() != "help")
+            {
+                let path = format!("{path} {}", sub.get_name());
+                let help = sub.render_long_help().to_string();
+                if !help.contains("Example") {
+                    missing.push(path.clone());
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&mut Cli::command(), "archivist", &mut missing);
+        assert!(missing.is_empty(), "no example in the help of {missing:?}");
     }
 }

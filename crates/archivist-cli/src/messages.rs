@@ -8,10 +8,10 @@ use std::{
 
 use anyhow::Context;
 use archive_index::{TimeRange, Topic};
-use archive_store::Database;
+use archive_store::{Database, InsertReport, LateMessages};
 use serde_json::json;
 
-use crate::jsonl;
+use crate::{human_time, jsonl};
 
 /// What to do with messages.
 #[derive(Debug, clap::Subcommand)]
@@ -52,13 +52,25 @@ pub(crate) fn run(command: MessagesCommand) -> anyhow::Result<()> {
     match command {
         MessagesCommand::Import { db, jsonl: path } => {
             let source = path.display().to_string();
-            let file = File::open(&path).with_context(|| format!("opening {source}"))?;
+            let file = File::open(&path).with_context(|| format!("--jsonl {source}"))?;
             // The whole file is validated before the store is opened.
             let messages = jsonl::read_messages(BufReader::new(file), &source)?;
-            let mut db =
-                Database::open(&db).with_context(|| format!("opening {}", db.display()))?;
-            db.insert_messages(&messages)?;
-            println!("{}", json!({ "imported": messages.len() }));
+            if let Some(folder) = db.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(folder).with_context(|| {
+                    format!(
+                        "--db {}: creating its folder {}",
+                        db.display(),
+                        folder.display()
+                    )
+                })?;
+            }
+            let mut store =
+                Database::open(&db).with_context(|| format!("--db {}", db.display()))?;
+            let report = store.insert_messages_reported(&messages)?;
+            if let Some(late) = &report.late {
+                eprintln!("archivist: warning: {}", late_warning(late));
+            }
+            println!("{}", report_json(messages.len(), &report));
         }
         MessagesCommand::Export {
             db,
@@ -66,10 +78,17 @@ pub(crate) fn run(command: MessagesCommand) -> anyhow::Result<()> {
             from,
             to,
         } => {
+            // A typo must not look like an empty history.
+            anyhow::ensure!(
+                db.is_file(),
+                "--db {}: no message store there (check the path; `archivist messages import` \
+                 creates one)",
+                db.display()
+            );
             // Only reads: no writer lock, nothing written, works on a
             // read-only file and beside a running node.
-            let db = Database::open_read_only(&db)
-                .with_context(|| format!("opening {}", db.display()))?;
+            let db =
+                Database::open_read_only(&db).with_context(|| format!("--db {}", db.display()))?;
             let topics = if topics.is_empty() {
                 db.topics()?
             } else {
@@ -85,4 +104,35 @@ pub(crate) fn run(command: MessagesCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The import report: `imported` (lines), `new`, `already_present`, and
+/// `late` (messages no archive will hold) or null.
+fn report_json(lines: usize, report: &InsertReport) -> serde_json::Value {
+    json!({
+        "imported": lines,
+        "new": report.new,
+        "already_present": report.already_present,
+        "late": report.late.as_ref().map(|l| json!({
+            "community": l.community.to_string(),
+            "messages": l.messages,
+            "from": l.from,
+            "to": l.to,
+            "archive_end": l.archive_end,
+        })),
+    })
+}
+
+/// The warning for messages an import stored in already archived time.
+fn late_warning(late: &LateMessages) -> String {
+    format!(
+        "{} message(s) from {} to {} fall before community {}'s last archive end ({}): they are \
+         stored, but archiving only appends after that end, so no archive (and no member) will \
+         hold them",
+        late.messages,
+        human_time::utc(late.from),
+        human_time::utc(late.to),
+        late.community,
+        human_time::utc(late.archive_end),
+    )
 }

@@ -1,14 +1,15 @@
-//! `archivist run` and `archivist status`: a node from a configuration file,
-//! and what its store says.
+//! `archivist run`: a node from a configuration file, its events printed
+//! with notes that say what it waits for, and its live state kept for
+//! `archivist status`.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context;
-use archivist::{
-    CommunityStatus, Config, Node, dispatch::CommunityKey, index::CommunityId, store::Store,
-};
+use archivist::{CommunityStatus, Config, Node, store::Store};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
+
+use crate::{config_check, human_time, live_status::LiveStatus, narration::Narrator};
 
 /// Arguments of `archivist run`.
 #[derive(Debug, clap::Args)]
@@ -30,30 +31,15 @@ pub(crate) struct RunArgs {
     json: bool,
 }
 
-/// Arguments of `archivist status`.
-#[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Reads the node's store (a running node may keep using it) and \
-    shows each configured community: archive ends, announced and fetched links, \
-    downloaded and imported archives.\n\nExamples:\n  \
-    archivist status --config examples/owner.toml\n  \
-    archivist status --config examples/member.toml --json"
-)]
-pub(crate) struct StatusArgs {
-    /// The node's TOML configuration; embedded defaults when absent.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Only this community (otherwise every owned and joined one).
-    #[arg(long)]
-    community: Option<CommunityId>,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
-}
-
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let config = Config::load(args.config.as_deref())?;
-    let node = Node::start(config).await?;
+    let config = config_check::load(args.config.as_deref())?;
+    config_check::check_before_start(&config)?;
+    let before = joined_before_start(&config).await;
+    let silence = (config.quiet_period * 2).max(Duration::from_secs(60));
+    let mut narrator = Narrator::new(&config, silence);
+    let notes = narrator.start_notes(&config, &before);
+    let data_dir = config.data_dir.clone();
+    let node = Node::start(config.clone()).await?;
     let mut events = node.events();
     let (owned, joined) = node.communities();
     let started = json!({
@@ -66,14 +52,41 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     });
     print_event(&started, args.json);
+    for note in &notes {
+        print_event(note, args.json);
+    }
+    let mut live = LiveFile {
+        status: LiveStatus::new(
+            owned
+                .iter()
+                .map(|c| (c.to_string(), "owner"))
+                .chain(joined.iter().map(|c| (c.to_string(), "member"))),
+        ),
+        data_dir,
+        failed: false,
+    };
+    live.save();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing the SIGTERM handler")?;
+    let mut ticks = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = terminate.recv() => break,
+            _ = ticks.tick() => {
+                for warning in narrator.tick() {
+                    print_event(&warning, args.json);
+                }
+            }
             event = events.recv() => match event {
-                Ok(event) => print_event(&event.to_json(), args.json),
+                Ok(event) => {
+                    let envelope = event.to_json();
+                    live.status.record(&envelope, human_time::now_secs());
+                    live.save();
+                    if let Some(said) = narrator.on_event(envelope) {
+                        print_event(&said, args.json);
+                    }
+                }
                 Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "events missed"),
                 Err(RecvError::Closed) => break,
             },
@@ -83,8 +96,14 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     node.stop().await;
     // What the stop interrupted (`archivist.downloadStopped`) is said too.
     while let Ok(event) = events.try_recv() {
-        print_event(&event.to_json(), args.json);
+        let envelope = event.to_json();
+        live.status.record(&envelope, human_time::now_secs());
+        if let Some(said) = narrator.on_event(envelope) {
+            print_event(&said, args.json);
+        }
     }
+    live.status.stopped = Some(human_time::now_secs());
+    live.save();
     print_event(
         &json!({ "type": "archivist.stopped", "event": {} }),
         args.json,
@@ -92,12 +111,60 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The live status file and whether writing it failed (said once).
+struct LiveFile {
+    status: LiveStatus,
+    data_dir: std::path::PathBuf,
+    failed: bool,
+}
+
+impl LiveFile {
+    fn save(&mut self) {
+        if let Err(e) = self.status.write(&self.data_dir)
+            && !std::mem::replace(&mut self.failed, true)
+        {
+            tracing::warn!(
+                "writing {}: {e}; `archivist status` will not show live state",
+                LiveStatus::path(&self.data_dir).display()
+            );
+        }
+    }
+}
+
+/// What the store says about each joined community before the node takes
+/// it, so a restart can say what it resumes; empty for a new store.
+async fn joined_before_start(config: &Config) -> Vec<CommunityStatus> {
+    let path = config.store_path();
+    if !path.exists() {
+        return Vec::new();
+    }
+    let Ok(store) = Store::open_read_only(&path).await else {
+        return Vec::new();
+    };
+    let mut before = Vec::new();
+    for joined in &config.joined {
+        if let Ok(status) =
+            CommunityStatus::read(&store, joined.community, &config.enabled_kinds()).await
+        {
+            before.push(status);
+        }
+    }
+    before
+}
+
+/// Prints one event: a JSON line, or for people the time, the name, and
+/// the note or the fields.
 fn print_event(event: &serde_json::Value, as_json: bool) {
     if as_json {
         println!("{event}");
         return;
     }
     let name = event["type"].as_str().unwrap_or("?");
+    let time = human_time::now();
+    if let Some(note) = event["event"]["note"].as_str() {
+        println!("{time} {name} {note}");
+        return;
+    }
     let fields = event["event"]
         .as_object()
         .map(|o| {
@@ -112,78 +179,5 @@ fn print_event(event: &serde_json::Value, as_json: bool) {
                 .join(" ")
         })
         .unwrap_or_default();
-    println!("{name} {fields}");
-}
-
-pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
-    let config = Config::load(args.config.as_deref())?;
-    let path = config.store_path();
-    anyhow::ensure!(
-        path.exists(),
-        "no store at {}: the node has not run yet",
-        path.display()
-    );
-    // Only reads, so it works beside a running node (which holds the writer
-    // lock) and on a read-only file.
-    let store = Store::open_read_only(&path).await?;
-    let mut communities: Vec<(CommunityId, &str)> = Vec::new();
-    for owned in &config.owned {
-        let key = CommunityKey::read_file(&owned.key_file)
-            .with_context(|| format!("community key {}", owned.key_file.display()))?;
-        communities.push((key.community_id(), "owner"));
-    }
-    for joined in &config.joined {
-        communities.push((joined.community, "member"));
-    }
-    if let Some(only) = args.community {
-        communities.retain(|(c, _)| *c == only);
-        if communities.is_empty() {
-            communities.push((only, "unknown"));
-        }
-    }
-    let mut all = Vec::new();
-    for (community, role) in communities {
-        let status = CommunityStatus::read(&store, community, &config.enabled_kinds()).await?;
-        all.push((role, status));
-    }
-    if args.json {
-        let value: Vec<_> = all
-            .iter()
-            .map(|(role, s)| {
-                let mut v = s.to_json();
-                v["role"] = json!(role);
-                v
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(());
-    }
-    if all.is_empty() {
-        println!("no communities configured (add [[owned]] or [[joined]] to the configuration)");
-    }
-    for (role, s) in all {
-        println!("{} ({role})", s.community);
-        for n in &s.networks {
-            println!(
-                "  {:<8} last archive end: {:<12} announced: {}",
-                n.kind.name(),
-                n.last_archive_end
-                    .map_or_else(|| "-".to_owned(), |e| e.to_string()),
-                n.announced_link.as_deref().unwrap_or("-"),
-            );
-            if role != "owner" {
-                println!(
-                    "  {:<8} fetched:          {}",
-                    "",
-                    n.fetched_link.as_deref().unwrap_or("-")
-                );
-            }
-        }
-        println!(
-            "  archives downloaded: {}, imported: {}",
-            s.downloaded.len(),
-            s.imported.len()
-        );
-    }
-    Ok(())
+    println!("{time} {name} {fields}");
 }

@@ -2,7 +2,7 @@
 //! shown for a node that is not running) and completed with live state by a
 //! running [`Node`](crate::Node).
 
-use archive_index::{ArchiveId, CommunityId, LinkKind};
+use archive_index::{ArchiveId, CommunityId, LinkKind, TimeRange};
 use archive_store::Store;
 use serde_json::{Value, json};
 
@@ -26,6 +26,9 @@ pub struct CommunityStatus {
     pub downloaded: Vec<ArchiveId>,
     /// Of those, the ones imported into the store.
     pub imported: Vec<ArchiveId>,
+    /// The time the imported archives cover, adjacent ranges merged, oldest
+    /// first: a gap is history this member does not have.
+    pub imported_ranges: Vec<TimeRange>,
 }
 
 /// A community's state on one network.
@@ -84,10 +87,17 @@ impl CommunityStatus {
         }
         archives.sort_by_key(|a| (a.range, a.id));
         let mut imported = Vec::new();
+        let mut imported_ranges: Vec<TimeRange> = Vec::new();
         for archive in archives {
             downloaded.push(archive.id);
             if archive.imported {
                 imported.push(archive.id);
+                match imported_ranges.last_mut() {
+                    Some(last) if archive.range.from <= last.to => {
+                        last.to = last.to.max(archive.range.to);
+                    }
+                    _ => imported_ranges.push(archive.range),
+                }
             }
         }
         Ok(CommunityStatus {
@@ -98,28 +108,65 @@ impl CommunityStatus {
             networks,
             downloaded,
             imported,
+            imported_ranges,
         })
     }
 
-    /// The status as JSON, for `archivist status --json`.
+    /// Whether the live fields are filled in: only a running node knows
+    /// them, and one always owns or has joined the community it reports.
+    pub fn is_live(&self) -> bool {
+        self.owned || self.joined
+    }
+
+    /// The status as JSON, for `archivist status --json`. Links are written
+    /// as events write them (`magnet:?…`, `codex:<CID>`); the fields only a
+    /// running node knows (`owned`, `joined`, `downloading`, `archiving`,
+    /// `seeding`, `archives`) are left out of a status read from the store
+    /// alone rather than shown as `false`.
     pub fn to_json(&self) -> Value {
-        json!({
+        let live = self.is_live();
+        let networks: Vec<Value> = self
+            .networks
+            .iter()
+            .map(|n| {
+                let mut v = json!({
+                    "network": n.kind.name(),
+                    "last_archive_end": n.last_archive_end,
+                    "announced_link": n.announced_link.as_deref().map(|l| link_text(&n.kind, l)),
+                    "announced_clock": n.announced_clock,
+                    "fetched_link": n.fetched_link.as_deref().map(|l| link_text(&n.kind, l)),
+                });
+                if live {
+                    v["archiving"] = json!(n.archiving);
+                    v["seeding"] = json!(n.seeding);
+                    v["archives"] = json!(n.archives);
+                }
+                v
+            })
+            .collect();
+        let mut v = json!({
             "community": self.community.to_string(),
-            "owned": self.owned,
-            "joined": self.joined,
-            "downloading": self.downloading,
-            "networks": self.networks.iter().map(|n| json!({
-                "network": n.kind.name(),
-                "last_archive_end": n.last_archive_end,
-                "announced_link": n.announced_link,
-                "announced_clock": n.announced_clock,
-                "fetched_link": n.fetched_link,
-                "archiving": n.archiving,
-                "seeding": n.seeding,
-                "archives": n.archives,
-            })).collect::<Vec<_>>(),
+            "networks": networks,
             "downloaded": self.downloaded.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "imported": self.imported.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        })
+            "imported_ranges": self
+                .imported_ranges
+                .iter()
+                .map(|r| json!({ "from": r.from, "to": r.to }))
+                .collect::<Vec<_>>(),
+        });
+        if live {
+            v["owned"] = json!(self.owned);
+            v["joined"] = json!(self.joined);
+            v["downloading"] = json!(self.downloading);
+        }
+        v
     }
+}
+
+/// A stored link as events write it: the store keeps a Codex link as the
+/// bare CID of its announcement.
+fn link_text(kind: &LinkKind, stored: &str) -> String {
+    archive_backend::Link::from_announced(kind.clone(), stored)
+        .map_or_else(|_| stored.to_owned(), |link| link.to_string())
 }

@@ -205,6 +205,31 @@ impl ArchiveDir {
         })
     }
 
+    /// Takes back every archive that ends after `time` (seconds), and every
+    /// archive after it in `data`, so that the range can be archived again
+    /// (an owner re-archiving messages that arrived after their range was
+    /// archived). Returns the entries taken back, in `data` order.
+    ///
+    /// The shortened index is written first and `data` is cut after it, so a
+    /// crash in between leaves bytes past the index, which the next append
+    /// cuts anyway.
+    pub fn rewind(&self, time: u64) -> Result<Vec<archive_index::IndexEntry>> {
+        let (_lock, _created) = self.lock()?;
+        let index = self.load_index()?;
+        let entries: Vec<archive_index::IndexEntry> =
+            index.by_offset().map(|(_, e)| e.clone()).collect();
+        let Some(first) = entries.iter().position(|e| e.metadata.range.to > time) else {
+            return Ok(Vec::new());
+        };
+        let mut kept = TorrentIndex::new();
+        for entry in &entries[..first] {
+            kept.insert(entry.clone())?;
+        }
+        write_atomically(&self.index_path(), &kept.encode())?;
+        self.truncate_to(kept.data_len())?;
+        Ok(entries[first..].to_vec())
+    }
+
     /// Cuts `data` back to `len` bytes if it is longer; fails if it is shorter.
     fn truncate_to(&self, len: u64) -> Result<u64> {
         let path = self.data_path();

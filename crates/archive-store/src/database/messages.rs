@@ -242,6 +242,22 @@ impl Database {
         Ok(topics)
     }
 
+    /// How many distinct hashes of `messages` are stored already, so an
+    /// import can say what it adds and what it only repeats.
+    pub fn count_stored(&self, messages: &[Message]) -> Result<usize> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM waku_messages WHERE hash = ?1")?;
+        let mut seen = std::collections::HashSet::new();
+        let mut stored = 0;
+        for m in messages {
+            if seen.insert(m.hash.as_slice()) && stmt.exists([&m.hash])? {
+                stored += 1;
+            }
+        }
+        Ok(stored)
+    }
+
     /// How many messages are stored, on any topic.
     pub fn message_count(&self) -> Result<u64> {
         let n: i64 = self

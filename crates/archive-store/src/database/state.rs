@@ -64,6 +64,19 @@ impl Database {
         end.map(|e| from_sql("archive end", e)).transpose()
     }
 
+    /// The latest archive end of `community` over all networks: a message
+    /// older than it is not in a new archive on at least one network, since
+    /// archives are only ever appended after the end.
+    pub fn latest_archive_end(&self, community: &CommunityId) -> Result<Option<u64>> {
+        let end: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT max(last_archive_end) FROM archive_ends WHERE community_id = ?1",
+            )?
+            .query_row([community_blob(community)], |row| row.get(0))?;
+        end.map(|e| from_sql("archive end", e)).transpose()
+    }
+
     /// Records the end of the last archive built for `community` on the
     /// network of `kind`.
     pub fn set_last_archive_end(

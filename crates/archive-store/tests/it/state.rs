@@ -208,3 +208,61 @@ fn fetched_link_is_kept_per_kind_apart_from_the_announcement() {
         Some("magnet:?xt=b")
     );
 }
+
+/// An import asks which of its messages are stored already and which fall
+/// before the community's latest archive end on any network.
+#[test]
+fn stored_hashes_and_the_latest_archive_end_over_networks() {
+    let mut db = Database::open_in_memory().unwrap();
+    let c = community(3);
+    assert_eq!(db.latest_archive_end(&c).unwrap(), None);
+    db.set_last_archive_end(&c, &LinkKind::TORRENT, 700)
+        .unwrap();
+    db.set_last_archive_end(&c, &LinkKind::CODEX, 900).unwrap();
+    db.set_last_archive_end(&community(4), &LinkKind::TORRENT, 5_000)
+        .unwrap();
+    assert_eq!(db.latest_archive_end(&c).unwrap(), Some(900));
+
+    let message = |n: u64| crate::sample::message(crate::sample::topic(1), n, n);
+    db.insert_messages(&[message(1), message(2)]).unwrap();
+    // Repeats within the batch count once.
+    let batch = [message(1), message(1), message(2), message(3)];
+    assert_eq!(db.count_stored(&batch).unwrap(), 2);
+    assert_eq!(db.count_stored(&[message(9)]).unwrap(), 0);
+}
+
+/// An owner importing by hand learns what was new, what was there, and
+/// which messages fall into time its community has archived already.
+#[test]
+fn a_reported_insert_names_new_present_and_late_messages() {
+    let mut db = Database::open_in_memory().unwrap();
+    let c = community(5);
+    let on =
+        |topic: u8, t: u64, seed: u64| crate::sample::message(crate::sample::topic(topic), t, seed);
+    let first = db
+        .insert_messages_reported(&[on(1, 10, 1), on(1, 20, 2)])
+        .unwrap();
+    assert_eq!((first.new, first.already_present, first.late), (2, 0, None));
+
+    db.claim_topics(&c, &[crate::sample::topic(1)]).unwrap();
+    db.set_last_archive_end(&c, &LinkKind::TORRENT, 100)
+        .unwrap();
+    // Topic 2 belongs to no community: never late.
+    let report = db
+        .insert_messages_reported(&[
+            on(1, 20, 2),
+            on(1, 50, 3),
+            on(1, 30, 4),
+            on(1, 150, 5),
+            on(2, 5, 6),
+        ])
+        .unwrap();
+    assert_eq!((report.new, report.already_present), (4, 1));
+    let late = report.late.unwrap();
+    assert_eq!(late.community, c);
+    assert_eq!(
+        (late.messages, late.from, late.to, late.archive_end),
+        (3, 20, 50, 100)
+    );
+    assert_eq!(db.message_count().unwrap(), 6);
+}

@@ -4,8 +4,10 @@ mod announcement;
 mod codex;
 mod create;
 mod fetch_db;
+mod first_hour;
 mod keygen;
 mod node;
+mod readme;
 mod resume;
 mod store;
 mod torrent;
@@ -36,8 +38,18 @@ pub(crate) fn archivist(args: &[&str]) -> Output {
 
 /// [`archivist`] with `input`, if any, on its stdin.
 pub(crate) fn archivist_with_stdin(args: &[&str], input: Option<&str>) -> Output {
+    archivist_in(None, args, input)
+}
+
+/// [`archivist_with_stdin`] in the working directory `dir`, if given, as a
+/// user runs commands with relative paths.
+pub(crate) fn archivist_in(dir: Option<&Path>, args: &[&str], input: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_archivist"));
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
     let mut child = Running(
-        Command::new(env!("CARGO_BIN_EXE_archivist"))
+        command
             .args(args)
             .stdin(if input.is_some() {
                 Stdio::piped()

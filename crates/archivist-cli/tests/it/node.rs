@@ -155,6 +155,31 @@ fn run_status_and_verify_an_owner_from_a_config_file() {
             .unwrap()
             .starts_with("magnet:?")
     );
+    // Nothing the store cannot know is shown as `false`; what the run knew
+    // is there, with readable times.
+    assert!(status[0].get("owned").is_none(), "{status:#}");
+    assert!(torrent.get("archiving").is_none(), "{status:#}");
+    assert_eq!(torrent["heard"], false, "no relay peer took it: {status:#}");
+    assert_eq!(
+        torrent["seeding"], false,
+        "a stopped node seeds nothing: {status:#}"
+    );
+    assert!(
+        torrent["last_archive_end_utc"]
+            .as_str()
+            .unwrap()
+            .ends_with(" UTC")
+    );
+    let archives = &status[0]["archives"];
+    assert!(archives["count"].as_u64().unwrap() >= 3, "{status:#}");
+    assert!(archives["bytes"].as_u64().unwrap() > 0, "{status:#}");
+    assert_eq!(archives["from"], D1, "{status:#}");
+    assert_eq!(archives["from_utc"], "2020-01-01 00:00:00 UTC");
+    assert!(status[0]["last_event"]["time"].is_string(), "{status:#}");
+    let text = archivist(&["status", "--config", config.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("node: stopped at "), "{text}");
+    assert!(text.contains("heard: no  seeding: no"), "{text}");
 
     let archive_dir = data.join("torrent/archivedata").join(&community);
     let report = archivist_json(&["verify", "--json", archive_dir.to_str().unwrap()]);

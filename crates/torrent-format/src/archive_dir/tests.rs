@@ -184,3 +184,37 @@ fn creating_a_community_folder_creates_its_parents_owner_only() {
         "nothing new the second time"
     );
 }
+
+#[test]
+fn a_rewind_takes_back_the_archives_from_a_time_on_and_a_rerun_replaces_them() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = ArchiveDir::new(root.path(), &community());
+    dir.append(week(0, vec![msg(10, 1)])).unwrap();
+    let first_week = fs::read(dir.data_path()).unwrap();
+    dir.append(week(7 * DAY, vec![msg(7 * DAY + 5, 2)]))
+        .unwrap();
+    dir.append(week(14 * DAY, vec![msg(14 * DAY + 5, 3)]))
+        .unwrap();
+
+    // Nothing ends after the last archive's end.
+    assert!(dir.rewind(21 * DAY).unwrap().is_empty());
+    assert_eq!(dir.load_index().unwrap().len(), 3);
+
+    // A time inside the second week takes back the second and the third.
+    let taken = dir.rewind(7 * DAY + 1).unwrap();
+    let ranges: Vec<u64> = taken.iter().map(|e| e.metadata.range.from).collect();
+    assert_eq!(ranges, [7 * DAY, 14 * DAY]);
+    assert_eq!(dir.load_index().unwrap().len(), 1);
+    assert_eq!(fs::read(dir.data_path()).unwrap(), first_week);
+
+    // Archived again with a late message, the week gets a new archive.
+    let again = dir
+        .append(week(
+            7 * DAY,
+            vec![msg(7 * DAY + 5, 2), msg(7 * DAY + 9, 4)],
+        ))
+        .unwrap();
+    assert_eq!(again.report.archives[0].entry.offset, PIECE_LENGTH);
+    assert_ne!(again.report.archives[0].id, taken[0].id());
+    assert_eq!(dir.load_index().unwrap().len(), 2);
+}
