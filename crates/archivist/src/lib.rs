@@ -56,7 +56,7 @@ pub use digest::{HistoryDigest, history_digest};
 pub use error::{Error, Result};
 pub use event::NodeEvent;
 pub use node::{Node, NodeBuilder};
-pub use status::{CommunityStatus, NetworkStatus, network_name};
+pub use status::{CommunityStatus, NetworkStatus};
 
 pub use archive_backend as backend;
 pub use archive_dispatch as dispatch;

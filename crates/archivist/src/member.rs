@@ -48,13 +48,13 @@ pub(crate) struct MemberContext {
 impl MemberContext {
     /// The networks' kinds, in the order they are tried.
     pub(crate) fn order(&self) -> Vec<LinkKind> {
-        self.networks.iter().map(|(kind, _)| *kind).collect()
+        self.networks.iter().map(|(kind, _)| kind.clone()).collect()
     }
 
-    pub(crate) fn backend(&self, kind: LinkKind) -> Option<&DynBackend> {
+    pub(crate) fn backend(&self, kind: &LinkKind) -> Option<&DynBackend> {
         self.networks
             .iter()
-            .find(|(k, _)| *k == kind)
+            .find(|(k, _)| k == kind)
             .map(|(_, backend)| backend)
     }
 
