@@ -135,9 +135,9 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
 
     let key = CommunityKey::from_bytes(&[7; 32]).expect("a valid secret");
     let magnet_wire =
-        sign_announcement(&key, LinkKind::Magnet, 1_700_000_000_000, &magnet).expect("signs");
+        sign_announcement(&key, LinkKind::TORRENT, 1_700_000_000_000, &magnet).expect("signs");
     let manifest_cid = "zDvZRwzmAkhzDRPH5EW242gJBNZ2T7aoH2v1fVH66FxXL4kSbvyM";
-    let cid_wire = sign_announcement(&key, LinkKind::IndexCid, 1_700_000_000_001, manifest_cid)
+    let cid_wire = sign_announcement(&key, LinkKind::CODEX, 1_700_000_000_001, manifest_cid)
         .expect("signs");
 
     let mut hasher = TreeHasher::new(DEFAULT_BLOCK_SIZE);

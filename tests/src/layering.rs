@@ -125,6 +125,23 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
         "backend-codex",
         &["archive-scheduler", "archive-dispatch", "librqbit"],
     ),
+    // A backend as an outside author writes one: the trait, the format and
+    // its own storage, nothing of the node around it and no other backend's
+    // machinery.
+    (
+        "backend-dirshare",
+        &[
+            "archive-scheduler",
+            "archive-dispatch",
+            "archive-store",
+            "archivist",
+            "torrent-format",
+            "codex-format",
+            "librqbit",
+            "reqwest",
+            "libp2p",
+        ],
+    ),
     (
         "codex-devnode",
         &[

@@ -50,7 +50,7 @@ pub use backend::{
     ResolveOptions,
 };
 pub use error::{Error, ErrorKind, Result};
-pub use link::{Link, LinkKind};
+pub use link::{Link, LinkKind, MAX_LINK_LEN};
 pub use message_list::MessageList;
 pub use partition_feed::{PartitionItem, feed_partitions};
 pub use retry::RetryPolicy;

@@ -128,7 +128,7 @@ impl MemoryBackend {
                 .map(|b| format!("{b:02x}"))
                 .collect::<String>()
         );
-        Link::Magnet(uri)
+        Link::from_announced(LinkKind::TORRENT, &uri).expect("a well-formed magnet link")
     }
 
     fn serve(&self, link: &Link, holding: SharedHolding) {
@@ -146,14 +146,15 @@ impl MemoryBackend {
     }
 
     fn check_kind(link: &Link) -> Result<()> {
-        match link.kind() {
-            LinkKind::Magnet => Ok(()),
-            other => Err(Error::new(
-                ErrorKind::InvalidInput,
-                NAME,
-                format!("cannot resolve a {other}"),
-            )),
+        let kind = link.kind();
+        if kind == LinkKind::TORRENT {
+            return Ok(());
         }
+        Err(Error::new(
+            ErrorKind::InvalidInput,
+            NAME,
+            format!("cannot resolve a {kind} link"),
+        ))
     }
 }
 
@@ -189,7 +190,7 @@ impl Backend for MemoryBackend {
     }
 
     fn link_kind(&self) -> LinkKind {
-        LinkKind::Magnet
+        LinkKind::TORRENT
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -8,7 +8,8 @@
 //! compressed, it *is* the community ID (spec c.9: only the community key maps
 //! to a community, there is no separate sender field). The type is not
 //! covered by the signature, so the link's kind is read from the signed link
-//! text (`magnet:` or a CID), never from the type.
+//! text (`magnet:`, a CID, or another network's `scheme:`), never from the
+//! type.
 
 use archive_index::{CommunityId, keccak256};
 use archive_proto::{
@@ -48,11 +49,13 @@ pub fn message_type(_kind: LinkKind) -> Type {
     Type::CommunityMessageArchiveLink
 }
 
-/// The kind of a link, read from its text as status-go does: a `magnet:` URI
-/// is a magnet link; a CID-shaped string (2 to 128 ASCII letters and digits,
-/// which every base58 or base32 multibase form of a CID is) is an index CID;
-/// anything else is refused. Whether a CID-shaped string is a valid CID is
-/// decided by the backend that resolves it.
+/// The network of a link, read from its text: a `magnet:` URI is a
+/// BitTorrent link and a CID-shaped string (2 to 128 ASCII letters and
+/// digits, which every base58 or base32 multibase form of a CID is) a Codex
+/// index CID, as status-go reads them; any other `scheme:rest` belongs to the
+/// network named by its scheme (a backend's own, such as `dir:`). Anything
+/// else is refused. Whether the link names anything is decided by the
+/// backend that resolves it.
 pub fn link_kind(link: &str) -> Result<LinkKind> {
     if link.is_empty() {
         return Err(Error::EmptyLink);
@@ -63,14 +66,31 @@ pub fn link_kind(link: &str) -> Result<LinkKind> {
         });
     }
     if link.starts_with("magnet:") {
-        return Ok(LinkKind::Magnet);
+        return Ok(LinkKind::TORRENT);
     }
     if (2..=MAX_CID_LEN).contains(&link.len()) && link.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Ok(LinkKind::IndexCid);
+        return Ok(LinkKind::CODEX);
     }
-    Err(Error::UnrecognisedLink {
-        reason: "neither a magnet: URI nor a CID",
-    })
+    let Some((scheme, rest)) = link.split_once(':') else {
+        return Err(Error::UnrecognisedLink {
+            reason: "neither a magnet: URI, a CID nor a scheme: link",
+        });
+    };
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::UnrecognisedLink {
+            reason: "a scheme: link needs printable ASCII without spaces after the scheme",
+        });
+    }
+    match LinkKind::from_scheme(scheme) {
+        // Codex links are announced as the bare CID, as status-go sends them.
+        Ok(kind) if kind == LinkKind::CODEX => Err(Error::UnrecognisedLink {
+            reason: "a Codex index is announced as the bare CID, not codex:<CID>",
+        }),
+        Ok(kind) => Ok(kind),
+        Err(_) => Err(Error::UnrecognisedLink {
+            reason: "its scheme is not a network name",
+        }),
+    }
 }
 
 /// A verified announcement: `community` is the signer, recovered from the
@@ -294,20 +314,18 @@ mod tests {
     fn signing_refuses_empty_long_and_mislabelled_links() {
         let key = CommunityKey::generate();
         assert!(matches!(
-            sign_announcement(&key, LinkKind::Magnet, 1, ""),
+            sign_announcement(&key, LinkKind::TORRENT, 1, ""),
             Err(Error::EmptyLink)
         ));
         let long = format!("magnet:?{}", "m".repeat(MAX_LINK_LEN));
         assert!(matches!(
-            sign_announcement(&key, LinkKind::Magnet, 1, &long),
+            sign_announcement(&key, LinkKind::TORRENT, 1, &long),
             Err(Error::UnrecognisedLink { .. })
         ));
         assert!(matches!(
-            sign_announcement(&key, LinkKind::IndexCid, 1, "magnet:?xt=urn:btih:aa"),
-            Err(Error::LinkKindMismatch {
-                declared: LinkKind::IndexCid,
-                actual: LinkKind::Magnet
-            })
+            sign_announcement(&key, LinkKind::CODEX, 1, "magnet:?xt=urn:btih:aa"),
+            Err(Error::LinkKindMismatch { declared, actual })
+                if declared == LinkKind::CODEX && actual == LinkKind::TORRENT
         ));
     }
 
@@ -315,18 +333,25 @@ mod tests {
     fn link_kind_comes_from_the_text() {
         assert_eq!(
             link_kind("magnet:?xt=urn:btih:aa").unwrap(),
-            LinkKind::Magnet
+            LinkKind::TORRENT
         );
-        assert_eq!(link_kind("zDvZRwzmTestCID123").unwrap(), LinkKind::IndexCid);
+        assert_eq!(link_kind("zDvZRwzmTestCID123").unwrap(), LinkKind::CODEX);
         assert_eq!(
             link_kind("bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi").unwrap(),
-            LinkKind::IndexCid
+            LinkKind::CODEX
         );
+        // Any other network's link is named by its scheme.
+        assert_eq!(link_kind("dir:archives-0x02").unwrap().name(), "dir");
+        assert_eq!(link_kind("ipfs://bafy").unwrap().name(), "ipfs");
         for bad in [
             "z",
             "codex:zDvZ",
             "zDv Z",
-            "http://x",
+            "HTTP://x",
+            "torrent:abc",
+            "dir:",
+            "dir:a b",
+            "dir:\u{e9}",
             "zDv\u{e9}",
             &format!("z{}", "a".repeat(128)),
         ] {

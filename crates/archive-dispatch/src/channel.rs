@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn both_kinds_are_sent_on_member_update_and_magnetlinks_is_still_heard() {
         let community = CommunityId([3; 33]);
-        for kind in [LinkKind::Magnet, LinkKind::IndexCid] {
+        for kind in [LinkKind::TORRENT, LinkKind::CODEX] {
             assert!(
                 Channel::for_announcement(&community, kind)
                     .chat_id

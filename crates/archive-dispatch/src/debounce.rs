@@ -52,7 +52,7 @@ impl Debouncer {
     /// period; an older one or a duplicate is dropped without restarting it.
     /// Returns whichever announcement was dropped, with the reason.
     pub fn push(&mut self, announcement: Announcement) -> Option<(Announcement, Rejection)> {
-        let key = (announcement.community, announcement.kind);
+        let key = (announcement.community, announcement.kind.clone());
         let deadline = Instant::now() + self.quiet;
         let Some(pending) = self.pending.get_mut(&key) else {
             self.pending.insert(
@@ -101,7 +101,7 @@ impl Debouncer {
                 .pending
                 .iter()
                 .min_by_key(|(_, pending)| pending.deadline)
-                .map(|(key, pending)| (*key, pending.deadline));
+                .map(|(key, pending)| (key.clone(), pending.deadline));
             let Some((key, deadline)) = next else {
                 return std::future::pending().await;
             };
@@ -155,11 +155,13 @@ mod tests {
     async fn newer_within_quiet_period_replaces_and_restarts_the_wait() {
         let mut d = Debouncer::new(Duration::from_secs(20));
         assert!(
-            d.push(announcement(2, LinkKind::Magnet, 1, "old"))
+            d.push(announcement(2, LinkKind::TORRENT, 1, "old"))
                 .is_none()
         );
         advance(Duration::from_secs(15)).await;
-        let (dropped, why) = d.push(announcement(2, LinkKind::Magnet, 2, "new")).unwrap();
+        let (dropped, why) = d
+            .push(announcement(2, LinkKind::TORRENT, 2, "new"))
+            .unwrap();
         assert_eq!(dropped.link, "old");
         assert!(matches!(why, Rejection::Superseded { clock: 1, by: 2 }));
 
@@ -177,15 +179,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn older_and_duplicate_announcements_do_not_restart_the_wait() {
         let mut d = Debouncer::new(Duration::from_secs(20));
-        d.push(announcement(2, LinkKind::Magnet, 5, "five"));
+        d.push(announcement(2, LinkKind::TORRENT, 5, "five"));
         advance(Duration::from_secs(10)).await;
         let (dropped, why) = d
-            .push(announcement(2, LinkKind::Magnet, 4, "four"))
+            .push(announcement(2, LinkKind::TORRENT, 4, "four"))
             .unwrap();
         assert_eq!(dropped.clock, 4);
         assert!(matches!(why, Rejection::Superseded { clock: 4, by: 5 }));
         let (_, why) = d
-            .push(announcement(2, LinkKind::Magnet, 5, "five"))
+            .push(announcement(2, LinkKind::TORRENT, 5, "five"))
             .unwrap();
         assert!(matches!(why, Rejection::AlreadySeen { .. }));
 
@@ -196,10 +198,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn communities_and_kinds_are_debounced_independently() {
         let mut d = Debouncer::new(Duration::from_secs(20));
-        d.push(announcement(2, LinkKind::Magnet, 1, "m"));
-        d.push(announcement(2, LinkKind::IndexCid, 1, "c"));
+        d.push(announcement(2, LinkKind::TORRENT, 1, "m"));
+        d.push(announcement(2, LinkKind::CODEX, 1, "c"));
         advance(Duration::from_secs(5)).await;
-        d.push(announcement(3, LinkKind::Magnet, 1, "other"));
+        d.push(announcement(3, LinkKind::TORRENT, 1, "other"));
         assert_eq!(d.len(), 3);
 
         let mut first = vec![

@@ -343,7 +343,9 @@ async fn on_received(
             });
         }
     };
-    let view = lookup.view(announcement.community, announcement.kind).await;
+    let view = lookup
+        .view(announcement.community, announcement.kind.clone())
+        .await;
     if let Err(rejection) = check(&announcement, view.as_ref()) {
         return Some(rejected(announcement, rejection));
     }
@@ -365,7 +367,9 @@ fn rejected(announcement: Announcement, rejection: Rejection) -> Event {
 }
 
 async fn on_quiet(announcement: Announcement, lookup: &dyn CommunityLookup) -> Event {
-    let view = lookup.view(announcement.community, announcement.kind).await;
+    let view = lookup
+        .view(announcement.community, announcement.kind.clone())
+        .await;
     match check(&announcement, view.as_ref()) {
         Ok(()) => Event::Accepted(announcement),
         Err(rejection) => rejected(announcement, rejection),

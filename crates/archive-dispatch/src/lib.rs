@@ -28,8 +28,8 @@
 //! use archive_dispatch::{CommunityKey, CommunityView, LinkKind, MAX_WIRE_SIZE, check};
 //!
 //! let key = CommunityKey::generate();
-//! let wire = archive_dispatch::sign_announcement(&key, LinkKind::Magnet, 1_000, "magnet:?xt=…")?;
-//! assert_eq!(archive_dispatch::link_kind("magnet:?xt=…")?, LinkKind::Magnet);
+//! let wire = archive_dispatch::sign_announcement(&key, LinkKind::TORRENT, 1_000, "magnet:?xt=…")?;
+//! assert_eq!(archive_dispatch::link_kind("magnet:?xt=…")?, LinkKind::TORRENT);
 //!
 //! let received = archive_dispatch::open_announcement(&wire, MAX_WIRE_SIZE)?;
 //! assert_eq!(received.community, key.community_id());

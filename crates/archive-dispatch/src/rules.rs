@@ -156,7 +156,7 @@ mod tests {
     fn announcement(clock: u64, link: &str) -> Announcement {
         Announcement {
             community: CommunityId([2; 33]),
-            kind: LinkKind::Magnet,
+            kind: LinkKind::TORRENT,
             clock,
             link: link.to_owned(),
         }

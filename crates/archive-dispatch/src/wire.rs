@@ -130,7 +130,7 @@ impl VerifiedAnnouncement {
     pub fn announcement(&self) -> Announcement {
         Announcement {
             community: self.community_signer,
-            kind: self.kind,
+            kind: self.kind.clone(),
             clock: self.clock,
             link: self.link.clone(),
         }
@@ -152,7 +152,7 @@ pub fn encode_announcement(
     entropy: &mut dyn Entropy,
 ) -> Result<WakuOutbound> {
     let kind = link_kind(link)?;
-    let signed = sign_announcement(community, kind, clock, link)?;
+    let signed = sign_announcement(community, kind.clone(), clock, link)?;
     let wrapped = ProtocolMessage {
         installation_id: node.installation_id().to_owned(),
         public_message: signed,

@@ -83,7 +83,7 @@ pub use extract::{ExtractOptions, extract_archive};
 pub use ids::{ArchiveId, CommunityId, Topic, keccak256};
 pub use in_memory::{ArchiveRun, write_archives};
 pub use limits::{DECODE_HEAP_ALLOWANCE, DecodeLimits};
-pub use link_kind::LinkKind;
+pub use link_kind::{InvalidLinkKind, LinkKind};
 pub use message::{Archive, ArchiveMetadata, Message, TimeRange};
 pub use missing::missing;
 pub use partition::{Partitions, partitions};

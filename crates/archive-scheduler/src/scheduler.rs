@@ -295,7 +295,7 @@ impl Scheduler {
     /// The last announced link of the backend's kind recorded in the store.
     async fn stored_link(&self, community: CommunityId) -> Result<Option<Link>> {
         let kind = self.shared.backend.link_kind();
-        let Some(announcement) = self.shared.store.announcement(community, kind).await? else {
+        let Some(announcement) = self.shared.store.announcement(community, &kind).await? else {
             return Ok(None);
         };
         // Stored either as announced on the wire or in its string form; an

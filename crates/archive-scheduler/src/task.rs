@@ -33,7 +33,7 @@ pub(crate) async fn partition_start(
     kind: LinkKind,
     topics: &[Topic],
 ) -> archive_store::Result<Option<u64>> {
-    match store.last_archive_end(community, kind).await? {
+    match store.last_archive_end(community, &kind).await? {
         Some(end) => Ok(Some(end)),
         None => store.oldest_timestamp(topics.to_vec()).await,
     }
@@ -278,7 +278,7 @@ impl Task {
         if let Err(e) = self
             .shared
             .store
-            .set_last_archive_end(self.community, self.shared.backend.link_kind(), end)
+            .set_last_archive_end(self.community, &self.shared.backend.link_kind(), end)
             .await
         {
             self.store_failed(&e);

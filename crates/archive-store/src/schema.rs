@@ -102,6 +102,18 @@ const MIGRATIONS: &[&str] = &[
         HAVING count(DISTINCT d.community_id) = 1;
     PRAGMA application_id = 1095910230;
     ",
+    // 4: archive state is keyed by the network's name (`LinkKind::name`),
+    // the one name every layer uses, so a backend added later keys its own
+    // rows with no change here. Versions 1 to 3 wrote 'magnet' for
+    // BitTorrent and 'index_cid' for Codex.
+    "
+    UPDATE announcements SET kind = 'torrent' WHERE kind = 'magnet';
+    UPDATE announcements SET kind = 'codex' WHERE kind = 'index_cid';
+    UPDATE archive_ends SET kind = 'torrent' WHERE kind = 'magnet';
+    UPDATE archive_ends SET kind = 'codex' WHERE kind = 'index_cid';
+    UPDATE fetched_links SET kind = 'torrent' WHERE kind = 'magnet';
+    UPDATE fetched_links SET kind = 'codex' WHERE kind = 'index_cid';
+    ",
 ];
 
 /// The schema version this build creates and understands.

@@ -183,9 +183,10 @@ impl Store {
     pub async fn last_archive_end(
         &self,
         community: CommunityId,
-        kind: LinkKind,
+        kind: &LinkKind,
     ) -> Result<Option<u64>> {
-        self.with(move |db| db.last_archive_end(&community, kind))
+        let kind = kind.clone();
+        self.with(move |db| db.last_archive_end(&community, &kind))
             .await
     }
 
@@ -193,10 +194,11 @@ impl Store {
     pub async fn set_last_archive_end(
         &self,
         community: CommunityId,
-        kind: LinkKind,
+        kind: &LinkKind,
         end: u64,
     ) -> Result<()> {
-        self.with(move |db| db.set_last_archive_end(&community, kind, end))
+        let kind = kind.clone();
+        self.with(move |db| db.set_last_archive_end(&community, &kind, end))
             .await
     }
 
@@ -204,19 +206,22 @@ impl Store {
     pub async fn fetched_link(
         &self,
         community: CommunityId,
-        kind: LinkKind,
+        kind: &LinkKind,
     ) -> Result<Option<String>> {
-        self.with(move |db| db.fetched_link(&community, kind)).await
+        let kind = kind.clone();
+        self.with(move |db| db.fetched_link(&community, &kind))
+            .await
     }
 
     /// See [`Database::set_fetched_link`].
     pub async fn set_fetched_link(
         &self,
         community: CommunityId,
-        kind: LinkKind,
+        kind: &LinkKind,
         link: String,
     ) -> Result<()> {
-        self.with(move |db| db.set_fetched_link(&community, kind, &link))
+        let kind = kind.clone();
+        self.with(move |db| db.set_fetched_link(&community, &kind, &link))
             .await
     }
 
@@ -224,20 +229,23 @@ impl Store {
     pub async fn announcement(
         &self,
         community: CommunityId,
-        kind: LinkKind,
+        kind: &LinkKind,
     ) -> Result<Option<Announcement>> {
-        self.with(move |db| db.announcement(&community, kind)).await
+        let kind = kind.clone();
+        self.with(move |db| db.announcement(&community, &kind))
+            .await
     }
 
     /// See [`Database::record_announcement`].
     pub async fn record_announcement(
         &self,
         community: CommunityId,
-        kind: LinkKind,
+        kind: &LinkKind,
         clock: u64,
         link: String,
     ) -> Result<bool> {
-        self.with(move |db| db.record_announcement(&community, kind, clock, &link))
+        let kind = kind.clone();
+        self.with(move |db| db.record_announcement(&community, &kind, clock, &link))
             .await
     }
 

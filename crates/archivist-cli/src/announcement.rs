@@ -10,8 +10,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use archive_dispatch::{
-    CommunityId, CommunityKey, DEFAULT_PUBSUB_TOPIC, Error, LinkKind, MAX_WIRE_SIZE, NodeIdentity,
-    link_kind,
+    CommunityId, CommunityKey, DEFAULT_PUBSUB_TOPIC, Error, MAX_WIRE_SIZE, NodeIdentity, link_kind,
     wire::{self, OsEntropy, Peeled},
 };
 use serde_json::{Value, json};
@@ -118,7 +117,7 @@ fn encode(args: &EncodeArgs) -> anyhow::Result<()> {
     let report = json!({
         "community": community.community_id().to_string(),
         "link": args.link,
-        "link_kind": kind_name(kind),
+        "link_kind": kind.name(),
         "clock": clock,
         "frame_signer": node.public_key().to_string(),
         "installation_id": node.installation_id(),
@@ -143,7 +142,7 @@ fn encode(args: &EncodeArgs) -> anyhow::Result<()> {
             "community      {}",
             report["community"].as_str().unwrap_or("")
         );
-        println!("link           {} ({})", args.link, kind_name(kind));
+        println!("link           {} ({})", args.link, kind.name());
         println!("clock          {clock}");
         println!("frame signer   {}{ephemeral}", node.public_key());
         println!("installation   {}", node.installation_id());
@@ -214,7 +213,7 @@ fn peeled_json(args: &DecodeArgs, peeled: &Peeled) -> Value {
             .link
             .as_deref()
             .and_then(|link| link_kind(link).ok())
-            .map(kind_name),
+            .map(|kind| kind.name().to_owned()),
         "message_id": message_id,
         "accepted": accepted,
         "rejected_layer": layer_name,
@@ -275,12 +274,5 @@ fn layer(error: &Error) -> &'static str {
         }
         Error::SignerMismatch { .. } => "community signer",
         _ => "announcement",
-    }
-}
-
-fn kind_name(kind: LinkKind) -> &'static str {
-    match kind {
-        LinkKind::Magnet => "magnet",
-        LinkKind::IndexCid => "index-cid",
     }
 }

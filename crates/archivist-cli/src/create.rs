@@ -103,7 +103,7 @@ pub(crate) fn run(args: CreateArgs) -> anyhow::Result<serde_json::Value> {
         let previous = args
             .previous_index
             .as_deref()
-            .map(|cid| Link::from_announced(LinkKind::IndexCid, cid))
+            .map(|cid| Link::from_announced(LinkKind::CODEX, cid))
             .transpose()?;
         let published = crate::runtime()?.block_on(async {
             match (&args.messages, &args.db) {
@@ -195,7 +195,7 @@ fn from_store(
 ) -> anyhow::Result<AppendOutcome> {
     let db = Database::open(path).with_context(|| format!("opening {}", path.display()))?;
     // `data` and `index` are the torrent layout: its end is the magnet end.
-    let recorded = db.last_archive_end(community, LinkKind::Magnet)?;
+    let recorded = db.last_archive_end(community, &LinkKind::TORRENT)?;
     if let Some(end) = recorded {
         ensure!(
             run.range.from >= end || run.range.to <= end,
@@ -269,10 +269,10 @@ fn record_end(
     let mut db = Database::open(path).with_context(|| format!("opening {}", path.display()))?;
     db.claim_topics(community, topics)?;
     if db
-        .last_archive_end(community, LinkKind::Magnet)?
+        .last_archive_end(community, &LinkKind::TORRENT)?
         .is_none_or(|recorded| recorded < end)
     {
-        db.set_last_archive_end(community, LinkKind::Magnet, end)?;
+        db.set_last_archive_end(community, &LinkKind::TORRENT, end)?;
     }
     Ok(())
 }

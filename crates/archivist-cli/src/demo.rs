@@ -16,7 +16,6 @@ use archivist::{
     dispatch::CommunityKey,
     history_digest,
     index::{CommunityId, LinkKind, TimeRange, Topic},
-    network_name,
     scheduler::{ManualClock, RunOutcome},
     synthetic,
 };
@@ -100,9 +99,9 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         MultiProgress::new()
     };
     let kinds = match args.backend {
-        DemoBackend::Torrent => vec![LinkKind::Magnet],
-        DemoBackend::Codex => vec![LinkKind::IndexCid],
-        DemoBackend::Both => vec![LinkKind::Magnet, LinkKind::IndexCid],
+        DemoBackend::Torrent => vec![LinkKind::TORRENT],
+        DemoBackend::Codex => vec![LinkKind::CODEX],
+        DemoBackend::Both => vec![LinkKind::TORRENT, LinkKind::CODEX],
     };
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     // The history ends a week ago, so round 2's "next week" is in the past too.
@@ -120,7 +119,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         &progress,
         "starting Codex devnodes, nodes and the Waku relay",
     );
-    let devnodes = start_devnodes(&args.data_dir, kinds.contains(&LinkKind::IndexCid)).await?;
+    let devnodes = start_devnodes(&args.data_dir, kinds.contains(&LinkKind::CODEX)).await?;
     let key = CommunityKey::generate();
     let community = key.community_id();
     let clock = Arc::new(ManualClock::new(round1.to));
@@ -141,11 +140,11 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .context("the owner's Waku node listens")?
         .to_string();
     let mut members = Vec::new();
-    for &kind in &kinds {
+    for kind in &kinds {
         let mut config = node_config(
             &args.data_dir,
-            &format!("member-{}", network_name(kind)),
-            &[kind],
+            &format!("member-{}", kind.name()),
+            std::slice::from_ref(kind),
             devnodes.as_ref().map(|(_, b)| b.url()),
         );
         config.torrent.peers = owner.torrent_listen_addr().into_iter().collect();
@@ -154,8 +153,12 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .await
             .context("starting a member node")?;
         let events = node.events();
-        node.join(community, Some(kind)).await?;
-        members.push(Member { kind, node, events });
+        node.join(community, Some(kind.clone())).await?;
+        members.push(Member {
+            kind: kind.clone(),
+            node,
+            events,
+        });
     }
     for node in std::iter::once(&owner).chain(members.iter().map(|m| &m.node)) {
         if let Some(waku) = node.waku() {
@@ -254,8 +257,8 @@ async fn start_devnodes(
 fn node_config(root: &Path, name: &str, kinds: &[LinkKind], codex_url: Option<String>) -> Config {
     let mut config = Config::default();
     config.data_dir = root.join(name);
-    config.torrent.enabled = kinds.contains(&LinkKind::Magnet);
-    config.codex.enabled = kinds.contains(&LinkKind::IndexCid);
+    config.torrent.enabled = kinds.contains(&LinkKind::TORRENT);
+    config.codex.enabled = kinds.contains(&LinkKind::CODEX);
     if let Some(url) = codex_url {
         config.codex.url = url;
     }
@@ -354,7 +357,7 @@ async fn fetch_round(
     let mut results = Vec::new();
     let started = Instant::now();
     for member in members.iter_mut() {
-        let name = network_name(member.kind);
+        let name = member.kind.name();
         let expected = published
             .iter()
             .find(|(n, _)| *n == name)
@@ -417,14 +420,14 @@ async fn compare(
     let mut rows = Vec::new();
     for (member, fetched) in members.iter().zip(fetched) {
         let theirs = history_digest(member.node.store(), &TOPICS, range).await?;
-        let name = network_name(member.kind);
+        let name = member.kind.name();
         let created = published
             .iter()
             .find(|(n, _)| *n == name)
             .map_or(0, |(_, c)| *c);
         rows.push(Row {
             round,
-            network: name,
+            network: name.to_owned(),
             archives_published: created,
             archives_fetched: fetched.archives,
             bytes_moved: fetched.bytes,

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 #[derive(Debug)]
 pub(crate) struct Row {
     pub(crate) round: u32,
-    pub(crate) network: &'static str,
+    pub(crate) network: String,
     pub(crate) archives_published: usize,
     pub(crate) archives_fetched: usize,
     pub(crate) bytes_moved: u64,
@@ -108,7 +108,7 @@ mod tests {
     fn aligned_with_a_header() {
         let rows = [Row {
             round: 2,
-            network: "torrent",
+            network: "torrent".to_owned(),
             archives_published: 1,
             archives_fetched: 1,
             bytes_moved: 3 * 1024 * 1024,

@@ -209,7 +209,7 @@ impl Fetcher {
 async fn fetch_link(args: FetchArgs) -> anyhow::Result<serde_json::Value> {
     let link = args.link.clone();
     let policy = args.policy()?;
-    let (community, fetcher) = if link.kind() == LinkKind::IndexCid {
+    let (community, fetcher) = if link.kind() == LinkKind::CODEX {
         let url = args
             .codex
             .as_deref()

@@ -79,7 +79,7 @@ impl Narrator {
     ) -> Vec<Value> {
         for status in before {
             for network in &status.networks {
-                let name = archivist::network_name(network.kind);
+                let name = network.kind.name();
                 for link in [&network.announced_link, &network.fetched_link]
                     .into_iter()
                     .flatten()
@@ -245,7 +245,7 @@ fn resume_note(community: &str, status: &CommunityStatus) -> Option<Value> {
     let fetched: Vec<&str> = announced
         .iter()
         .filter(|n| n.fetched_link == n.announced_link)
-        .map(|n| archivist::network_name(n.kind))
+        .map(|n| n.kind.name())
         .collect();
     let complete = !announced.is_empty() && fetched.len() == announced.len();
     let downloaded = status.downloaded.len();

@@ -113,9 +113,9 @@ pub(crate) fn run(args: &RearchiveArgs) -> anyhow::Result<Value> {
         let metainfo = Metainfo::build(&dir, &options, None)?;
         metainfo.write(&torrent_dir)?;
         let magnet = metainfo.magnet().to_string();
-        let previous = db.announcement(&community, LinkKind::Magnet)?;
+        let previous = db.announcement(&community, &LinkKind::TORRENT)?;
         let clock = (human_time::now_secs() * 1000).max(previous.map_or(0, |a| a.clock) + 1);
-        db.record_announcement(&community, LinkKind::Magnet, clock, &magnet)?;
+        db.record_announcement(&community, &LinkKind::TORRENT, clock, &magnet)?;
         reports.push(json!({
             "community": community.to_string(),
             "rebuilt": outcome.report.archives.len(),

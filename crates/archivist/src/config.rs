@@ -5,24 +5,24 @@
 //! The file is read into a table, the environment is laid over it, and only
 //! then is it checked and turned into typed values, so a bad value is
 //! reported under its key whichever of the two it came from.
+//!
+//! The typed configuration is here; the file format is `file.rs` and the
+//! environment overrides `env.rs`.
 
 use std::{
     fmt,
     net::SocketAddr,
     path::{Path, PathBuf},
-    str::FromStr,
     time::Duration,
 };
 
 use archive_index::{CommunityId, DownloadPolicy, LinkKind, Topic};
-use serde::Deserialize;
 
-/// Environment variables starting with this override file keys: the rest
-/// of the name, lowercased, with `__` between a section and its key
-/// (`ARCHIVIST_DATA_DIR`, `ARCHIVIST_TORRENT__LISTEN`). Values are TOML
-/// values (`true`, `20`, `["a", "b"]`); anything that does not parse as
-/// one is taken as a string.
-pub const ENV_PREFIX: &str = "ARCHIVIST_";
+mod download;
+mod env;
+mod file;
+
+pub use env::ENV_PREFIX;
 
 /// A node's whole configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,7 +145,9 @@ pub struct OwnedCommunity {
 pub struct JoinedCommunity {
     /// The community ID (its compressed public key).
     pub community: CommunityId,
-    /// Which network to fetch from first when the owner announces both.
+    /// Which network to fetch from first when the owner announces several:
+    /// `torrent`, `codex`, or the network of a backend the program added
+    /// (checked against the running networks when the node starts).
     pub prefer: Option<LinkKind>,
     /// Which archives to download (`download = "all"` by default,
     /// `"latest"`, `{ from, to }` or `{ last = "30d" }`).
@@ -227,7 +229,7 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    fn invalid(key: impl Into<String>, message: impl fmt::Display) -> ConfigError {
+    pub(crate) fn invalid(key: impl Into<String>, message: impl fmt::Display) -> ConfigError {
         ConfigError::Invalid {
             key: key.into(),
             message: message.to_string(),
@@ -282,10 +284,10 @@ impl Config {
                 })?;
         for (name, value) in env {
             if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
-                apply_override(&mut table, &name, rest, &value)?;
+                env::apply_override(&mut table, &name, rest, &value)?;
             }
         }
-        let raw: RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
+        let raw: file::RawConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
             .map_err(|e| ConfigError::invalid(e.path().to_string(), e.inner().message()))?;
         raw.into_config()
     }
@@ -316,373 +318,14 @@ impl Config {
     pub fn enabled_kinds(&self) -> Vec<LinkKind> {
         let mut kinds = Vec::new();
         if self.torrent.enabled {
-            kinds.push(LinkKind::Magnet);
+            kinds.push(LinkKind::TORRENT);
         }
         if self.codex.enabled {
-            kinds.push(LinkKind::IndexCid);
+            kinds.push(LinkKind::CODEX);
         }
         kinds
     }
 }
 
-/// Sets the key an `ARCHIVIST_…` variable names. Only tables of the file's
-/// shape are created, so a typo ends up as an unknown key and is reported.
-fn apply_override(
-    table: &mut toml::Table,
-    variable: &str,
-    rest: &str,
-    value: &str,
-) -> Result<(), ConfigError> {
-    let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
-    if path.iter().any(String::is_empty) {
-        return Err(ConfigError::invalid(
-            variable,
-            "an environment override needs KEY or SECTION__KEY after ARCHIVIST_",
-        ));
-    }
-    // A TOML value if it is one (`true`, `20`, `["a"]`), else a string.
-    let value = format!("v = {value}")
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(value.to_owned()));
-    let (last, sections) = path.split_last().expect("split yields at least one part");
-    let mut at = table;
-    for section in sections {
-        let entry = at
-            .entry(section.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        at = entry.as_table_mut().ok_or_else(|| {
-            ConfigError::invalid(
-                section.clone(),
-                format!("{variable} treats it as a section"),
-            )
-        })?;
-    }
-    at.insert(last.clone(), value);
-    Ok(())
-}
-
-/// The file's shape. Every field has a default, so an empty file is the
-/// embedded configuration.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawConfig {
-    data_dir: PathBuf,
-    archive_interval_secs: u64,
-    quiet_period_secs: u64,
-    reannounce_interval_secs: u64,
-    request_link_on_join: bool,
-    link_reply_interval_secs: u64,
-    torrent: RawTorrent,
-    codex: RawCodex,
-    waku: RawWaku,
-    import: RawImport,
-    owned: Vec<RawOwned>,
-    joined: Vec<RawJoined>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawTorrent {
-    enabled: bool,
-    listen: String,
-    peers: Vec<String>,
-    trackers: Vec<String>,
-    metadata_timeout_secs: u64,
-    stall_timeout_secs: u64,
-    stall_restarts: u32,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawCodex {
-    enabled: bool,
-    url: String,
-    prefix: String,
-    stall_timeout_secs: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawWaku {
-    enabled: bool,
-    listen: Vec<String>,
-    bootstrap: Vec<String>,
-    ingest: bool,
-    pubsub_topic: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, default)]
-struct RawImport {
-    enabled: bool,
-    order: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawOwned {
-    key_file: PathBuf,
-    topics: Vec<String>,
-    #[serde(default = "yes")]
-    archiving: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawJoined {
-    community: String,
-    #[serde(default)]
-    prefer: Option<String>,
-    #[serde(default)]
-    download: Option<toml::Value>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl Default for RawConfig {
-    fn default() -> RawConfig {
-        let d = Config::default();
-        RawConfig {
-            data_dir: d.data_dir,
-            archive_interval_secs: d.archive_interval.as_secs(),
-            quiet_period_secs: d.quiet_period.as_secs(),
-            reannounce_interval_secs: d.reannounce_interval.as_secs(),
-            request_link_on_join: d.request_link_on_join,
-            link_reply_interval_secs: d.link_reply_interval.as_secs(),
-            torrent: RawTorrent::default(),
-            codex: RawCodex::default(),
-            waku: RawWaku::default(),
-            import: RawImport::default(),
-            owned: Vec::new(),
-            joined: Vec::new(),
-        }
-    }
-}
-
-impl Default for RawTorrent {
-    fn default() -> RawTorrent {
-        let d = Config::default().torrent;
-        RawTorrent {
-            enabled: d.enabled,
-            listen: d.listen.to_string(),
-            peers: Vec::new(),
-            trackers: Vec::new(),
-            metadata_timeout_secs: d.metadata_timeout.as_secs(),
-            stall_timeout_secs: d.stall_timeout.as_secs(),
-            stall_restarts: d.stall_restarts,
-        }
-    }
-}
-
-impl Default for RawCodex {
-    fn default() -> RawCodex {
-        let d = Config::default().codex;
-        RawCodex {
-            enabled: d.enabled,
-            url: d.url,
-            prefix: d.prefix,
-            stall_timeout_secs: d.stall_timeout.as_secs(),
-        }
-    }
-}
-
-impl Default for RawWaku {
-    fn default() -> RawWaku {
-        let d = Config::default().waku;
-        RawWaku {
-            enabled: d.enabled,
-            listen: d.listen,
-            bootstrap: d.bootstrap,
-            ingest: d.ingest,
-            pubsub_topic: d.pubsub_topic,
-        }
-    }
-}
-
-impl Default for RawImport {
-    fn default() -> RawImport {
-        RawImport {
-            enabled: true,
-            order: "oldest-first".to_owned(),
-        }
-    }
-}
-
-fn parse<T: FromStr>(key: &str, value: &str) -> Result<T, ConfigError>
-where
-    T::Err: fmt::Display,
-{
-    value
-        .parse()
-        .map_err(|e| ConfigError::invalid(key, format!("{value:?}: {e}")))
-}
-
-fn parse_all<T: FromStr>(key: &str, values: &[String]) -> Result<Vec<T>, ConfigError>
-where
-    T::Err: fmt::Display,
-{
-    values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| parse(&format!("{key}[{i}]"), v))
-        .collect()
-}
-
-/// A Waku v2 pubsub topic (`/waku/2/rs/<cluster>/<shard>`, or a named one
-/// such as `/waku/2/default-waku/proto`).
-fn pubsub_topic(value: &str) -> Result<String, ConfigError> {
-    let ok = value
-        .strip_prefix("/waku/2/")
-        .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
-    if !ok {
-        return Err(ConfigError::invalid(
-            "waku.pubsub_topic",
-            format!("{value:?} is not a Waku pubsub topic such as \"/waku/2/rs/16/32\""),
-        ));
-    }
-    Ok(value.to_owned())
-}
-
-fn positive(key: &str, secs: u64) -> Result<Duration, ConfigError> {
-    if secs == 0 {
-        return Err(ConfigError::invalid(key, "must be at least 1 second"));
-    }
-    Ok(Duration::from_secs(secs))
-}
-
-fn link_kind(key: &str, value: &str) -> Result<LinkKind, ConfigError> {
-    match value {
-        "torrent" => Ok(LinkKind::Magnet),
-        "codex" => Ok(LinkKind::IndexCid),
-        other => Err(ConfigError::invalid(
-            key,
-            format!("{other:?} is not a network: use \"torrent\" or \"codex\""),
-        )),
-    }
-}
-
-impl RawConfig {
-    fn into_config(self) -> Result<Config, ConfigError> {
-        if self.data_dir.as_os_str().is_empty() {
-            return Err(ConfigError::invalid("data_dir", "must not be empty"));
-        }
-        let url = self.codex.url.trim_end_matches('/').to_owned();
-        if self.codex.enabled && !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ConfigError::invalid(
-                "codex.url",
-                format!("{url:?} is not an http:// or https:// URL"),
-            ));
-        }
-        if !self.codex.prefix.starts_with('/') {
-            return Err(ConfigError::invalid("codex.prefix", "must start with '/'"));
-        }
-        let newest_first = match self.import.order.as_str() {
-            "oldest-first" => false,
-            "newest-first" => true,
-            other => {
-                return Err(ConfigError::invalid(
-                    "import.order",
-                    format!("{other:?}: use \"oldest-first\" or \"newest-first\""),
-                ));
-            }
-        };
-        let owned = self
-            .owned
-            .into_iter()
-            .enumerate()
-            .map(|(i, o)| {
-                let topics = parse_all(&format!("owned[{i}].topics"), &o.topics)?;
-                if topics.is_empty() {
-                    return Err(ConfigError::invalid(
-                        format!("owned[{i}].topics"),
-                        "an owned community needs at least one topic to archive",
-                    ));
-                }
-                Ok(OwnedCommunity {
-                    key_file: o.key_file,
-                    topics,
-                    archiving: o.archiving,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let joined = self
-            .joined
-            .into_iter()
-            .enumerate()
-            .map(|(i, j)| {
-                Ok(JoinedCommunity {
-                    community: parse(&format!("joined[{i}].community"), &j.community)?,
-                    prefer: j
-                        .prefer
-                        .map(|p| link_kind(&format!("joined[{i}].prefer"), &p))
-                        .transpose()?,
-                    download: j
-                        .download
-                        .map(|d| download::download_policy(&format!("joined[{i}].download"), &d))
-                        .transpose()?
-                        .unwrap_or_default(),
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let config = Config {
-            data_dir: self.data_dir,
-            archive_interval: positive("archive_interval_secs", self.archive_interval_secs)?,
-            quiet_period: Duration::from_secs(self.quiet_period_secs),
-            reannounce_interval: Duration::from_secs(self.reannounce_interval_secs),
-            request_link_on_join: self.request_link_on_join,
-            link_reply_interval: positive(
-                "link_reply_interval_secs",
-                self.link_reply_interval_secs,
-            )?,
-            torrent: TorrentConfig {
-                enabled: self.torrent.enabled,
-                listen: parse("torrent.listen", &self.torrent.listen)?,
-                peers: parse_all("torrent.peers", &self.torrent.peers)?,
-                trackers: self.torrent.trackers,
-                metadata_timeout: positive(
-                    "torrent.metadata_timeout_secs",
-                    self.torrent.metadata_timeout_secs,
-                )?,
-                stall_timeout: positive(
-                    "torrent.stall_timeout_secs",
-                    self.torrent.stall_timeout_secs,
-                )?,
-                stall_restarts: self.torrent.stall_restarts,
-            },
-            codex: CodexConfig {
-                enabled: self.codex.enabled,
-                url,
-                prefix: self.codex.prefix,
-                stall_timeout: positive("codex.stall_timeout_secs", self.codex.stall_timeout_secs)?,
-            },
-            waku: WakuConfig {
-                enabled: self.waku.enabled,
-                listen: self.waku.listen,
-                bootstrap: self.waku.bootstrap,
-                ingest: self.waku.ingest,
-                pubsub_topic: pubsub_topic(&self.waku.pubsub_topic)?,
-            },
-            import: ImportConfig {
-                enabled: self.import.enabled,
-                newest_first,
-            },
-            owned,
-            joined,
-        };
-        if config.enabled_kinds().is_empty() {
-            return Err(ConfigError::invalid(
-                "torrent.enabled",
-                "no network is enabled: enable torrent, codex or both",
-            ));
-        }
-        Ok(config)
-    }
-}
-
-mod download;
 #[cfg(test)]
 mod tests;

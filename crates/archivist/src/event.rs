@@ -274,7 +274,7 @@ impl NodeEvent {
             NodeEvent::Archive { backend, event } => archive_json(backend, event),
             NodeEvent::Announced {
                 kind, link, clock, ..
-            } => json!({ "kind": kind_name(*kind), "link": link, "clock": clock }),
+            } => json!({ "kind": kind.name(), "link": link, "clock": clock }),
             NodeEvent::Reannounced {
                 kind,
                 link,
@@ -282,18 +282,18 @@ impl NodeEvent {
                 reason,
                 ..
             } => json!({
-                "kind": kind_name(*kind),
+                "kind": kind.name(),
                 "link": link,
                 "clock": clock,
                 "reason": reason,
             }),
             NodeEvent::LinkRequested { .. } => json!({}),
             NodeEvent::AnnouncementRepeated { kind, link, .. } => {
-                json!({ "kind": kind_name(*kind), "link": link, "known": true })
+                json!({ "kind": kind.name(), "link": link, "known": true })
             }
             NodeEvent::AnnounceFailed { error, .. } => json!({ "error": error }),
             NodeEvent::AnnouncementAccepted { kind, link, .. } => {
-                json!({ "kind": kind_name(*kind), "link": link })
+                json!({ "kind": kind.name(), "link": link })
             }
             NodeEvent::AnnouncementRejected { code, reason, .. } => {
                 json!({ "code": code, "reason": reason })
@@ -360,13 +360,6 @@ impl NodeEvent {
             object.insert("communityId".to_owned(), Value::String(community));
         }
         json!({ "type": self.signal_name(), "event": event })
-    }
-}
-
-fn kind_name(kind: LinkKind) -> &'static str {
-    match kind {
-        LinkKind::Magnet => "magnet",
-        LinkKind::IndexCid => "index-cid",
     }
 }
 

@@ -57,7 +57,7 @@ pub use error::{Error, Result};
 pub use event::NodeEvent;
 pub use member::JoinOptions;
 pub use node::{Node, NodeBuilder};
-pub use status::{CommunityStatus, NetworkStatus, network_name};
+pub use status::{CommunityStatus, NetworkStatus};
 
 pub use archive_backend as backend;
 pub use archive_dispatch as dispatch;

@@ -30,7 +30,7 @@ use crate::{
 };
 
 /// How a node joins a community ([`Node::join_with`](crate::Node::join_with)).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct JoinOptions {
     /// Which network to fetch from first when the owner announces both.
@@ -74,13 +74,13 @@ pub(crate) struct MemberContext {
 impl MemberContext {
     /// The networks' kinds, in the order they are tried.
     pub(crate) fn order(&self) -> Vec<LinkKind> {
-        self.networks.iter().map(|(kind, _)| *kind).collect()
+        self.networks.iter().map(|(kind, _)| kind.clone()).collect()
     }
 
-    pub(crate) fn backend(&self, kind: LinkKind) -> Option<&DynBackend> {
+    pub(crate) fn backend(&self, kind: &LinkKind) -> Option<&DynBackend> {
         self.networks
             .iter()
-            .find(|(k, _)| *k == kind)
+            .find(|(k, _)| k == kind)
             .map(|(_, backend)| backend)
     }
 

@@ -23,17 +23,43 @@ pub(crate) struct Networks {
 
 impl Networks {
     /// Starts the backends `config` enables, in [`Config::enabled_kinds`]
-    /// order.
-    pub(crate) async fn start(config: &Config) -> Result<Networks, Error> {
+    /// order, then adds `extra`, the backends the embedding program built
+    /// (each named by its [`link_kind`](archive_backend::Backend::link_kind)).
+    pub(crate) async fn start(config: &Config, extra: Vec<DynBackend>) -> Result<Networks, Error> {
         let mut networks = Networks::default();
         for kind in config.enabled_kinds() {
-            let backend = match kind {
-                LinkKind::Magnet => networks.start_torrent(config).await?,
-                LinkKind::IndexCid => start_codex(config)?,
+            let backend = if kind == LinkKind::TORRENT {
+                networks.start_torrent(config).await?
+            } else {
+                start_codex(config)?
             };
             networks.started.push((kind, backend));
         }
+        for backend in extra {
+            let kind = backend.link_kind();
+            if networks.backend(&kind).is_some() {
+                return Err(Error::Start {
+                    what: "an added backend",
+                    message: format!("the network \"{kind}\" is already enabled"),
+                });
+            }
+            networks.started.push((kind, backend));
+        }
+        if networks.started.is_empty() {
+            return Err(Error::Config(crate::ConfigError::Invalid {
+                key: "torrent.enabled".to_owned(),
+                message: "no network is enabled: enable torrent, codex or both, or add a \
+                          backend with NodeBuilder::backend"
+                    .to_owned(),
+            }));
+        }
         Ok(networks)
+    }
+
+    /// The enabled networks' names, in the order they were started (the
+    /// configured ones first, BitTorrent before Codex).
+    pub(crate) fn kinds(&self) -> Vec<LinkKind> {
+        self.started.iter().map(|(kind, _)| kind.clone()).collect()
     }
 
     #[cfg(feature = "torrent")]
@@ -119,6 +145,14 @@ impl Networks {
     #[allow(clippy::unused_async, reason = "same signature as with the feature")]
     pub(crate) async fn start_waku(&mut self, _: &Config) -> Result<Arc<dyn Transport>, Error> {
         Err(Error::NotCompiled("waku"))
+    }
+
+    /// The backend of `kind`, if enabled.
+    pub(crate) fn backend(&self, kind: &LinkKind) -> Option<&DynBackend> {
+        self.started
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, backend)| backend)
     }
 
     /// Where the BitTorrent engine accepts peers.

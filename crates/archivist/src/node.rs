@@ -38,6 +38,7 @@ pub struct NodeBuilder {
     config: Config,
     transport: Option<Arc<dyn Transport>>,
     clock: Option<Arc<dyn Clock>>,
+    backends: Vec<DynBackend>,
 }
 
 impl fmt::Debug for NodeBuilder {
@@ -46,6 +47,7 @@ impl fmt::Debug for NodeBuilder {
             .field("config", &self.config)
             .field("transport", &self.transport.is_some())
             .field("clock", &self.clock)
+            .field("backends", &self.backends)
             .finish()
     }
 }
@@ -55,6 +57,17 @@ impl NodeBuilder {
     /// instead of a Waku node of the node's own.
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> NodeBuilder {
         self.transport = Some(transport);
+        self
+    }
+
+    /// Adds a storage network of the embedding program's own, beside the
+    /// configured ones: the node archives owned communities on it, announces
+    /// its links, and fetches from it, under the name its
+    /// [`link_kind`](archive_backend::Backend::link_kind) gives (the name
+    /// `joined.prefer` and the events and status use). Two backends of one
+    /// name fail [`start`](NodeBuilder::start).
+    pub fn backend(mut self, backend: DynBackend) -> NodeBuilder {
+        self.backends.push(backend);
         self
     }
 
@@ -83,7 +96,23 @@ impl NodeBuilder {
                 source,
             })?;
         let store = Store::open(config.store_path()).await?;
-        let mut engines = Networks::start(&config).await?;
+        let mut engines = Networks::start(&config, self.backends).await?;
+        // A preferred network must be one this node runs; the file cannot
+        // know which backends the program adds, so it is checked here.
+        for (i, joined) in config.joined.iter().enumerate() {
+            if let Some(prefer) = &joined.prefer
+                && engines.backend(prefer).is_none()
+            {
+                let enabled: Vec<_> = engines.kinds().iter().map(ToString::to_string).collect();
+                return Err(Error::Config(crate::ConfigError::Invalid {
+                    key: format!("joined[{i}].prefer"),
+                    message: format!(
+                        "the network \"{prefer}\" is not enabled (enabled: {})",
+                        enabled.join(", ")
+                    ),
+                }));
+            }
+        }
         let transport = match self.transport {
             Some(transport) => transport,
             None if config.waku.enabled => engines.start_waku(&config).await?,
@@ -113,7 +142,7 @@ impl NodeBuilder {
             events: events.clone(),
             shutdown: shutdown.clone(),
             owned: OwnedCommunities::default(),
-            kinds: config.enabled_kinds(),
+            kinds: engines.kinds(),
             reannounce_interval: config.reannounce_interval,
             link_reply_interval: config.link_reply_interval,
             #[cfg(feature = "waku")]
@@ -131,7 +160,7 @@ impl NodeBuilder {
                     // archiving keeps what is published, and only a replaced
                     // link or leaving the community deletes. A torrent stops
                     // being seeded, as status-go does.
-                    .with_unseed_on_stop(kind == LinkKind::Magnet),
+                    .with_unseed_on_stop(kind == LinkKind::TORRENT),
                 Arc::new(owner.announcer(backend.name())),
             )?;
             networks.push(Network {
@@ -186,7 +215,8 @@ struct Inner {
     /// The engines behind the backends, to stop them and say where they
     /// listen.
     engines: Networks,
-    /// The enabled networks, in [`Config::enabled_kinds`] order.
+    /// The enabled networks: the configured ones in
+    /// [`Config::enabled_kinds`] order, then those the program added.
     networks: Vec<Network>,
     dispatcher: Dispatcher,
     /// The owner's side, with the communities this node owns.
@@ -201,11 +231,16 @@ impl Inner {
         self.members.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn backend(&self, kind: LinkKind) -> Option<&DynBackend> {
+    fn backend(&self, kind: &LinkKind) -> Option<&DynBackend> {
         self.networks
             .iter()
-            .find(|n| n.kind == kind)
+            .find(|n| n.kind == *kind)
             .map(|n| &n.backend)
+    }
+
+    /// The enabled networks' names, in the order they were started.
+    fn kinds(&self) -> Vec<LinkKind> {
+        self.networks.iter().map(|n| n.kind.clone()).collect()
     }
 
     /// What a member of `community` uses, its networks ordered with
@@ -219,9 +254,12 @@ impl Inner {
         let mut networks: Vec<_> = self
             .networks
             .iter()
-            .map(|n| (n.kind, Arc::clone(&n.backend)))
+            .map(|n| (n.kind.clone(), Arc::clone(&n.backend)))
             .collect();
-        if let Some(at) = networks.iter().position(|(kind, _)| Some(*kind) == prefer) {
+        if let Some(at) = networks
+            .iter()
+            .position(|(kind, _)| Some(kind) == prefer.as_ref())
+        {
             let preferred = networks.remove(at);
             networks.insert(0, preferred);
         }
@@ -264,7 +302,7 @@ impl fmt::Debug for Node {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Node")
             .field("data_dir", &self.inner.config.data_dir)
-            .field("networks", &self.inner.config.enabled_kinds())
+            .field("networks", &self.inner.kinds())
             .finish_non_exhaustive()
     }
 }
@@ -276,6 +314,7 @@ impl Node {
             config,
             transport: None,
             clock: None,
+            backends: Vec::new(),
         }
     }
 
@@ -438,7 +477,7 @@ impl Node {
         }
         // Whatever the role, nothing of the community is served any more.
         for Network { kind, backend, .. } in &self.inner.networks {
-            if let Some(link) = self.last_link(community, *kind).await? {
+            if let Some(link) = self.last_link(community, kind.clone()).await? {
                 let _ = backend.unseed(community, &link).await;
             }
         }
@@ -465,12 +504,8 @@ impl Node {
         if !owned && member.is_none() {
             return Err(Error::Unknown(*community));
         }
-        let mut status = CommunityStatus::read(
-            &self.inner.store,
-            *community,
-            &self.inner.config.enabled_kinds(),
-        )
-        .await?;
+        let mut status =
+            CommunityStatus::read(&self.inner.store, *community, &self.inner.kinds()).await?;
         status.owned = owned;
         status.joined = member.is_some();
         status.downloading = member.as_ref().is_some_and(|(_, d)| *d);
@@ -505,8 +540,8 @@ impl Node {
             .fetched_link
             .as_deref()
             .or(network.announced_link.as_deref())
-            .and_then(|l| Link::from_announced(network.kind, l).ok())?;
-        let backend = self.inner.backend(network.kind)?;
+            .and_then(|l| Link::from_announced(network.kind.clone(), l).ok())?;
+        let backend = self.inner.backend(&network.kind)?;
         let options = archive_backend::ResolveOptions::with_timeout(STATUS_TIMEOUT);
         let index =
             tokio::time::timeout(STATUS_TIMEOUT, backend.resolve(community, &link, &options))
@@ -519,8 +554,8 @@ impl Node {
     /// The last link of `kind` this node announced or fetched.
     async fn last_link(&self, community: &CommunityId, kind: LinkKind) -> Result<Option<Link>> {
         let store = &self.inner.store;
-        let announced = store.announcement(*community, kind).await?.map(|a| a.link);
-        let fetched = store.fetched_link(*community, kind).await?;
+        let announced = store.announcement(*community, &kind).await?.map(|a| a.link);
+        let fetched = store.fetched_link(*community, &kind).await?;
         Ok(fetched
             .or(announced)
             .and_then(|l| Link::from_announced(kind, &l).ok()))

@@ -202,11 +202,11 @@ async fn announce(
     };
     let kind = link.kind();
     let recorded = async {
-        let last = context.store.announcement(community, kind).await?;
+        let last = context.store.announcement(community, &kind).await?;
         let clock = now_ms().max(last.as_ref().map_or(0, |a| a.clock) + 1);
         context
             .store
-            .record_announcement(community, kind, clock, link.announced().to_owned())
+            .record_announcement(community, &kind, clock, link.announced().to_owned())
             .await?;
         Ok::<_, archive_store::Error>(clock)
     }
@@ -235,7 +235,7 @@ async fn announce(
             }
             let current = context
                 .store
-                .announcement(community, kind)
+                .announcement(community, &kind)
                 .await
                 .ok()
                 .flatten();
@@ -306,7 +306,7 @@ async fn reannounce_loop(context: OwnerContext, key: CommunityKey, requests: Lin
 /// Publishes every recorded link of the community again, with its clock.
 async fn reannounce(context: &OwnerContext, key: &CommunityKey, reason: &'static str) {
     let community = key.community_id();
-    for &kind in &context.kinds {
+    for kind in &context.kinds {
         let recorded = match context.store.announcement(community, kind).await {
             Ok(Some(recorded)) => recorded,
             Ok(None) => continue,
@@ -317,12 +317,12 @@ async fn reannounce(context: &OwnerContext, key: &CommunityKey, reason: &'static
         };
         match context
             .dispatcher
-            .announce(key, kind, recorded.clock, &recorded.link)
+            .announce(key, kind.clone(), recorded.clock, &recorded.link)
             .await
         {
             Ok(_) => context.events.emit(NodeEvent::Reannounced {
                 community,
-                kind,
+                kind: kind.clone(),
                 link: recorded.link,
                 clock: recorded.clock,
                 reason,

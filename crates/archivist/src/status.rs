@@ -96,10 +96,10 @@ impl CommunityStatus {
         kinds: &[LinkKind],
     ) -> Result<CommunityStatus> {
         let mut networks = Vec::new();
-        for &kind in kinds {
+        for kind in kinds {
             let announcement = store.announcement(community, kind).await?;
             networks.push(NetworkStatus {
-                kind,
+                kind: kind.clone(),
                 last_archive_end: store.last_archive_end(community, kind).await?,
                 announced_clock: announcement.as_ref().map(|a| a.clock),
                 announced_link: announcement.map(|a| a.link),
@@ -166,11 +166,11 @@ impl CommunityStatus {
             .iter()
             .map(|n| {
                 let mut v = json!({
-                    "network": network_name(n.kind),
+                    "network": n.kind.name(),
                     "last_archive_end": n.last_archive_end,
-                    "announced_link": n.announced_link.as_deref().map(|l| link_text(n.kind, l)),
+                    "announced_link": n.announced_link.as_deref().map(|l| link_text(&n.kind, l)),
                     "announced_clock": n.announced_clock,
-                    "fetched_link": n.fetched_link.as_deref().map(|l| link_text(n.kind, l)),
+                    "fetched_link": n.fetched_link.as_deref().map(|l| link_text(&n.kind, l)),
                 });
                 if live {
                     v["archiving"] = json!(n.archiving);
@@ -208,15 +208,7 @@ fn ranges_json(ranges: &[TimeRange]) -> Value {
 
 /// A stored link as events write it: the store keeps a Codex link as the
 /// bare CID of its announcement.
-fn link_text(kind: LinkKind, stored: &str) -> String {
-    archive_backend::Link::from_announced(kind, stored)
+fn link_text(kind: &LinkKind, stored: &str) -> String {
+    archive_backend::Link::from_announced(kind.clone(), stored)
         .map_or_else(|_| stored.to_owned(), |link| link.to_string())
-}
-
-/// The configuration's name of a network.
-pub fn network_name(kind: LinkKind) -> &'static str {
-    match kind {
-        LinkKind::Magnet => "torrent",
-        LinkKind::IndexCid => "codex",
-    }
 }

@@ -178,14 +178,14 @@ fn lock(state: &Mutex<Publishing>) -> MutexGuard<'_, Publishing> {
 }
 
 fn index_cid(link: &Link) -> Result<&str> {
-    match link {
-        Link::IndexCid(cid) => Ok(cid),
-        other => Err(Error::new(
+    if link.kind() != LinkKind::CODEX {
+        return Err(Error::new(
             ErrorKind::InvalidInput,
             NAME,
-            format!("{other} is not a Codex index CID"),
-        )),
+            format!("{link} is not a Codex index CID"),
+        ));
     }
+    Ok(link.rest())
 }
 
 fn format_error(e: archive_index::Error) -> Error {
@@ -220,7 +220,7 @@ impl Backend for CodexBackend {
     }
 
     fn link_kind(&self) -> LinkKind {
-        LinkKind::IndexCid
+        LinkKind::CODEX
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -298,7 +298,7 @@ impl Backend for CodexBackend {
         // (found by `cargo xtask crash-test`). Whoever records the new link
         // unseeds the old one, and an index is a few hundred bytes.
         Ok(PublishOutcome {
-            link: Some(Link::IndexCid(cid)),
+            link: Some(Link::from_announced(LinkKind::CODEX, &cid)?),
             archives,
             dropped,
         })

@@ -84,7 +84,7 @@ impl TorrentBackend {
         self.engine
             .seed(community, metainfo.to_bytes(), dir.path())
             .await?;
-        Link::from_announced(LinkKind::Magnet, &metainfo.magnet().to_string())
+        Link::from_announced(LinkKind::TORRENT, &metainfo.magnet().to_string())
     }
 
     /// Stops the session.
@@ -105,7 +105,7 @@ impl Backend for TorrentBackend {
     }
 
     fn link_kind(&self) -> LinkKind {
-        LinkKind::Magnet
+        LinkKind::TORRENT
     }
 
     fn capabilities(&self) -> Capabilities {
@@ -164,7 +164,8 @@ impl Backend for TorrentBackend {
     }
 
     async fn seed(&self, community: &CommunityId, link: &Link) -> Result<()> {
-        let infohash = link.infohash().unwrap_or_default();
+        let infohash = crate::fetch::magnet_of(link)
+            .map_or_else(|_| String::new(), |m| m.info_hash.to_string());
         if self
             .engine
             .active(community)
@@ -190,7 +191,8 @@ impl Backend for TorrentBackend {
     }
 
     async fn unseed(&self, community: &CommunityId, link: &Link) -> Result<()> {
-        let infohash = link.infohash().unwrap_or_default();
+        let infohash = crate::fetch::magnet_of(link)
+            .map_or_else(|_| String::new(), |m| m.info_hash.to_string());
         if self
             .engine
             .active(community)

@@ -11,7 +11,7 @@ use std::{
 };
 
 use archive_backend::{
-    Error, ErrorKind, FetchEvent, FetchOptions, FetchOrder, FetchOutcome, Link, Result,
+    Error, ErrorKind, FetchEvent, FetchOptions, FetchOrder, FetchOutcome, Link, LinkKind, Result,
 };
 use archive_index::{
     Archive, ArchiveId, CommunityId, ExtractOptions, IndexEntry, TorrentIndex, extract_archive,
@@ -35,16 +35,9 @@ impl TorrentBackend {
         link: &Link,
         timeout: Option<Duration>,
     ) -> Result<Active> {
-        let infohash = link.infohash().ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                NAME,
-                format!("{link} is not a magnet link"),
-            )
-        })?;
-        if let Ok(magnet) = link.announced().parse::<Magnet>() {
-            magnet.check_community(community).map_err(wrong_community)?;
-        }
+        let magnet = magnet_of(link)?;
+        magnet.check_community(community).map_err(wrong_community)?;
+        let infohash = magnet.info_hash.to_string();
         if let Some(active) = self
             .engine
             .active(community)
@@ -350,6 +343,20 @@ pub(crate) async fn read_stored(dir: ArchiveDir, id: ArchiveId) -> Result<Archiv
             format!("archive reader failed: {e}"),
         )
     })?
+}
+
+/// The magnet behind `link`, read by `torrent-format`, the one magnet parser.
+pub(crate) fn magnet_of(link: &Link) -> Result<Magnet> {
+    if link.kind() != LinkKind::TORRENT {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            NAME,
+            format!("{link} is not a magnet link"),
+        ));
+    }
+    link.announced().parse::<Magnet>().map_err(|e| {
+        Error::new(ErrorKind::InvalidInput, NAME, format!("magnet link {link}")).with_source(e)
+    })
 }
 
 /// The error of a torrent or magnet that names another community.

@@ -151,6 +151,6 @@ impl TorrentBackend {
         self.engine
             .seed(community, metainfo.to_bytes(), dir.path())
             .await?;
-        Link::from_announced(LinkKind::Magnet, &metainfo.magnet().to_string())
+        Link::from_announced(LinkKind::TORRENT, &metainfo.magnet().to_string())
     }
 }

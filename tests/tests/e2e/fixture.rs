@@ -1,11 +1,12 @@
 //! The world the end-to-end tests run in: a temporary directory, Codex
-//! devnodes, an announcement hub, an owner with a settable clock, members,
+//! devnodes, a shared folder for the directory-share backend, an
+//! announcement hub, an owner with a settable clock, members,
 //! and waiting for events with a deadline.
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use archivist::{
-    Config, HistoryDigest, JoinOptions, Node, NodeEvent,
+    Config, HistoryDigest, JoinOptions, Node, NodeBuilder, NodeEvent,
     devnode::{self, Devnode, DevnodeHandle},
     dispatch::{CommunityKey, MemoryHub},
     history_digest,
@@ -33,6 +34,10 @@ pub(crate) enum Networks {
     Torrent,
     Codex,
     Both,
+    /// The directory-share backend, added to the nodes as a program would
+    /// add its own backend (`NodeBuilder::backend`), with no network
+    /// configured.
+    DirShare,
 }
 
 impl Networks {
@@ -41,6 +46,7 @@ impl Networks {
             Networks::Torrent => (true, false),
             Networks::Codex => (false, true),
             Networks::Both => (true, true),
+            Networks::DirShare => (false, false),
         }
     }
 }
@@ -100,6 +106,20 @@ impl World {
         config
     }
 
+    /// A builder for a node on `config`, on this world's announcement hub
+    /// and, for [`Networks::DirShare`], with the directory-share backend
+    /// (its own folder in the node's data directory).
+    pub(crate) fn builder(&self, config: Config) -> NodeBuilder {
+        let own = config.data_dir.join("dirshare");
+        let builder = Node::builder(config).transport(Arc::new(self.hub.attach()));
+        match self.networks {
+            Networks::DirShare => builder.backend(Arc::new(
+                backend_dirshare::DirShareBackend::new(self.path("dirshare-shared"), own),
+            )),
+            _ => builder,
+        }
+    }
+
     pub(crate) async fn owner(&self) -> Owner {
         self.owner_with(|_| {}).await
     }
@@ -109,8 +129,8 @@ impl World {
         let mut config = self.config("owner", self.codex.as_ref().map(|(o, _)| o.url()));
         edit(&mut config);
         let clock = Arc::new(ManualClock::new(T0));
-        let node = Node::builder(config)
-            .transport(Arc::new(self.hub.attach()))
+        let node = self
+            .builder(config)
             .clock(Arc::clone(&clock) as _)
             .start()
             .await
@@ -154,11 +174,7 @@ impl World {
         community: CommunityId,
         options: JoinOptions,
     ) -> Member {
-        let node = Node::builder(config)
-            .transport(Arc::new(self.hub.attach()))
-            .start()
-            .await
-            .unwrap();
+        let node = self.builder(config).start().await.unwrap();
         let events = node.events();
         node.join_with(community, options).await.unwrap();
         Member { node, events }

@@ -10,12 +10,12 @@ use crate::fixture::{Networks, World, assert_same_history};
 
 /// Two rounds on one network: the first moves the whole history, the
 /// second only the new week's archive.
-async fn two_rounds(networks: Networks, backend: &str) {
+async fn two_rounds(networks: Networks, backend: &str, prefer: Option<LinkKind>) {
     let world = World::new(networks).await;
     let mut owner = world.owner().await;
     owner.write_weeks(3).await;
     let config = world.member_config("member", owner.node.torrent_listen_addr());
-    let mut member = world.member(config, owner.community(), None).await;
+    let mut member = world.member(config, owner.community(), prefer).await;
     owner.start_archiving().await;
 
     let (fetched, first_bytes, used, _) = member.finished().await;
@@ -67,12 +67,19 @@ async fn two_rounds(networks: Networks, backend: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn torrent_owner_to_member_and_a_second_round_moves_only_the_new_archive() {
-    two_rounds(Networks::Torrent, "torrent").await;
+    two_rounds(Networks::Torrent, "torrent", None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn codex_owner_to_member_through_peered_nodes_and_a_second_round() {
-    two_rounds(Networks::Codex, "codex").await;
+    two_rounds(Networks::Codex, "codex", None).await;
+}
+
+/// A third backend, built outside the core crates and added by the program:
+/// the same two rounds, and the member's `prefer` names its network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dirshare_owner_to_member_and_a_second_round() {
+    two_rounds(Networks::DirShare, "dir", Some(backend_dirshare::DIR)).await;
 }
 
 /// Both networks at once: the owner announces two links; the member fetches
@@ -84,7 +91,7 @@ async fn both_networks_the_member_uses_the_preferred_one() {
     owner.write_weeks(2).await;
     let config = world.member_config("member", owner.node.torrent_listen_addr());
     let mut member = world
-        .member(config, owner.community(), Some(LinkKind::IndexCid))
+        .member(config, owner.community(), Some(LinkKind::CODEX))
         .await;
     owner.start_archiving().await;
     let (_, _, used, _) = member.finished().await;

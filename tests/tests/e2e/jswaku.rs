@@ -136,7 +136,7 @@ async fn a_js_waku_announcement_is_accepted_and_fetched() {
         _ => None,
     })
     .await;
-    let amm = sign_announcement(&owner.key, LinkKind::Magnet, clock, &link).unwrap();
+    let amm = sign_announcement(&owner.key, LinkKind::TORRENT, clock, &link).unwrap();
 
     let mut config = world.member_config("member", owner.node.torrent_listen_addr());
     config.waku.enabled = true;

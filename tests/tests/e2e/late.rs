@@ -168,7 +168,7 @@ async fn a_forged_answer_to_a_link_request_is_rejected_and_fetches_nothing() {
     let other = CommunityKey::from_bytes(&[66; 32]).unwrap();
     let forged = sign_announcement(
         &other,
-        LinkKind::Magnet,
+        LinkKind::TORRENT,
         u64::MAX / 2,
         "magnet:?xt=urn:btih:0000000000000000000000000000000000000000",
     )

@@ -29,12 +29,12 @@ async fn a_forged_announcement_is_ignored() {
     let forger = CommunityKey::from_bytes(&[66; 32]).unwrap();
     let wire = sign_announcement(
         &forger,
-        LinkKind::Magnet,
+        LinkKind::TORRENT,
         u64::MAX / 2,
         "magnet:?xt=urn:btih:0000000000000000000000000000000000000000",
     )
     .unwrap();
-    let channel = Channel::for_announcement(&owner.community(), LinkKind::Magnet);
+    let channel = Channel::for_announcement(&owner.community(), LinkKind::TORRENT);
     // Sealed for the community's channel, as any relay peer can.
     let wire = seal_frame(&channel, &NodeIdentity::generate(), &wire, &mut OsEntropy).unwrap();
     world
@@ -76,7 +76,7 @@ async fn a_failing_preferred_network_falls_back_to_the_other() {
     // Nothing listens there.
     config.codex.url = "http://127.0.0.1:9".to_owned();
     let mut member = world
-        .member(config, owner.community(), Some(LinkKind::IndexCid))
+        .member(config, owner.community(), Some(LinkKind::CODEX))
         .await;
     owner.start_archiving().await;
     let mut seen = Vec::new();
@@ -117,7 +117,7 @@ async fn leaving_stops_tasks_and_seeding() {
     member.finished().await;
     let status = member.node.status(&owner.community()).await.unwrap();
     let magnet = status.networks[0].fetched_link.clone().unwrap();
-    let link = Link::from_announced(LinkKind::Magnet, &magnet).unwrap();
+    let link = Link::from_announced(LinkKind::TORRENT, &magnet).unwrap();
     assert!(status.networks[0].seeding);
 
     let member_addr = member.node.torrent_listen_addr().unwrap();

@@ -119,7 +119,7 @@ async fn other_status_go_messages_on_member_update_are_no_rejections() {
     // the message's last byte.
     let mut other = sign_announcement(
         &owner.key,
-        LinkKind::Magnet,
+        LinkKind::TORRENT,
         1,
         "magnet:?xt=urn:btih:1111111111111111111111111111111111111111",
     )
@@ -134,7 +134,7 @@ async fn other_status_go_messages_on_member_update_are_no_rejections() {
     // A type-43 archive link signed by some other key.
     let forged = sign_announcement(
         &CommunityKey::from_bytes(&[66; 32]).unwrap(),
-        LinkKind::Magnet,
+        LinkKind::TORRENT,
         2,
         "magnet:?xt=urn:btih:2222222222222222222222222222222222222222",
     )
@@ -207,7 +207,7 @@ async fn a_member_accepts_and_fetches_a_link_announced_on_legacy_magnetlinks() {
     node.join(owner.community(), None).await.unwrap();
     let mut member = Member { node, events };
     let channel = Channel::magnetlinks(&owner.community());
-    let amm = sign_announcement(&owner.key, LinkKind::Magnet, clock, &link).unwrap();
+    let amm = sign_announcement(&owner.key, LinkKind::TORRENT, clock, &link).unwrap();
     let sealed = seal_frame(&channel, &NodeIdentity::generate(), &amm, &mut OsEntropy).unwrap();
     legacy_hub
         .attach()

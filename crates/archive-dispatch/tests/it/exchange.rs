@@ -68,8 +68,8 @@ async fn setup() -> Setup {
     let owner = Dispatcher::new(Arc::new(hub.attach()), config.clone());
     let member_node = Dispatcher::new(Arc::new(hub.attach()), config);
     let member = Arc::new(Member::default());
-    member.join(community, LinkKind::Magnet);
-    member.join(community, LinkKind::IndexCid);
+    member.join(community, LinkKind::TORRENT);
+    member.join(community, LinkKind::CODEX);
     let listener = member_node
         .listen(&[community], member.clone())
         .await
@@ -119,7 +119,7 @@ async fn member_accepts_owner_announcement_after_the_quiet_period() {
         .owner
         .announce(
             &s.owner_key,
-            LinkKind::Magnet,
+            LinkKind::TORRENT,
             1_000,
             "magnet:?xt=urn:btih:aa",
         )
@@ -141,11 +141,11 @@ async fn member_accepts_owner_announcement_after_the_quiet_period() {
 async fn both_link_kinds_are_debounced_and_accepted_independently() {
     let mut s = setup().await;
     s.owner
-        .announce(&s.owner_key, LinkKind::Magnet, 1, "magnet:?a")
+        .announce(&s.owner_key, LinkKind::TORRENT, 1, "magnet:?a")
         .await
         .unwrap();
     s.owner
-        .announce(&s.owner_key, LinkKind::IndexCid, 1, "zDvCid")
+        .announce(&s.owner_key, LinkKind::CODEX, 1, "zDvCid")
         .await
         .unwrap();
     let mut kinds = Vec::new();
@@ -156,19 +156,19 @@ async fn both_link_kinds_are_debounced_and_accepted_independently() {
         }
     }
     kinds.sort();
-    assert_eq!(kinds, [LinkKind::Magnet, LinkKind::IndexCid]);
+    assert_eq!(kinds, [LinkKind::TORRENT, LinkKind::CODEX]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn only_the_newest_of_a_burst_is_accepted() {
     let mut s = setup().await;
     s.owner
-        .announce(&s.owner_key, LinkKind::Magnet, 1, "magnet:?one")
+        .announce(&s.owner_key, LinkKind::TORRENT, 1, "magnet:?one")
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(10)).await;
     s.owner
-        .announce(&s.owner_key, LinkKind::Magnet, 2, "magnet:?two")
+        .announce(&s.owner_key, LinkKind::TORRENT, 2, "magnet:?two")
         .await
         .unwrap();
 
@@ -192,7 +192,7 @@ async fn forged_and_foreign_announcements_are_rejected_with_reasons() {
     let topic = channel.content_topic.clone();
 
     // Flip a byte of R in a genuine announcement.
-    let signed = sign_announcement(&s.owner_key, LinkKind::Magnet, 5, "magnet:?forged").unwrap();
+    let signed = sign_announcement(&s.owner_key, LinkKind::TORRENT, 5, "magnet:?forged").unwrap();
     let mut outer = ApplicationMetadataMessage::decode(signed.as_slice()).unwrap();
     outer.signature[3] ^= 0x40;
     s.raw
@@ -217,7 +217,7 @@ async fn forged_and_foreign_announcements_are_rejected_with_reasons() {
 
     // A well-signed announcement from a stranger on the community's channel.
     let stranger = CommunityKey::generate();
-    let signed = sign_announcement(&stranger, LinkKind::Magnet, 6, "magnet:?stranger").unwrap();
+    let signed = sign_announcement(&stranger, LinkKind::TORRENT, 6, "magnet:?stranger").unwrap();
     s.raw
         .publish(&topic, sealed(&channel, signed))
         .await
@@ -259,7 +259,7 @@ async fn forged_and_foreign_announcements_are_rejected_with_reasons() {
 
     // None of that got in the way of the genuine one.
     s.owner
-        .announce(&s.owner_key, LinkKind::Magnet, 7, "magnet:?real")
+        .announce(&s.owner_key, LinkKind::TORRENT, 7, "magnet:?real")
         .await
         .unwrap();
     assert!(
@@ -272,10 +272,10 @@ async fn replays_are_rejected_and_repeats_are_already_known() {
     let mut s = setup().await;
     let community = s.owner_key.community_id();
     s.member
-        .record(community, LinkKind::Magnet, 500, "magnet:?seen");
+        .record(community, LinkKind::TORRENT, 500, "magnet:?seen");
 
     s.owner
-        .announce(&s.owner_key, LinkKind::Magnet, 400, "magnet:?old")
+        .announce(&s.owner_key, LinkKind::TORRENT, 400, "magnet:?old")
         .await
         .unwrap();
     let r = rejection(next_event(&mut s.listener).await);
@@ -291,7 +291,7 @@ async fn replays_are_rejected_and_repeats_are_already_known() {
     );
 
     s.owner
-        .announce(&s.owner_key, LinkKind::Magnet, 600, "magnet:?seen")
+        .announce(&s.owner_key, LinkKind::TORRENT, 600, "magnet:?seen")
         .await
         .unwrap();
     match next_event(&mut s.listener).await {
@@ -307,7 +307,7 @@ async fn a_repeat_during_the_quiet_period_is_already_known_not_rejected() {
     let mut s = setup().await;
     for _ in 0..2 {
         s.owner
-            .announce(&s.owner_key, LinkKind::Magnet, 700, "magnet:?same")
+            .announce(&s.owner_key, LinkKind::TORRENT, 700, "magnet:?same")
             .await
             .unwrap();
     }
@@ -326,14 +326,14 @@ async fn state_that_changes_during_the_quiet_period_is_respected() {
     let mut s = setup().await;
     let community = s.owner_key.community_id();
     s.owner
-        .announce(&s.owner_key, LinkKind::Magnet, 10, "magnet:?x")
+        .announce(&s.owner_key, LinkKind::TORRENT, 10, "magnet:?x")
         .await
         .unwrap();
     // Let the listener take the message in, then have a CommunityDescription
     // raise the clock before the quiet period ends.
     tokio::time::sleep(Duration::from_secs(1)).await;
     s.member
-        .record(community, LinkKind::Magnet, 11, "magnet:?y");
+        .record(community, LinkKind::TORRENT, 11, "magnet:?y");
     let r = rejection(next_event(&mut s.listener).await);
     assert!(
         matches!(
@@ -356,7 +356,7 @@ async fn owner_node_and_unjoined_member_do_not_act() {
 
     let owner_state = Arc::new(Member::default());
     owner_state.views.lock().unwrap().insert(
-        (community, LinkKind::Magnet),
+        (community, LinkKind::TORRENT),
         CommunityView {
             joined: true,
             is_owner: true,
@@ -368,7 +368,7 @@ async fn owner_node_and_unjoined_member_do_not_act() {
         .views
         .lock()
         .unwrap()
-        .insert((community, LinkKind::Magnet), CommunityView::default());
+        .insert((community, LinkKind::TORRENT), CommunityView::default());
 
     // A second node holding the owner's key (e.g. a restarted control node) and a spectator.
     let mut owner_listener =
@@ -383,7 +383,7 @@ async fn owner_node_and_unjoined_member_do_not_act() {
             .unwrap();
 
     owner
-        .announce(&key, LinkKind::Magnet, 1, "magnet:?o")
+        .announce(&key, LinkKind::TORRENT, 1, "magnet:?o")
         .await
         .unwrap();
     let r = rejection(next_event(&mut owner_listener).await);
@@ -403,14 +403,14 @@ async fn relabelled_magnet_announcement_does_not_displace_the_index_cid() {
     let cid = "zDvZRwzmAbCdEfGhJkLmNoPqRsTuVwXyZ123456789abcdefghij";
     let magnet = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567";
     s.owner
-        .announce(&s.owner_key, LinkKind::IndexCid, 10, cid)
+        .announce(&s.owner_key, LinkKind::CODEX, 10, cid)
         .await
         .unwrap();
     s.owner
-        .announce(&s.owner_key, LinkKind::Magnet, 10, magnet)
+        .announce(&s.owner_key, LinkKind::TORRENT, 10, magnet)
         .await
         .unwrap();
-    let signed = sign_announcement(&s.owner_key, LinkKind::Magnet, 10, magnet).unwrap();
+    let signed = sign_announcement(&s.owner_key, LinkKind::TORRENT, 10, magnet).unwrap();
     let mut relabelled = ApplicationMetadataMessage::decode(signed.as_slice()).unwrap();
     relabelled.r#type = 76;
     for channel in Channel::all_for(&community) {
@@ -443,8 +443,8 @@ async fn relabelled_magnet_announcement_does_not_displace_the_index_cid() {
     assert_eq!(
         accepted,
         [
-            (LinkKind::Magnet, magnet.to_owned()),
-            (LinkKind::IndexCid, cid.to_owned())
+            (LinkKind::TORRENT, magnet.to_owned()),
+            (LinkKind::CODEX, cid.to_owned())
         ]
     );
     assert_eq!(

@@ -71,7 +71,7 @@ fn decode(channel: &Channel, payload: &[u8]) -> Result<wire::VerifiedAnnouncemen
 
 #[test]
 fn both_kinds_round_trip_on_member_update_as_type_43() {
-    for (link, kind) in [(MAGNET, LinkKind::Magnet), (CID, LinkKind::IndexCid)] {
+    for (link, kind) in [(MAGNET, LinkKind::TORRENT), (CID, LinkKind::CODEX)] {
         let out =
             wire::encode_announcement(&owner(), &node(), link, 42, 1, &mut OsEntropy).unwrap();
         assert_eq!(out.content_topic, member_update().content_topic);
@@ -92,7 +92,7 @@ fn random_nonces_make_every_announcement_a_new_message() {
 
 #[test]
 fn announcements_on_the_legacy_magnetlinks_channel_are_heard() {
-    let amm = archive_dispatch::sign_announcement(&owner(), LinkKind::Magnet, 9, MAGNET).unwrap();
+    let amm = archive_dispatch::sign_announcement(&owner(), LinkKind::TORRENT, 9, MAGNET).unwrap();
     let legacy = Channel::magnetlinks(&community());
     let payload = seal_like_go_waku(&legacy, &protocol_message(amm), Some([0x33; 32]));
     let got = decode(&legacy, &payload).unwrap();
@@ -107,7 +107,7 @@ fn announcements_on_the_legacy_magnetlinks_channel_are_heard() {
 
 #[test]
 fn a_bare_signed_message_in_the_frame_is_accepted_as_status_go_falls_back() {
-    let amm = archive_dispatch::sign_announcement(&owner(), LinkKind::IndexCid, 3, CID).unwrap();
+    let amm = archive_dispatch::sign_announcement(&owner(), LinkKind::CODEX, 3, CID).unwrap();
     let payload = seal_like_go_waku(&member_update(), &amm, Some([0x33; 32]));
     let got = decode(&member_update(), &payload).unwrap();
     assert_eq!((got.link.as_str(), got.installation_id.as_str()), (CID, ""));
@@ -115,7 +115,7 @@ fn a_bare_signed_message_in_the_frame_is_accepted_as_status_go_falls_back() {
 
 #[test]
 fn unsigned_frames_are_refused_as_status_go_drops_them() {
-    let amm = archive_dispatch::sign_announcement(&owner(), LinkKind::Magnet, 1, MAGNET).unwrap();
+    let amm = archive_dispatch::sign_announcement(&owner(), LinkKind::TORRENT, 1, MAGNET).unwrap();
     let payload = seal_like_go_waku(&member_update(), &protocol_message(amm), None);
     assert!(matches!(
         decode(&member_update(), &payload),
@@ -125,7 +125,7 @@ fn unsigned_frames_are_refused_as_status_go_drops_them() {
 
 #[test]
 fn relabelled_type_76_is_refused_and_kind_follows_the_signed_link() {
-    let amm = archive_dispatch::sign_announcement(&owner(), LinkKind::Magnet, 5, MAGNET).unwrap();
+    let amm = archive_dispatch::sign_announcement(&owner(), LinkKind::TORRENT, 5, MAGNET).unwrap();
     let mut relabelled = ApplicationMetadataMessage::decode(amm.as_slice()).unwrap();
     relabelled.r#type = 76;
     let payload = seal_like_go_waku(
@@ -142,14 +142,14 @@ fn relabelled_type_76_is_refused_and_kind_follows_the_signed_link() {
     let payload = seal_like_go_waku(&member_update(), &protocol_message(amm), Some([0x44; 32]));
     assert_eq!(
         decode(&member_update(), &payload).unwrap().kind,
-        LinkKind::Magnet
+        LinkKind::TORRENT
     );
 }
 
 #[test]
 fn another_key_or_another_topic_is_refused_by_name() {
     let stranger = CommunityKey::from_bytes(&[0x66; 32]).unwrap();
-    let amm = archive_dispatch::sign_announcement(&stranger, LinkKind::Magnet, 1, MAGNET).unwrap();
+    let amm = archive_dispatch::sign_announcement(&stranger, LinkKind::TORRENT, 1, MAGNET).unwrap();
     let payload = seal_like_go_waku(&member_update(), &protocol_message(amm), Some([0x33; 32]));
     assert!(matches!(
         decode(&member_update(), &payload),
@@ -214,7 +214,7 @@ proptest! {
     /// community signature (or the message's own structure) instead.
     #[test]
     fn any_flipped_bit_of_the_signed_message_is_refused(seed in any::<u64>(), bit_choice in any::<prop::sample::Index>()) {
-        let amm = archive_dispatch::sign_announcement(&owner(), LinkKind::Magnet, seed, MAGNET).unwrap();
+        let amm = archive_dispatch::sign_announcement(&owner(), LinkKind::TORRENT, seed, MAGNET).unwrap();
         let bit = bit_choice.index(amm.len() * 8);
         let mut flipped = amm.clone();
         flipped[bit / 8] ^= 1 << (bit % 8);
@@ -242,7 +242,7 @@ proptest! {
 
 #[test]
 fn peeling_shows_every_layer_of_a_refused_relabelled_message() {
-    let amm = archive_dispatch::sign_announcement(&owner(), LinkKind::Magnet, 5, MAGNET).unwrap();
+    let amm = archive_dispatch::sign_announcement(&owner(), LinkKind::TORRENT, 5, MAGNET).unwrap();
     let mut relabelled = ApplicationMetadataMessage::decode(amm.as_slice()).unwrap();
     relabelled.r#type = 76;
     let legacy = Channel::magnetlinks(&community());

@@ -100,7 +100,7 @@ fn v_a1_to_a3_chat_keys_and_content_topics() {
 #[test]
 fn v_a4_signed_message_and_protocol_message() {
     let signed =
-        archive_dispatch::sign_announcement(&community_key(), LinkKind::IndexCid, CLOCK, LINK)
+        archive_dispatch::sign_announcement(&community_key(), LinkKind::CODEX, CLOCK, LINK)
             .unwrap();
     assert_eq!(hex::encode(&signed), hex::encode(amm()));
     let payload = CommunityMessageArchiveLink {
@@ -176,7 +176,7 @@ fn vector_decodes_to_its_signers_and_link() {
     assert_eq!(hex::encode(got.frame_signer.0), NODE_PUB);
     assert_eq!(got.frame_signer, node().public_key());
     assert_eq!(got.installation_id, "rust-installation-1");
-    assert_eq!(got.kind, LinkKind::IndexCid);
+    assert_eq!(got.kind, LinkKind::CODEX);
     assert_eq!((got.clock, got.link.as_str()), (CLOCK, LINK));
     assert_eq!(got.chat_id, format!("{COMMUNITY_ID}-memberUpdate"));
     assert_eq!(hex::encode(got.message_id), MESSAGE_ID);

@@ -30,8 +30,8 @@ fn member_of(last_clock: u64, last_link: Option<&str>) -> CommunityView {
 #[test]
 fn magnet_and_cid_announcements_round_trip() {
     let key = CommunityKey::generate();
-    for (kind, link) in [(LinkKind::Magnet, MAGNET), (LinkKind::IndexCid, CID)] {
-        let wire = sign_announcement(&key, kind, 1_700_000_000_123, link).unwrap();
+    for (kind, link) in [(LinkKind::TORRENT, MAGNET), (LinkKind::CODEX, CID)] {
+        let wire = sign_announcement(&key, kind.clone(), 1_700_000_000_123, link).unwrap();
 
         let outer = ApplicationMetadataMessage::decode(wire.as_slice()).unwrap();
         assert_eq!(outer.r#type, 43);
@@ -57,11 +57,11 @@ fn payloads_are_status_go_messages() {
     let key = CommunityKey::generate();
     let outer = |wire: Vec<u8>| ApplicationMetadataMessage::decode(wire.as_slice()).unwrap();
 
-    let magnet = outer(sign_announcement(&key, LinkKind::Magnet, 7, MAGNET).unwrap());
+    let magnet = outer(sign_announcement(&key, LinkKind::TORRENT, 7, MAGNET).unwrap());
     let payload = CommunityMessageArchiveLink::decode(magnet.payload.as_slice()).unwrap();
     assert_eq!((payload.clock, payload.archive_link.as_str()), (7, MAGNET));
 
-    let cid = outer(sign_announcement(&key, LinkKind::IndexCid, 8, CID).unwrap());
+    let cid = outer(sign_announcement(&key, LinkKind::CODEX, 8, CID).unwrap());
     let payload = CommunityMessageArchiveLink::decode(cid.payload.as_slice()).unwrap();
     assert_eq!((payload.clock, payload.archive_link.as_str()), (8, CID));
 }
@@ -69,7 +69,7 @@ fn payloads_are_status_go_messages() {
 #[test]
 fn every_flipped_signature_bit_is_caught() {
     let key = CommunityKey::generate();
-    let wire = sign_announcement(&key, LinkKind::Magnet, 1, MAGNET).unwrap();
+    let wire = sign_announcement(&key, LinkKind::TORRENT, 1, MAGNET).unwrap();
     let outer = ApplicationMetadataMessage::decode(wire.as_slice()).unwrap();
     for byte in 0..65 {
         for bit in [0x01u8, 0x80] {
@@ -88,7 +88,7 @@ fn every_flipped_signature_bit_is_caught() {
 #[test]
 fn tampered_payload_maps_to_another_signer() {
     let key = CommunityKey::generate();
-    let wire = sign_announcement(&key, LinkKind::Magnet, 1, MAGNET).unwrap();
+    let wire = sign_announcement(&key, LinkKind::TORRENT, 1, MAGNET).unwrap();
     let mut outer = ApplicationMetadataMessage::decode(wire.as_slice()).unwrap();
     outer.payload = CommunityMessageArchiveLink {
         clock: 1,
@@ -103,7 +103,7 @@ fn tampered_payload_maps_to_another_signer() {
 fn signature_by_a_non_owner_key_is_an_unknown_community() {
     let owner = CommunityKey::generate();
     let stranger = CommunityKey::generate();
-    let wire = sign_announcement(&stranger, LinkKind::Magnet, 1, MAGNET).unwrap();
+    let wire = sign_announcement(&stranger, LinkKind::TORRENT, 1, MAGNET).unwrap();
     let got = open(&wire).unwrap();
     assert_eq!(got.community, stranger.community_id());
 
@@ -120,7 +120,7 @@ fn signature_by_a_non_owner_key_is_an_unknown_community() {
 fn replayed_older_clock_and_repeated_link_are_rejected() {
     let key = CommunityKey::generate();
     let old =
-        open(&sign_announcement(&key, LinkKind::Magnet, 100, "magnet:?old").unwrap()).unwrap();
+        open(&sign_announcement(&key, LinkKind::TORRENT, 100, "magnet:?old").unwrap()).unwrap();
     let rejection = check(&old, Some(&member_of(200, Some("magnet:?new")))).unwrap_err();
     assert!(matches!(
         rejection,
@@ -131,7 +131,7 @@ fn replayed_older_clock_and_repeated_link_are_rejected() {
     ));
 
     let again =
-        open(&sign_announcement(&key, LinkKind::Magnet, 300, "magnet:?new").unwrap()).unwrap();
+        open(&sign_announcement(&key, LinkKind::TORRENT, 300, "magnet:?new").unwrap()).unwrap();
     let rejection = check(&again, Some(&member_of(200, Some("magnet:?new")))).unwrap_err();
     assert!(matches!(rejection, Rejection::AlreadySeen { ref link } if link == "magnet:?new"));
     assert_eq!(rejection.code(), "already-seen");
@@ -140,7 +140,7 @@ fn replayed_older_clock_and_repeated_link_are_rejected() {
 #[test]
 fn truncated_messages_never_verify() {
     let key = CommunityKey::generate();
-    let wire = sign_announcement(&key, LinkKind::IndexCid, 42, CID).unwrap();
+    let wire = sign_announcement(&key, LinkKind::CODEX, 42, CID).unwrap();
     for len in 0..wire.len() {
         match open(&wire[..len]) {
             Ok(a) => panic!("prefix of {len} bytes verified as {a:?}"),
@@ -152,7 +152,7 @@ fn truncated_messages_never_verify() {
 #[test]
 fn malformed_layers_give_their_own_errors() {
     let key = CommunityKey::generate();
-    let wire = sign_announcement(&key, LinkKind::Magnet, 1, MAGNET).unwrap();
+    let wire = sign_announcement(&key, LinkKind::TORRENT, 1, MAGNET).unwrap();
     let outer = ApplicationMetadataMessage::decode(wire.as_slice()).unwrap();
 
     assert!(matches!(
@@ -213,7 +213,7 @@ fn malformed_layers_give_their_own_errors() {
     ));
 
     // Valid signatures over a message without a link, and over a link that
-    // is neither a magnet link nor a CID.
+    // is neither a magnet link, a CID nor any network's `scheme:` link.
     let signed_link = |link: &str| {
         let payload = CommunityMessageArchiveLink {
             clock: 5,
@@ -229,7 +229,7 @@ fn malformed_layers_give_their_own_errors() {
     };
     assert!(matches!(open(&signed_link("")), Err(Error::EmptyLink)));
     assert!(matches!(
-        open(&signed_link("https://example.org/archive")),
+        open(&signed_link("an archive at example.org")),
         Err(Error::UnrecognisedLink { .. })
     ));
 }
@@ -254,7 +254,7 @@ fn oversized_messages_are_refused_before_decoding() {
         Err(Error::Oversized { len, max: MAX_WIRE_SIZE }) if len == MAX_WIRE_SIZE + 1
     ));
     let key = CommunityKey::generate();
-    let wire = sign_announcement(&key, LinkKind::Magnet, 1, MAGNET).unwrap();
+    let wire = sign_announcement(&key, LinkKind::TORRENT, 1, MAGNET).unwrap();
     assert!(matches!(
         open_announcement(&wire, wire.len() - 1),
         Err(Error::Oversized { .. })
@@ -288,7 +288,7 @@ proptest! {
     ) {
         let key = CommunityKey::from_bytes(&SECRET).unwrap();
         let kind = archive_dispatch::link_kind(&link).unwrap();
-        let got = open(&sign_announcement(&key, kind, clock, &link).unwrap()).unwrap();
+        let got = open(&sign_announcement(&key, kind.clone(), clock, &link).unwrap()).unwrap();
         prop_assert_eq!(got, Announcement { community: key.community_id(), kind, clock, link });
     }
 }

@@ -12,7 +12,7 @@ use crate::fixture::{COMMUNITY, DAY, Node, T0, WEEK, community, created, message
 async fn node_three_weeks_behind() -> Node {
     let node = Node::new(T0 + 3 * WEEK).await;
     node.store
-        .set_last_archive_end(COMMUNITY, LinkKind::Magnet, T0)
+        .set_last_archive_end(COMMUNITY, &LinkKind::TORRENT, T0)
         .await
         .unwrap();
     node.insert((0..21).map(|d| message(T0 + d * DAY + 7, d)).collect())

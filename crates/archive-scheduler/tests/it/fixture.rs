@@ -282,7 +282,7 @@ impl Node {
 
     pub(crate) async fn last_end(&self) -> Option<u64> {
         self.store
-            .last_archive_end(COMMUNITY, LinkKind::Magnet)
+            .last_archive_end(COMMUNITY, &LinkKind::TORRENT)
             .await
             .unwrap()
     }
@@ -307,7 +307,7 @@ impl Node {
             .await
             .unwrap();
         self.store
-            .set_last_archive_end(COMMUNITY, LinkKind::Magnet, range.to)
+            .set_last_archive_end(COMMUNITY, &LinkKind::TORRENT, range.to)
             .await
             .unwrap();
         outcome.link.expect("the range held messages")

@@ -120,7 +120,7 @@ async fn stop_during_a_publish_waits_for_it_and_records_the_end() {
 async fn stop_during_a_backoff_publishes_nothing_more() {
     let node = Node::new(T0 + 2 * WEEK).await;
     node.store
-        .set_last_archive_end(COMMUNITY, LinkKind::Magnet, T0)
+        .set_last_archive_end(COMMUNITY, &LinkKind::TORRENT, T0)
         .await
         .unwrap();
     node.insert(vec![message(T0 + 1, 1)]).await;
@@ -156,7 +156,7 @@ async fn stop_during_a_backoff_publishes_nothing_more() {
 async fn runs_of_one_community_never_overlap() {
     let node = Node::new(T0).await;
     node.store
-        .set_last_archive_end(COMMUNITY, LinkKind::Magnet, T0)
+        .set_last_archive_end(COMMUNITY, &LinkKind::TORRENT, T0)
         .await
         .unwrap();
     node.backend.set_delay(Duration::from_secs(WEEK + DAY));
@@ -274,7 +274,7 @@ async fn the_previous_link_defaults_to_the_stored_announcement() {
         })
         .await;
     node.store
-        .record_announcement(COMMUNITY, link.kind(), 1, link.announced().to_string())
+        .record_announcement(COMMUNITY, &link.kind(), 1, link.announced().to_string())
         .await
         .unwrap();
     let (scheduler, mut events) = node.scheduler(Node::config());

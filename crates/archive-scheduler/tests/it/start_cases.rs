@@ -122,7 +122,7 @@ async fn recent_end_seeds_the_previous_link_and_runs_when_the_interval_completes
 async fn thirty_days_offline_catch_up_makes_five_archives() {
     let node = Node::new(T0 + 30 * DAY).await;
     node.store
-        .set_last_archive_end(COMMUNITY, LinkKind::Magnet, T0)
+        .set_last_archive_end(COMMUNITY, &LinkKind::TORRENT, T0)
         .await
         .unwrap();
     node.insert((0..30).map(|d| message(T0 + d * DAY + 3600, d)).collect())

@@ -15,12 +15,9 @@ use crate::{
     error::Result,
 };
 
-/// Where each link kind's state is kept.
-fn column_value(kind: LinkKind) -> &'static str {
-    match kind {
-        LinkKind::Magnet => "magnet",
-        LinkKind::IndexCid => "index_cid",
-    }
+/// Where each network's state is kept: under its name (migration 4).
+fn column_value(kind: &LinkKind) -> &str {
+    kind.name()
 }
 
 /// The last accepted announcement of one link kind.
@@ -49,7 +46,11 @@ impl Database {
     ///
     /// Each network keeps its own end, so an owner publishing on two networks
     /// archives every range once on each, whatever fails where.
-    pub fn last_archive_end(&self, community: &CommunityId, kind: LinkKind) -> Result<Option<u64>> {
+    pub fn last_archive_end(
+        &self,
+        community: &CommunityId,
+        kind: &LinkKind,
+    ) -> Result<Option<u64>> {
         let end: Option<i64> = self
             .conn
             .prepare_cached(
@@ -81,7 +82,7 @@ impl Database {
     pub fn set_last_archive_end(
         &mut self,
         community: &CommunityId,
-        kind: LinkKind,
+        kind: &LinkKind,
         end: u64,
     ) -> Result<()> {
         let end = to_sql("archive end", end)?;
@@ -100,7 +101,7 @@ impl Database {
     /// Kept apart from the accepted announcement: an announcement is accepted
     /// (its clock recorded) before its archives arrive, and one whose fetch
     /// failed must still be acted on when the owner repeats it.
-    pub fn fetched_link(&self, community: &CommunityId, kind: LinkKind) -> Result<Option<String>> {
+    pub fn fetched_link(&self, community: &CommunityId, kind: &LinkKind) -> Result<Option<String>> {
         Ok(self
             .conn
             .prepare_cached("SELECT link FROM fetched_links WHERE community_id = ?1 AND kind = ?2")?
@@ -115,7 +116,7 @@ impl Database {
     pub fn set_fetched_link(
         &mut self,
         community: &CommunityId,
-        kind: LinkKind,
+        kind: &LinkKind,
         link: &str,
     ) -> Result<()> {
         self.conn
@@ -135,7 +136,7 @@ impl Database {
     pub fn announcement(
         &self,
         community: &CommunityId,
-        kind: LinkKind,
+        kind: &LinkKind,
     ) -> Result<Option<Announcement>> {
         let row: Option<(i64, String)> = self
             .conn
@@ -165,7 +166,7 @@ impl Database {
     pub fn record_announcement(
         &mut self,
         community: &CommunityId,
-        kind: LinkKind,
+        kind: &LinkKind,
         clock: u64,
         link: &str,
     ) -> Result<bool> {

@@ -1,9 +1,10 @@
-//! Migrating a store of the previous schema version (2: no application id,
-//! no topic owners) to the current one.
+//! Migrating stores of earlier schema versions (2: no application id, no
+//! topic owners; 3: networks keyed as 'magnet' / 'index_cid') to the
+//! current one.
 
 use std::path::Path;
 
-use archive_store::{APPLICATION_ID, Database, SCHEMA_VERSION};
+use archive_store::{APPLICATION_ID, Database, LinkKind, SCHEMA_VERSION};
 
 use crate::sample::{all, archive, archive_id, community, message, range, topic};
 
@@ -126,4 +127,79 @@ fn a_version_two_store_is_marked_and_gets_inferred_topic_owners() {
     // Reopening migrates nothing again.
     let db = Database::open(&path).unwrap();
     assert_eq!(db.topic_owner(&topic(2)).unwrap(), Some(community(5)));
+}
+
+/// Version 3 kept each network's state under `'magnet'` and `'index_cid'`;
+/// from version 4 it is under the network's name, so the clocks, links and
+/// archive ends of both networks survive the migration, and a third
+/// network's rows sit beside them.
+#[test]
+fn a_version_three_store_keys_its_state_by_network_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    let c = community(1);
+    {
+        let conn = version_two(&path);
+        drop(conn);
+        // Migrations 3 on top of version 2, as a version-3 build left it.
+        let db = Database::open(&path).unwrap();
+        drop(db);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA user_version = 3; DELETE FROM announcements;")
+            .unwrap();
+        for (table, columns, values) in [
+            (
+                "announcements",
+                "kind, clock, link",
+                "'magnet', 5, 'magnet:?xt=m'",
+            ),
+            (
+                "announcements",
+                "kind, clock, link",
+                "'index_cid', 6, 'zCid'",
+            ),
+            ("archive_ends", "kind, last_archive_end", "'magnet', 100"),
+            ("archive_ends", "kind, last_archive_end", "'index_cid', 200"),
+            ("fetched_links", "kind, link", "'magnet', 'magnet:?xt=f'"),
+            ("fetched_links", "kind, link", "'index_cid', 'zFetched'"),
+        ] {
+            conn.execute(
+                &format!("INSERT INTO {table} (community_id, {columns}) VALUES (?1, {values})"),
+                [c.0.to_vec()],
+            )
+            .unwrap();
+        }
+    }
+    let mut db = Database::open(&path).unwrap();
+    assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);
+    let (torrent, codex) = (LinkKind::TORRENT, LinkKind::CODEX);
+    let announced = |db: &Database, kind| {
+        db.announcement(&c, kind)
+            .unwrap()
+            .map(|a| (a.clock, a.link))
+    };
+    assert_eq!(
+        announced(&db, &torrent),
+        Some((5, "magnet:?xt=m".to_owned()))
+    );
+    assert_eq!(announced(&db, &codex), Some((6, "zCid".to_owned())));
+    assert_eq!(db.last_archive_end(&c, &torrent).unwrap(), Some(100));
+    assert_eq!(db.last_archive_end(&c, &codex).unwrap(), Some(200));
+    assert_eq!(
+        db.fetched_link(&c, &torrent).unwrap().as_deref(),
+        Some("magnet:?xt=f")
+    );
+    assert_eq!(
+        db.fetched_link(&c, &codex).unwrap().as_deref(),
+        Some("zFetched")
+    );
+
+    let dir_kind = LinkKind::new("dir").unwrap();
+    assert_eq!(announced(&db, &dir_kind), None);
+    db.record_announcement(&c, &dir_kind, 7, "dir:x").unwrap();
+    assert_eq!(announced(&db, &dir_kind), Some((7, "dir:x".to_owned())));
+    assert_eq!(
+        announced(&db, &torrent),
+        Some((5, "magnet:?xt=m".to_owned()))
+    );
 }

@@ -258,14 +258,14 @@ fn version_one_archive_end_becomes_the_torrent_end() {
         .unwrap();
     assert_eq!(id, APPLICATION_ID);
     assert_eq!(
-        db.last_archive_end(&c, LinkKind::Magnet).unwrap(),
+        db.last_archive_end(&c, &LinkKind::TORRENT).unwrap(),
         Some(604_800)
     );
-    assert_eq!(db.last_archive_end(&c, LinkKind::IndexCid).unwrap(), None);
-    db.set_last_archive_end(&c, LinkKind::IndexCid, 7).unwrap();
+    assert_eq!(db.last_archive_end(&c, &LinkKind::CODEX).unwrap(), None);
+    db.set_last_archive_end(&c, &LinkKind::CODEX, 7).unwrap();
     assert_eq!(
-        db.last_archive_end(&c, LinkKind::Magnet).unwrap(),
+        db.last_archive_end(&c, &LinkKind::TORRENT).unwrap(),
         Some(604_800)
     );
-    assert_eq!(db.fetched_link(&c, LinkKind::Magnet).unwrap(), None);
+    assert_eq!(db.fetched_link(&c, &LinkKind::TORRENT).unwrap(), None);
 }

@@ -18,51 +18,51 @@ fn announcement(clock: u64, link: &str) -> Option<Announcement> {
 fn announcements_update_only_if_not_older() {
     let mut db = Database::open_in_memory().unwrap();
     let c = community(1);
-    assert_eq!(db.announcement(&c, LinkKind::Magnet).unwrap(), None);
+    assert_eq!(db.announcement(&c, &LinkKind::TORRENT).unwrap(), None);
 
     assert!(
-        db.record_announcement(&c, LinkKind::Magnet, 100, "magnet:?a")
+        db.record_announcement(&c, &LinkKind::TORRENT, 100, "magnet:?a")
             .unwrap()
     );
     assert!(
-        !db.record_announcement(&c, LinkKind::Magnet, 99, "magnet:?old")
+        !db.record_announcement(&c, &LinkKind::TORRENT, 99, "magnet:?old")
             .unwrap()
     );
     assert_eq!(
-        db.announcement(&c, LinkKind::Magnet).unwrap(),
+        db.announcement(&c, &LinkKind::TORRENT).unwrap(),
         announcement(100, "magnet:?a")
     );
 
     // An equal clock is the same announcement seen again: accepted.
     assert!(
-        db.record_announcement(&c, LinkKind::Magnet, 100, "magnet:?b")
+        db.record_announcement(&c, &LinkKind::TORRENT, 100, "magnet:?b")
             .unwrap()
     );
     assert_eq!(
-        db.announcement(&c, LinkKind::Magnet).unwrap(),
+        db.announcement(&c, &LinkKind::TORRENT).unwrap(),
         announcement(100, "magnet:?b")
     );
     assert!(
-        db.record_announcement(&c, LinkKind::Magnet, 101, "magnet:?c")
+        db.record_announcement(&c, &LinkKind::TORRENT, 101, "magnet:?c")
             .unwrap()
     );
     assert_eq!(
-        db.announcement(&c, LinkKind::Magnet).unwrap(),
+        db.announcement(&c, &LinkKind::TORRENT).unwrap(),
         announcement(101, "magnet:?c")
     );
 
     // Link kinds and communities are independent.
-    assert_eq!(db.announcement(&c, LinkKind::IndexCid).unwrap(), None);
+    assert_eq!(db.announcement(&c, &LinkKind::CODEX).unwrap(), None);
     assert!(
-        db.record_announcement(&c, LinkKind::IndexCid, 5, "zDvZ")
+        db.record_announcement(&c, &LinkKind::CODEX, 5, "zDvZ")
             .unwrap()
     );
     assert_eq!(
-        db.announcement(&c, LinkKind::Magnet).unwrap(),
+        db.announcement(&c, &LinkKind::TORRENT).unwrap(),
         announcement(101, "magnet:?c")
     );
     assert_eq!(
-        db.announcement(&community(2), LinkKind::Magnet).unwrap(),
+        db.announcement(&community(2), &LinkKind::TORRENT).unwrap(),
         None
     );
 }
@@ -78,55 +78,55 @@ fn updating_one_field_never_resets_another() {
     {
         let mut db = Database::open(&path).unwrap();
         // The archive end first, as when a row exists from a CommunityDescription.
-        db.set_last_archive_end(&c, LinkKind::Magnet, 0).unwrap();
-        db.record_announcement(&c, LinkKind::Magnet, 1_000, "magnet:?xt=1")
+        db.set_last_archive_end(&c, &LinkKind::TORRENT, 0).unwrap();
+        db.record_announcement(&c, &LinkKind::TORRENT, 1_000, "magnet:?xt=1")
             .unwrap();
-        db.record_announcement(&c, LinkKind::IndexCid, 2_000, "zDvZcid")
+        db.record_announcement(&c, &LinkKind::CODEX, 2_000, "zDvZcid")
             .unwrap();
         db.record_downloaded(&c, &a, range(0, 10)).unwrap();
         db.set_imported(&c, &a, true).unwrap();
 
-        db.set_last_archive_end(&c, LinkKind::Magnet, 604_800)
+        db.set_last_archive_end(&c, &LinkKind::TORRENT, 604_800)
             .unwrap();
         assert_eq!(
-            db.announcement(&c, LinkKind::Magnet).unwrap(),
+            db.announcement(&c, &LinkKind::TORRENT).unwrap(),
             announcement(1_000, "magnet:?xt=1")
         );
         assert_eq!(
-            db.announcement(&c, LinkKind::IndexCid).unwrap(),
+            db.announcement(&c, &LinkKind::CODEX).unwrap(),
             announcement(2_000, "zDvZcid")
         );
         assert!(db.downloaded_archive(&c, &a).unwrap().unwrap().imported);
 
-        db.record_announcement(&c, LinkKind::Magnet, 1_001, "magnet:?xt=2")
+        db.record_announcement(&c, &LinkKind::TORRENT, 1_001, "magnet:?xt=2")
             .unwrap();
         db.record_downloaded(&c, &archive_id(2), range(10, 20))
             .unwrap();
         assert_eq!(
-            db.last_archive_end(&c, LinkKind::Magnet).unwrap(),
+            db.last_archive_end(&c, &LinkKind::TORRENT).unwrap(),
             Some(604_800)
         );
         assert_eq!(
-            db.announcement(&c, LinkKind::IndexCid).unwrap(),
+            db.announcement(&c, &LinkKind::CODEX).unwrap(),
             announcement(2_000, "zDvZcid")
         );
     }
     // And all of it survives a reopen.
     let db = Database::open(&path).unwrap();
     assert_eq!(
-        db.last_archive_end(&c, LinkKind::Magnet).unwrap(),
+        db.last_archive_end(&c, &LinkKind::TORRENT).unwrap(),
         Some(604_800)
     );
     assert_eq!(
-        db.announcement(&c, LinkKind::Magnet).unwrap(),
+        db.announcement(&c, &LinkKind::TORRENT).unwrap(),
         announcement(1_001, "magnet:?xt=2")
     );
     assert_eq!(
-        db.announcement(&c, LinkKind::IndexCid).unwrap(),
+        db.announcement(&c, &LinkKind::CODEX).unwrap(),
         announcement(2_000, "zDvZcid")
     );
     assert_eq!(
-        db.last_archive_end(&community(8), LinkKind::Magnet)
+        db.last_archive_end(&community(8), &LinkKind::TORRENT)
             .unwrap(),
         None
     );
@@ -189,22 +189,22 @@ fn downloaded_archives_and_import_queue() {
 fn fetched_link_is_kept_per_kind_apart_from_the_announcement() {
     let mut db = Database::open_in_memory().unwrap();
     let c = community(9);
-    assert_eq!(db.fetched_link(&c, LinkKind::Magnet).unwrap(), None);
-    db.record_announcement(&c, LinkKind::Magnet, 5, "magnet:?xt=a")
+    assert_eq!(db.fetched_link(&c, &LinkKind::TORRENT).unwrap(), None);
+    db.record_announcement(&c, &LinkKind::TORRENT, 5, "magnet:?xt=a")
         .unwrap();
-    db.set_fetched_link(&c, LinkKind::Magnet, "magnet:?xt=a")
+    db.set_fetched_link(&c, &LinkKind::TORRENT, "magnet:?xt=a")
         .unwrap();
-    db.record_announcement(&c, LinkKind::Magnet, 6, "magnet:?xt=b")
+    db.record_announcement(&c, &LinkKind::TORRENT, 6, "magnet:?xt=b")
         .unwrap();
     assert_eq!(
-        db.fetched_link(&c, LinkKind::Magnet).unwrap().as_deref(),
+        db.fetched_link(&c, &LinkKind::TORRENT).unwrap().as_deref(),
         Some("magnet:?xt=a")
     );
-    assert_eq!(db.fetched_link(&c, LinkKind::IndexCid).unwrap(), None);
-    db.set_fetched_link(&c, LinkKind::Magnet, "magnet:?xt=b")
+    assert_eq!(db.fetched_link(&c, &LinkKind::CODEX).unwrap(), None);
+    db.set_fetched_link(&c, &LinkKind::TORRENT, "magnet:?xt=b")
         .unwrap();
     assert_eq!(
-        db.fetched_link(&c, LinkKind::Magnet).unwrap().as_deref(),
+        db.fetched_link(&c, &LinkKind::TORRENT).unwrap().as_deref(),
         Some("magnet:?xt=b")
     );
 }
@@ -216,10 +216,10 @@ fn stored_hashes_and_the_latest_archive_end_over_networks() {
     let mut db = Database::open_in_memory().unwrap();
     let c = community(3);
     assert_eq!(db.latest_archive_end(&c).unwrap(), None);
-    db.set_last_archive_end(&c, LinkKind::Magnet, 700).unwrap();
-    db.set_last_archive_end(&c, LinkKind::IndexCid, 900)
+    db.set_last_archive_end(&c, &LinkKind::TORRENT, 700)
         .unwrap();
-    db.set_last_archive_end(&community(4), LinkKind::Magnet, 5_000)
+    db.set_last_archive_end(&c, &LinkKind::CODEX, 900).unwrap();
+    db.set_last_archive_end(&community(4), &LinkKind::TORRENT, 5_000)
         .unwrap();
     assert_eq!(db.latest_archive_end(&c).unwrap(), Some(900));
 
@@ -245,7 +245,8 @@ fn a_reported_insert_names_new_present_and_late_messages() {
     assert_eq!((first.new, first.already_present, first.late), (2, 0, None));
 
     db.claim_topics(&c, &[crate::sample::topic(1)]).unwrap();
-    db.set_last_archive_end(&c, LinkKind::Magnet, 100).unwrap();
+    db.set_last_archive_end(&c, &LinkKind::TORRENT, 100)
+        .unwrap();
     // Topic 2 belongs to no community: never late.
     let report = db
         .insert_messages_reported(&[

@@ -67,21 +67,21 @@ async fn state_and_import_through_the_async_handle() {
     let clone = store.clone();
     assert!(
         clone
-            .record_announcement(c, LinkKind::IndexCid, 9, "zCid".into())
+            .record_announcement(c, &LinkKind::CODEX, 9, "zCid".into())
             .await
             .unwrap()
     );
     store
-        .set_last_archive_end(c, LinkKind::IndexCid, 77)
+        .set_last_archive_end(c, &LinkKind::CODEX, 77)
         .await
         .unwrap();
     assert_eq!(
-        store.last_archive_end(c, LinkKind::IndexCid).await.unwrap(),
+        store.last_archive_end(c, &LinkKind::CODEX).await.unwrap(),
         Some(77)
     );
     assert_eq!(
         store
-            .announcement(c, LinkKind::IndexCid)
+            .announcement(c, &LinkKind::CODEX)
             .await
             .unwrap()
             .unwrap()

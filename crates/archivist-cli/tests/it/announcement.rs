@@ -71,8 +71,8 @@ fn encode_then_decode_round_trips_through_the_binary() {
     let tmp = tempfile::tempdir().unwrap();
     let (key, community) = keygen(tmp.path(), "owner.key");
     for (link, kind, clock) in [
-        (MAGNET, "magnet", 1_700_000_000_000_u64),
-        ("zDvZRwzmTestCID123", "index-cid", 7),
+        (MAGNET, "torrent", 1_700_000_000_000_u64),
+        ("zDvZRwzmTestCID123", "codex", 7),
     ] {
         let sent = encode(&key, link, &clock.to_string());
         assert_eq!(sent["community"], community);
@@ -226,7 +226,7 @@ fn decode_reproduces_the_spec_vector_v_a5() {
     assert_eq!(got["community_signer"], V_A5_COMMUNITY);
     assert_eq!(got["clock"], 1_700_000_000_000_u64);
     assert_eq!(got["link"], "zDvZRwzmTestCID123");
-    assert_eq!(got["link_kind"], "index-cid");
+    assert_eq!(got["link_kind"], "codex");
     assert_eq!(
         got["message_id"],
         "0xb6d4cae957e6190e68d0f23a320e2dc209db77a5b015b6fb329ea3c600a51619"
@@ -264,7 +264,7 @@ fn decode_of_a_message_sealed_for_us_but_signed_by_another_community_names_the_s
     // frame for it; only the community signature authenticates.
     let ours = CommunityKey::generate();
     let stranger = CommunityKey::generate();
-    let signed = sign_announcement(&stranger, LinkKind::Magnet, 9, MAGNET).unwrap();
+    let signed = sign_announcement(&stranger, LinkKind::TORRENT, 9, MAGNET).unwrap();
     let channel = Channel::member_update(&ours.community_id());
     let payload =
         wire::seal_frame(&channel, &NodeIdentity::generate(), &signed, &mut OsEntropy).unwrap();

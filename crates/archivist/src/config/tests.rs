@@ -31,7 +31,7 @@ fn key_of(result: Result<Config, ConfigError>) -> String {
 fn no_file_is_the_embedded_defaults() {
     let config = parse("", &[]).unwrap();
     assert_eq!(config, Config::default());
-    assert_eq!(config.enabled_kinds(), [LinkKind::Magnet]);
+    assert_eq!(config.enabled_kinds(), [LinkKind::TORRENT]);
     assert_eq!(config.torrent.listen.ip().to_string(), "127.0.0.1");
     assert_eq!(config.store_path(), config.data_dir.join("store.sqlite"));
 }
@@ -90,15 +90,12 @@ fn a_full_file_is_read_into_typed_values() {
         config.codex.url, "http://127.0.0.1:8080",
         "trailing slash dropped"
     );
-    assert_eq!(
-        config.enabled_kinds(),
-        [LinkKind::Magnet, LinkKind::IndexCid]
-    );
+    assert_eq!(config.enabled_kinds(), [LinkKind::TORRENT, LinkKind::CODEX]);
     assert!(config.import.newest_first);
     assert_eq!(config.owned[0].topics.len(), 2);
     assert!(config.owned[0].archiving);
     assert_eq!(config.joined[0].community.to_string(), COMMUNITY);
-    assert_eq!(config.joined[0].prefer, Some(LinkKind::IndexCid));
+    assert_eq!(config.joined[0].prefer, Some(LinkKind::CODEX));
 }
 
 #[test]
@@ -159,7 +156,7 @@ fn errors_name_the_key() {
     );
     assert_eq!(
         key_of(parse(
-            &format!("[[joined]]\ncommunity = \"{COMMUNITY}\"\nprefer = \"ipfs\"\n"),
+            &format!("[[joined]]\ncommunity = \"{COMMUNITY}\"\nprefer = \"IPFS\"\n"),
             &[]
         )),
         "joined[0].prefer"

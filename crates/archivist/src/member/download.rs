@@ -34,7 +34,7 @@ pub(super) fn start_download(
             .into_iter()
             .find(|k| state.links.contains_key(k))?
     };
-    lock(shared).downloading = Some(first);
+    lock(shared).downloading = Some(first.clone());
     let cancel = parent.child_token();
     let task = tokio::spawn(download(
         Arc::clone(context),
@@ -66,9 +66,9 @@ async fn download(
                 .find_map(|k| state.links.get(&k).map(|l| (k, l.clone())))
         };
         let Some((kind, link)) = next else { return };
-        tried.push(kind);
-        lock(&shared).downloading = Some(kind);
-        let Some(backend) = context.backend(kind) else {
+        tried.push(kind.clone());
+        lock(&shared).downloading = Some(kind.clone());
+        let Some(backend) = context.backend(&kind) else {
             continue;
         };
         match fetch_and_import(&context, backend, &link, &cancel).await {
@@ -105,7 +105,7 @@ async fn download(
                         .order()
                         .iter()
                         .filter(|k| !tried.contains(k) && state.links.contains_key(k))
-                        .find_map(|k| context.backend(*k).map(|b| b.name()))
+                        .find_map(|k| context.backend(k).map(|b| b.name()))
                 };
                 tracing::warn!(community = %context.community, backend = backend.name(), error = %e, "download failed");
                 context.emit(NodeEvent::DownloadFailed {
@@ -226,7 +226,7 @@ async fn fetch_and_import(
     }
     context
         .store()
-        .set_fetched_link(community, link.kind(), link.announced().to_owned())
+        .set_fetched_link(community, &link.kind(), link.announced().to_owned())
         .await
         .map_err(|e| archive_backend::Error::new(ErrorKind::Other, name, format!("store: {e}")))?;
     Ok(outcome)

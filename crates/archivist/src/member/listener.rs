@@ -47,11 +47,11 @@ impl Member {
         for kind in context.order() {
             if let Some(announcement) = context
                 .store()
-                .announcement(context.community, kind)
+                .announcement(context.community, &kind)
                 .await?
-                && let Ok(link) = Link::from_announced(kind, &announcement.link)
+                && let Ok(link) = Link::from_announced(kind.clone(), &announcement.link)
             {
-                lock(&shared).links.insert(kind, link);
+                lock(&shared).links.insert(kind.clone(), link);
             }
         }
         let cancel = context.shutdown.child_token();
@@ -103,11 +103,11 @@ impl CommunityLookup for Lookup {
         // the announcement is dropped as unknown and arrives again later.
         let last_clock = self
             .store
-            .announcement(community, kind)
+            .announcement(community, &kind)
             .await
             .ok()?
             .map_or(0, |a| a.clock);
-        let last_link = self.store.fetched_link(community, kind).await.ok()?;
+        let last_link = self.store.fetched_link(community, &kind).await.ok()?;
         Some(CommunityView {
             joined: true,
             is_owner,
@@ -149,18 +149,18 @@ async fn run(
                 Some(DispatchEvent::Accepted(announcement)) => {
                     // Links of a network this node does not run are not its
                     // business (status-go ignores them the same way).
-                    if context.backend(announcement.kind).is_none() {
+                    if context.backend(&announcement.kind).is_none() {
                         tracing::debug!(kind = %announcement.kind, "announcement for a disabled network ignored");
                         continue;
                     }
-                    let Ok(link) = Link::from_announced(announcement.kind, &announcement.link) else {
+                    let Ok(link) = Link::from_announced(announcement.kind.clone(), &announcement.link) else {
                         continue;
                     };
                     // The clock is recorded at once so a replay of an older
                     // announcement is refused even while this one downloads.
                     if let Err(e) = context
                         .store()
-                        .record_announcement(context.community, announcement.kind, announcement.clock, announcement.link.clone())
+                        .record_announcement(context.community, &announcement.kind, announcement.clock, announcement.link.clone())
                         .await
                     {
                         tracing::warn!(error = %e, "recording an accepted announcement failed");
@@ -172,7 +172,7 @@ async fn run(
                         // failed before is tried again.
                         context.emit(NodeEvent::AnnouncementRepeated {
                             community: context.community,
-                            kind: announcement.kind,
+                            kind: announcement.kind.clone(),
                             link: announcement.link,
                         });
                         if download.is_none() && !fetched(&context, announcement.kind, &link).await {
@@ -182,11 +182,11 @@ async fn run(
                     }
                     context.emit(NodeEvent::AnnouncementAccepted {
                         community: context.community,
-                        kind: announcement.kind,
+                        kind: announcement.kind.clone(),
                         link: announcement.link,
                     });
-                    lock(&shared).links.insert(announcement.kind, link);
-                    if supersedes(&context, download.as_ref().map(|d| d.kind), announcement.kind) {
+                    lock(&shared).links.insert(announcement.kind.clone(), link);
+                    if supersedes(&context, download.as_ref().map(|d| d.kind.clone()), announcement.kind) {
                         if let Some(running) = download.take() {
                             running.cancel.cancel();
                             let _ = running.task.await;
@@ -233,7 +233,7 @@ async fn run(
 async fn fetched(context: &MemberContext, kind: LinkKind, link: &Link) -> bool {
     context
         .store()
-        .fetched_link(context.community, kind)
+        .fetched_link(context.community, &kind)
         .await
         .ok()
         .flatten()
@@ -321,11 +321,11 @@ async fn resume(
     for (kind, link) in links {
         let fetched = context
             .store()
-            .fetched_link(context.community, kind)
+            .fetched_link(context.community, &kind)
             .await
             .ok()
             .flatten();
-        let Some(backend) = context.backend(kind) else {
+        let Some(backend) = context.backend(&kind) else {
             continue;
         };
         if fetched.as_deref() == Some(link.announced())

@@ -90,7 +90,7 @@ async fn a_member_refuses_a_torrent_of_another_community_naming_both() {
 
     // Without a dn, the torrent's own name gives it away once it arrives.
     let bare = archive_backend::Link::from_announced(
-        archive_index::LinkKind::Magnet,
+        archive_index::LinkKind::TORRENT,
         link.announced().split("&dn=").next().unwrap(),
     )
     .unwrap();

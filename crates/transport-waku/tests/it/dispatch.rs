@@ -49,10 +49,10 @@ async fn member_accepts_after_the_quiet_period_and_rejects_a_forgery() {
 
     // A forgery: a valid signature by a key that is not the community's,
     // sealed for the community's channel as any relay peer can.
-    let channel = Channel::for_announcement(&community, LinkKind::Magnet);
+    let channel = Channel::for_announcement(&community, LinkKind::TORRENT);
     let forged = sign_announcement(
         &CommunityKey::generate(),
-        LinkKind::Magnet,
+        LinkKind::TORRENT,
         5,
         "magnet:?xt=urn:btih:ff",
     )
@@ -77,7 +77,7 @@ async fn member_accepts_after_the_quiet_period_and_rejects_a_forgery() {
     let link = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=archive";
     let sent = Instant::now();
     Dispatcher::new(owner.clone() as Arc<dyn Transport>, config)
-        .announce(&key, LinkKind::Magnet, 1_700_000_000_000, link)
+        .announce(&key, LinkKind::TORRENT, 1_700_000_000_000, link)
         .await
         .unwrap();
     let event = timeout(TIMEOUT, listener.next()).await.unwrap().unwrap();
@@ -131,7 +131,7 @@ async fn announcements_go_out_as_waku_version_1_on_the_configured_pubsub_topic()
         owner.clone() as Arc<dyn Transport>,
         archive_dispatch::Config::default(),
     )
-    .announce(&key, LinkKind::IndexCid, 1_700_000_000_000, link)
+    .announce(&key, LinkKind::CODEX, 1_700_000_000_000, link)
     .await
     .unwrap();
     let got = timeout(TIMEOUT, relayed.next()).await.unwrap().unwrap();

@@ -204,7 +204,7 @@ const JS_LINK: &str = "zDvZRwzmAbCdEf0123456789";
 /// its own (wire spec A.3–A.6).
 fn community() -> (CommunityKey, Vec<u8>) {
     let key = CommunityKey::generate();
-    let amm = sign_announcement(&key, LinkKind::IndexCid, 1_700_000_000_123, JS_LINK).unwrap();
+    let amm = sign_announcement(&key, LinkKind::CODEX, 1_700_000_000_123, JS_LINK).unwrap();
     (key, amm)
 }
 
@@ -282,7 +282,7 @@ async fn exchange(rust: Arc<WakuNode>, js: &mut JsPeer, key: &CommunityKey) {
     );
     assert_eq!(
         (inner.kind, inner.link.as_str()),
-        (LinkKind::Magnet, OWNER_LINK)
+        (LinkKind::TORRENT, OWNER_LINK)
     );
 
     // (a) js-waku's announcement, accepted by our member.
@@ -297,7 +297,7 @@ async fn exchange(rust: Arc<WakuNode>, js: &mut JsPeer, key: &CommunityKey) {
     assert_eq!(accepted.community, community);
     assert_eq!(
         (accepted.kind, accepted.link.as_str()),
-        (LinkKind::IndexCid, JS_LINK)
+        (LinkKind::CODEX, JS_LINK)
     );
     assert_eq!(accepted.clock, 1_700_000_000_123);
 

@@ -57,14 +57,14 @@ async fn two_nodes_exchange_over_websocket() {
 async fn signed_announcement_travels_end_to_end() {
     let (owner, member) = connected_pair(0).await;
     let key = CommunityKey::generate();
-    let channel = Channel::for_announcement(&key.community_id(), LinkKind::Magnet);
+    let channel = Channel::for_announcement(&key.community_id(), LinkKind::TORRENT);
     let link = "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=archive";
     let mut inbox = member
         .subscribe(std::slice::from_ref(&channel.content_topic))
         .await
         .unwrap();
 
-    let wire = sign_announcement(&key, LinkKind::Magnet, 1_700_000_000_000, link).unwrap();
+    let wire = sign_announcement(&key, LinkKind::TORRENT, 1_700_000_000_000, link).unwrap();
     owner
         .publish(&channel.content_topic, Bytes::from(wire))
         .await
@@ -73,7 +73,7 @@ async fn signed_announcement_travels_end_to_end() {
     let received = timeout(TIMEOUT, inbox.next()).await.unwrap().unwrap();
     let announcement = open_announcement(&received.payload, MAX_WIRE_SIZE).unwrap();
     assert_eq!(announcement.community, key.community_id());
-    assert_eq!(announcement.kind, LinkKind::Magnet);
+    assert_eq!(announcement.kind, LinkKind::TORRENT);
     assert_eq!(announcement.clock, 1_700_000_000_000);
     assert_eq!(announcement.link, link);
 
