@@ -6,23 +6,26 @@ use std::{
 };
 
 use anyhow::Context;
-use archive_index::{ArchiveId, ExtractOptions, IndexEntry, TorrentIndex, extract_archive};
-use backend_torrent::ArchiveDir;
+use archive_index::{ArchiveId, IndexEntry};
 use serde_json::json;
 
-use crate::jsonl;
+use crate::{jsonl, keyed_read::KeyedReader, keys::load_keyring};
 
 /// What to inspect.
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum InspectCommand {
     /// List the archives of an `index` file, in `data` order.
-    #[command(after_help = "Example:\n  archivist inspect index ./archivedata/0x02…/index --json")]
+    #[command(after_help = "Examples:\n  archivist inspect index ./archivedata/0x02…/index --json\n  \
+        archivist inspect index ./archivedata/0x02…/index --keys community-keys.json")]
     Index {
         /// The index file.
         file: PathBuf,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
+        /// A key file to decrypt an encrypted community's index with.
+        #[arg(long, value_name = "FILE")]
+        keys: Option<PathBuf>,
     },
     /// Show a .torrent: infohash, name, piece length, files, piece count, magnet.
     #[command(after_help = "Example:\n  archivist inspect torrent ./torrents/0x02….torrent --json")]
@@ -34,7 +37,8 @@ pub(crate) enum InspectCommand {
         json: bool,
     },
     /// Show one archive: its metadata, then its messages as JSONL.
-    #[command(after_help = "Example:\n  archivist inspect archive ./archivedata/0x02… --id 0x5f…")]
+    #[command(after_help = "Examples:\n  archivist inspect archive ./archivedata/0x02… --id 0x5f…\n  \
+        archivist inspect archive ./archivedata/0x02… --id 0x5f… --keys community-keys.json")]
     Archive {
         /// The community directory holding `data` and `index`.
         dir: PathBuf,
@@ -44,6 +48,9 @@ pub(crate) enum InspectCommand {
         /// Print one JSON object (metadata and messages) instead.
         #[arg(long)]
         json: bool,
+        /// A key file to decrypt an encrypted community's index and archive with.
+        #[arg(long, value_name = "FILE")]
+        keys: Option<PathBuf>,
     },
 }
 
@@ -51,10 +58,12 @@ pub(crate) fn run(command: InspectCommand) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     match command {
-        InspectCommand::Index { file, json } => {
+        InspectCommand::Index { file, json, keys } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let index = TorrentIndex::decode(&bytes)
+            let dir = file.parent().unwrap_or(&file);
+            let index = KeyedReader::new(load_keyring(keys.as_deref())?, dir)
+                .decode_index(&bytes)
                 .with_context(|| format!("decoding {}", file.display()))?;
             if json {
                 let archives: Vec<_> = index
@@ -88,11 +97,16 @@ pub(crate) fn run(command: InspectCommand) -> anyhow::Result<()> {
         InspectCommand::Torrent { file, json } => {
             crate::inspect_torrent::run(&file, json, &mut out)?
         }
-        InspectCommand::Archive { dir, id, json } => {
-            let archive_dir = ArchiveDir::at(dir);
-            let (mut data, len, index) = archive_dir.open_data()?;
-            let archive = extract_archive(&mut data, len, &index, &id, ExtractOptions::default())?;
-            let entry = index.get(&id).expect("extract_archive found it");
+        InspectCommand::Archive {
+            dir,
+            id,
+            json,
+            keys,
+        } => {
+            let mut reader = KeyedReader::new(load_keyring(keys.as_deref())?, &dir);
+            let (mut data, len, index) = reader.open_dir(&dir)?;
+            let archive = reader.extract(&mut data, len, &index, &id)?;
+            let entry = index.get(&id).expect("the reader found it");
             if json {
                 let mut value = entry_json(&id, entry);
                 value["messages"] = archive.messages.iter().map(jsonl::to_json).collect();

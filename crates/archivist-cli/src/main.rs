@@ -18,7 +18,9 @@ mod human_time;
 mod inspect;
 mod inspect_torrent;
 mod jsonl;
+mod keyed_read;
 mod keygen;
+mod keys;
 mod live_status;
 mod messages;
 mod narration;
@@ -75,6 +77,13 @@ enum Command {
     CodexDevnode(codex::DevnodeArgs),
     /// Create a community key and print the community ID.
     Keygen(keygen::KeygenArgs),
+    /// Make an encrypted community's keys as key files.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  archivist keys new --community 0x02… --out community-keys.json\n  \
+        archivist inspect index ./archivedata/0x02…/index --keys community-keys.json"
+    )]
+    Keys(keys::KeysCommand),
     /// Import messages into a store or export them as JSONL.
     #[command(
         subcommand,
@@ -156,6 +165,7 @@ fn main() -> ExitCode {
         Command::Messages(command) => messages::run(command),
         Command::Announcement(command) => announcement::run(command),
         Command::Rearchive(args) => rearchive::run(&args).map(|report| println!("{report}")),
+        Command::Keys(command) => keys::run(command).map(|report| println!("{report}")),
         Command::Keygen(args) => keygen::run(args).map(|report| println!("{report}")),
         Command::CodexDevnode(args) => runtime().and_then(|rt| rt.block_on(codex::devnode(args))),
         Command::Seed(args) => runtime().and_then(|rt| rt.block_on(torrent::seed(args))),

@@ -4,9 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail, ensure};
-use archive_index::{ArchiveId, ExtractOptions, extract_archive};
+use archive_index::ArchiveId;
 use backend_torrent::{ArchiveDir, Metainfo, TorrentOptions};
 use serde_json::json;
+
+use crate::{keyed_read::KeyedReader, keys::load_keyring};
 
 /// Arguments of `archivist verify`.
 #[derive(Debug, clap::Args)]
@@ -15,10 +17,12 @@ use serde_json::json;
     named by the community ID). The .torrent is looked for as \
     DIR/../../torrents/<community>.torrent unless --torrent names it.\n\n\
     Checks: the index decodes and every entry lies inside `data` without overlap; every \
-    archive decodes, matches its entry's metadata and ID; the .torrent lists `data` and \
+    archive decodes (decrypted with --keys FILE if the community is encrypted), matches its \
+    entry's metadata and ID; the .torrent lists `data` and \
     `index` with their lengths and every piece hash matches the files.\n\n\
     Examples:\n  archivist verify archivist-data/owner/torrent/archivedata/0x02…\n  \
-    archivist verify ./archivedata/0x02… --torrent ./torrents/0x02….torrent --json"
+    archivist verify ./archivedata/0x02… --torrent ./torrents/0x02….torrent --json\n  \
+    archivist verify ./archivedata/0x02… --keys community-keys.json"
 )]
 pub(crate) struct VerifyArgs {
     /// The community's archive folder.
@@ -29,10 +33,14 @@ pub(crate) struct VerifyArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+    /// A key file to decrypt an encrypted community's index and archives with.
+    #[arg(long, value_name = "FILE")]
+    keys: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<()> {
-    let report = verify(&args.dir, args.torrent.as_deref())?;
+    let reader = KeyedReader::new(load_keyring(args.keys.as_deref())?, &args.dir);
+    let report = verify(&args.dir, args.torrent.as_deref(), reader)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -50,11 +58,15 @@ pub(crate) fn run(args: &VerifyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn verify(dir: &Path, torrent: Option<&Path>) -> anyhow::Result<serde_json::Value> {
+fn verify(
+    dir: &Path,
+    torrent: Option<&Path>,
+    mut reader: KeyedReader,
+) -> anyhow::Result<serde_json::Value> {
     let archive_dir = ArchiveDir::at(dir.to_owned());
     // Decoding checks every ID against its entry; opening checks every entry
     // lies inside `data` and none overlap.
-    let (mut data, data_len, index) = archive_dir.open_data().with_context(|| {
+    let (mut data, data_len, index) = reader.open_dir(dir).with_context(|| {
         format!(
             "{} does not hold a consistent data/index pair",
             dir.display()
@@ -63,7 +75,8 @@ fn verify(dir: &Path, torrent: Option<&Path>) -> anyhow::Result<serde_json::Valu
     let mut messages = 0;
     let ids: Vec<ArchiveId> = index.by_offset().map(|(id, _)| id).collect();
     for id in &ids {
-        let archive = extract_archive(&mut data, data_len, &index, id, ExtractOptions::default())
+        let archive = reader
+            .extract(&mut data, data_len, &index, id)
             .with_context(|| format!("archive {id}"))?;
         messages += archive.messages.len();
     }
