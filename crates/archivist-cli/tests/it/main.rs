@@ -6,6 +6,7 @@ mod create;
 mod fetch_db;
 mod first_hour;
 mod keygen;
+mod keys;
 mod node;
 mod readme;
 mod resume;

@@ -1,0 +1,163 @@
+//! `archivist keys new`, and `inspect`/`verify --keys` on an encrypted community.
+
+use std::{os::unix::fs::PermissionsExt, path::Path};
+
+use archive_crypto::{HrKey, InstallationId, Keyring, OsNonces, parse_key_file};
+use archive_index::{
+    Archive, ArchiveMetadata, IndexEntry, Message, TimeRange, Topic, TorrentIndex, padded_size,
+};
+
+use super::*;
+
+/// Makes a key for [`COMMUNITY`] at `path` with `archivist keys new`.
+fn new_key(path: &Path) -> HrKey {
+    let report = archivist_json(&[
+        "keys",
+        "new",
+        "--community",
+        COMMUNITY,
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    let mut keys = parse_key_file(&std::fs::read(path).unwrap()).unwrap();
+    assert_eq!(keys.len(), 1);
+    let key = keys.remove(0);
+    assert_eq!(report["key_id"], key.key_id().to_string());
+    assert_eq!(key.group.to_string(), COMMUNITY);
+    key
+}
+
+/// Writes a community folder `root/<COMMUNITY>` whose one archive (three
+/// messages) and index are encrypted with `key`, as an encrypting owner lays
+/// them out: padding and offsets over the ciphertext. Returns the folder and
+/// the archive ID.
+fn encrypted_community(root: &Path, key: &HrKey) -> (std::path::PathBuf, String) {
+    let dir = root.join(COMMUNITY);
+    std::fs::create_dir_all(&dir).unwrap();
+    let metadata = ArchiveMetadata::new(
+        TimeRange {
+            from: D1,
+            to: D1 + DAY,
+        },
+        vec![Topic([0xde, 0xad, 0xbe, 0xef])],
+    );
+    let archive = Archive {
+        metadata: metadata.clone(),
+        messages: (0..3u8)
+            .map(|i| Message {
+                sig: vec![1; 65],
+                timestamp: D1 + u64::from(i),
+                topic: Topic([0xde, 0xad, 0xbe, 0xef]),
+                payload: vec![i; 10],
+                padding: vec![],
+                hash: vec![i; 32],
+                third_party_id: String::new(),
+            })
+            .collect(),
+    };
+    let mut keyring = Keyring::new();
+    keyring.insert(key.clone());
+    let installation = InstallationId::random().unwrap();
+    let sealed = keyring
+        .encrypt(&key.group, &archive.encode(), &installation, &mut OsNonces)
+        .unwrap()
+        .bytes;
+    let (size, padding) = padded_size(sealed.len() as u64);
+    let mut data = sealed;
+    data.resize(size as usize, 0);
+    std::fs::write(dir.join("data"), &data).unwrap();
+    let mut index = TorrentIndex::new();
+    let id = index
+        .insert(IndexEntry {
+            version: 0,
+            metadata,
+            offset: 0,
+            size,
+            padding,
+        })
+        .unwrap();
+    let index = keyring
+        .encrypt(&key.group, &index.encode(), &installation, &mut OsNonces)
+        .unwrap()
+        .bytes;
+    std::fs::write(dir.join("index"), index).unwrap();
+    (dir, id.to_string())
+}
+
+#[test]
+fn keys_new_writes_a_private_key_file_and_never_overwrites_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("keys.json");
+    new_key(&path);
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+    let text = std::fs::read(&path).unwrap();
+
+    let again = archivist(&[
+        "keys",
+        "new",
+        "--community",
+        COMMUNITY,
+        "--out",
+        path.to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+    assert_eq!(std::fs::read(&path).unwrap(), text, "the key file is untouched");
+    let leftovers = std::fs::read_dir(tmp.path()).unwrap().count();
+    assert_eq!(leftovers, 1, "no temporary file is left behind");
+}
+
+#[test]
+fn inspect_and_verify_read_an_encrypted_community_with_its_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = tmp.path().join("keys.json");
+    let key = new_key(&keys);
+    let (dir, id) = encrypted_community(tmp.path(), &key);
+    let keys = keys.to_str().unwrap();
+    let dir = dir.to_str().unwrap();
+    let index = format!("{dir}/index");
+
+    let listed = archivist_json(&["inspect", "index", &index, "--json", "--keys", keys]);
+    assert_eq!(listed["archives"][0]["id"], id.as_str());
+    assert_eq!(listed["archives"].as_array().unwrap().len(), 1);
+
+    let archive = archivist_json(&[
+        "inspect", "archive", dir, "--id", &id, "--json", "--keys", keys,
+    ]);
+    assert_eq!(archive["messages"].as_array().unwrap().len(), 3);
+    assert_eq!(archive["messages"][2]["timestamp"], D1 + 2);
+
+    let verified = archivist_json(&["verify", dir, "--json", "--keys", keys]);
+    assert_eq!(verified["archives"], 1);
+    assert_eq!(verified["messages"], 3);
+}
+
+#[test]
+fn reading_an_encrypted_community_without_its_key_names_the_key_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = new_key(&tmp.path().join("keys.json"));
+    let other = tmp.path().join("other.json");
+    new_key(&other);
+    let (dir, id) = encrypted_community(tmp.path(), &key);
+    let dir = dir.to_str().unwrap();
+    let index = format!("{dir}/index");
+    let key_id = key.key_id().to_string();
+
+    let other = other.to_str().unwrap();
+    for args in [
+        vec!["inspect", "index", index.as_str()],
+        vec!["inspect", "index", index.as_str(), "--keys", other],
+        vec!["inspect", "archive", dir, "--id", id.as_str()],
+        vec!["verify", dir, "--keys", other],
+    ] {
+        let out = archivist(&args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.matches(&key_id).count(),
+            1,
+            "{args:?} names the missing key ID once: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one error line: {stderr}");
+    }
+}
