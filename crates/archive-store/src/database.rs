@@ -2,6 +2,7 @@
 
 mod import;
 mod intake;
+mod keys;
 mod messages;
 mod state;
 mod topics;
@@ -19,6 +20,7 @@ use crate::{
 pub use archive_index::LinkKind;
 pub use import::ImportReport;
 pub use intake::{InsertReport, LateMessages};
+pub use keys::{KeysImported, StoredKey};
 pub use messages::MessageKey;
 pub use state::{Announcement, DownloadedArchive};
 

@@ -31,7 +31,8 @@ mod schema;
 mod store;
 
 pub use database::{
-    Announcement, Database, DownloadedArchive, ImportReport, InsertReport, LateMessages, LinkKind,
+    Announcement, Database, DownloadedArchive, ImportReport, InsertReport, KeysImported,
+    LateMessages, LinkKind, StoredKey,
     MessageKey,
 };
 pub use error::{Error, Result};

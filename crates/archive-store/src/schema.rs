@@ -114,6 +114,17 @@ const MIGRATIONS: &[&str] = &[
     UPDATE fetched_links SET kind = 'torrent' WHERE kind = 'magnet';
     UPDATE fetched_links SET kind = 'codex' WHERE kind = 'index_cid';
     ",
+    // 5: the hash-ratchet keys of encrypted communities, as `keys import`
+    // stores them; a key is its (timestamp, secret) pair, since its key ID
+    // hashes both.
+    "
+    CREATE TABLE community_keys (
+        community_id BLOB NOT NULL,
+        timestamp_ms INTEGER NOT NULL,
+        key BLOB NOT NULL,
+        PRIMARY KEY (community_id, timestamp_ms, key)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build creates and understands.

@@ -2,6 +2,7 @@
 
 mod crash;
 mod import;
+mod keys;
 mod lock;
 mod migrate;
 mod model;

@@ -141,12 +141,15 @@ fn a_version_three_store_keys_its_state_by_network_name() {
     {
         let conn = version_two(&path);
         drop(conn);
-        // Migrations 3 on top of version 2, as a version-3 build left it.
+        // Migrations 3 on top of version 2, as a version-3 build left it
+        // (without the tables of later versions).
         let db = Database::open(&path).unwrap();
         drop(db);
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA user_version = 3; DELETE FROM announcements;")
-            .unwrap();
+        conn.execute_batch(
+            "PRAGMA user_version = 3; DELETE FROM announcements; DROP TABLE community_keys;",
+        )
+        .unwrap();
         for (table, columns, values) in [
             (
                 "announcements",
