@@ -32,8 +32,7 @@ mod store;
 
 pub use database::{
     Announcement, Database, DownloadedArchive, ImportReport, InsertReport, KeysImported,
-    LateMessages, LinkKind, StoredKey,
-    MessageKey,
+    LateMessages, LinkKind, MessageKey, StoredKey,
 };
 pub use error::{Error, Result};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};

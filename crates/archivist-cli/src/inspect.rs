@@ -15,8 +15,10 @@ use crate::{jsonl, keyed_read::KeyedReader, keys::load_keyring};
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum InspectCommand {
     /// List the archives of an `index` file, in `data` order.
-    #[command(after_help = "Examples:\n  archivist inspect index ./archivedata/0x02…/index --json\n  \
-        archivist inspect index ./archivedata/0x02…/index --keys community-keys.json")]
+    #[command(
+        after_help = "Examples:\n  archivist inspect index ./archivedata/0x02…/index --json\n  \
+        archivist inspect index ./archivedata/0x02…/index --keys community-keys.json"
+    )]
     Index {
         /// The index file.
         file: PathBuf,
@@ -37,8 +39,10 @@ pub(crate) enum InspectCommand {
         json: bool,
     },
     /// Show one archive: its metadata, then its messages as JSONL.
-    #[command(after_help = "Examples:\n  archivist inspect archive ./archivedata/0x02… --id 0x5f…\n  \
-        archivist inspect archive ./archivedata/0x02… --id 0x5f… --keys community-keys.json")]
+    #[command(
+        after_help = "Examples:\n  archivist inspect archive ./archivedata/0x02… --id 0x5f…\n  \
+        archivist inspect archive ./archivedata/0x02… --id 0x5f… --keys community-keys.json"
+    )]
     Archive {
         /// The community directory holding `data` and `index`.
         dir: PathBuf,

@@ -6,8 +6,9 @@ use std::{
 };
 
 use anyhow::Context;
-use archive_crypto::{GroupId, HrKey, Keyring};
+use archive_crypto::{GroupId, GroupKey, HrKey, Keyring};
 use archive_index::CommunityId;
+use archive_store::{Database, StoredKey};
 use serde_json::json;
 
 /// What to do with keys.
@@ -27,6 +28,33 @@ pub(crate) enum KeysCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Store the keys of a key file in a node's store (importing again adds nothing).
+    #[command(
+        after_help = "Example:\n  archivist keys import --db member-data/store.sqlite community-keys.json"
+    )]
+    Import {
+        /// The node's store; created if missing.
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        /// The key file.
+        file: PathBuf,
+    },
+    /// Write a community's stored keys to a new key file (mode 0600).
+    #[command(
+        after_help = "Example:\n  archivist keys export --db owner-data/store.sqlite --community 0x02… \
+        --out community-keys.json"
+    )]
+    Export {
+        /// The node's store.
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        /// The community ID, 0x + 66 hex.
+        #[arg(long)]
+        community: CommunityId,
+        /// Where to write the key file; never overwritten.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 pub(crate) fn run(command: KeysCommand) -> anyhow::Result<serde_json::Value> {
@@ -37,7 +65,8 @@ pub(crate) fn run(command: KeysCommand) -> anyhow::Result<serde_json::Value> {
                 .duration_since(UNIX_EPOCH)
                 .context("the system clock is before 1970")?
                 .as_millis();
-            let now_ms = u64::try_from(now_ms).context("the system clock is past year 500 million")?;
+            let now_ms =
+                u64::try_from(now_ms).context("the system clock is past year 500 million")?;
             let key = HrKey::generate(group, now_ms, None)?;
             archive_crypto::write_key_file(&out, std::slice::from_ref(&key))?;
             Ok(json!({
@@ -47,7 +76,80 @@ pub(crate) fn run(command: KeysCommand) -> anyhow::Result<serde_json::Value> {
                 "key_file": out.display().to_string(),
             }))
         }
+        KeysCommand::Import { db, file } => import(&db, &file),
+        KeysCommand::Export { db, community, out } => export(&db, &community, &out),
     }
+}
+
+/// Stores every key of `file`, each under the community its group ID names.
+fn import(db: &Path, file: &Path) -> anyhow::Result<serde_json::Value> {
+    // The whole file is validated before the store is opened.
+    let bytes = read_bounded(file)?;
+    let keys = archive_crypto::parse_key_file(&bytes)
+        .with_context(|| format!("reading keys from {}", file.display()))?;
+    let mut by_community: Vec<(CommunityId, Vec<StoredKey>)> = Vec::new();
+    for key in &keys {
+        let community = CommunityId(key.group.as_bytes().try_into().map_err(|_| {
+            anyhow::anyhow!(
+                "{}: group ID {} is not a community ID (33 bytes)",
+                file.display(),
+                key.group
+            )
+        })?);
+        let stored = StoredKey {
+            timestamp_ms: key.timestamp_ms,
+            key: key.key.0,
+        };
+        match by_community.iter_mut().find(|(c, _)| *c == community) {
+            Some((_, list)) => list.push(stored),
+            None => by_community.push((community, vec![stored])),
+        }
+    }
+    let mut store = Database::open(db).with_context(|| format!("--db {}", db.display()))?;
+    let (mut new, mut already_present) = (0, 0);
+    for (community, keys) in &by_community {
+        let report = store.import_keys(community, keys)?;
+        new += report.new;
+        already_present += report.already_present;
+    }
+    Ok(json!({
+        "communities": by_community.iter().map(|(c, _)| c.to_string()).collect::<Vec<_>>(),
+        "new": new,
+        "already_present": already_present,
+    }))
+}
+
+/// Writes `community`'s stored keys to a new key file at `out`.
+fn export(db: &Path, community: &CommunityId, out: &Path) -> anyhow::Result<serde_json::Value> {
+    // A typo must not look like a community without keys.
+    anyhow::ensure!(
+        db.is_file(),
+        "--db {}: no store there (check the path)",
+        db.display()
+    );
+    let store = Database::open_read_only(db).with_context(|| format!("--db {}", db.display()))?;
+    let stored = store.community_keys(community)?;
+    anyhow::ensure!(
+        !stored.is_empty(),
+        "--db {} holds no keys of community {community}",
+        db.display()
+    );
+    let group = GroupId::new(&community.0)?;
+    let keys: Vec<HrKey> = stored
+        .into_iter()
+        .map(|k| HrKey {
+            group: group.clone(),
+            timestamp_ms: k.timestamp_ms,
+            key: GroupKey(k.key),
+        })
+        .collect();
+    archive_crypto::write_key_file(out, &keys)?;
+    Ok(json!({
+        "community": community.to_string(),
+        "keys": keys.len(),
+        "key_ids": keys.iter().map(|k| k.key_id().to_string()).collect::<Vec<_>>(),
+        "key_file": out.display().to_string(),
+    }))
 }
 
 /// The keys of the key file at `path` (`--keys FILE`), or an empty keyring

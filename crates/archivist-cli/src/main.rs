@@ -77,10 +77,12 @@ enum Command {
     CodexDevnode(codex::DevnodeArgs),
     /// Create a community key and print the community ID.
     Keygen(keygen::KeygenArgs),
-    /// Make an encrypted community's keys as key files.
+    /// An encrypted community's keys as files: make, import into a store, export.
     #[command(
         subcommand,
         after_help = "Examples:\n  archivist keys new --community 0x02… --out community-keys.json\n  \
+        archivist keys import --db member-data/store.sqlite community-keys.json\n  \
+        archivist keys export --db owner-data/store.sqlite --community 0x02… --out keys.json\n  \
         archivist inspect index ./archivedata/0x02…/index --keys community-keys.json"
     )]
     Keys(keys::KeysCommand),

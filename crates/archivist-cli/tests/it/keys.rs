@@ -102,7 +102,11 @@ fn keys_new_writes_a_private_key_file_and_never_overwrites_it() {
         path.to_str().unwrap(),
     ]);
     assert!(!again.status.success());
-    assert_eq!(std::fs::read(&path).unwrap(), text, "the key file is untouched");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        text,
+        "the key file is untouched"
+    );
     let leftovers = std::fs::read_dir(tmp.path()).unwrap().count();
     assert_eq!(leftovers, 1, "no temporary file is left behind");
 }
@@ -158,6 +162,90 @@ fn reading_an_encrypted_community_without_its_key_names_the_key_id() {
             1,
             "{args:?} names the missing key ID once: {stderr}"
         );
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: one error line: {stderr}");
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "{args:?}: one error line: {stderr}"
+        );
     }
+}
+
+#[test]
+fn keys_import_is_idempotent_and_export_writes_them_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let first = tmp.path().join("first.json");
+    let second = tmp.path().join("second.json");
+    let keys = [new_key(&first), new_key(&second)];
+    let db = tmp.path().join("store.sqlite");
+    let db = db.to_str().unwrap();
+
+    let imported = archivist_json(&["keys", "import", "--db", db, first.to_str().unwrap()]);
+    assert_eq!(
+        (
+            imported["new"].as_u64(),
+            imported["already_present"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+    let again = archivist_json(&["keys", "import", "--db", db, first.to_str().unwrap()]);
+    assert_eq!(
+        (again["new"].as_u64(), again["already_present"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let more = archivist_json(&["keys", "import", "--db", db, second.to_str().unwrap()]);
+    assert_eq!(more["new"], 1);
+    assert_eq!(more["communities"][0], COMMUNITY);
+
+    let out = tmp.path().join("exported.json");
+    let exported = archivist_json(&[
+        "keys",
+        "export",
+        "--db",
+        db,
+        "--community",
+        COMMUNITY,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(exported["keys"], 2);
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+    let mut read_back = parse_key_file(&std::fs::read(&out).unwrap()).unwrap();
+    let mut expected = keys.to_vec();
+    read_back.sort_by_key(|k| (k.timestamp_ms, k.key.0));
+    expected.sort_by_key(|k| (k.timestamp_ms, k.key.0));
+    assert!(
+        read_back == expected,
+        "the exported keys are the imported ones"
+    );
+
+    let refused = archivist(&[
+        "keys",
+        "export",
+        "--db",
+        db,
+        "--community",
+        COMMUNITY,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !refused.status.success(),
+        "an existing key file is never overwritten"
+    );
+
+    let other = "0x03bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    let none = archivist(&[
+        "keys",
+        "export",
+        "--db",
+        db,
+        "--community",
+        other,
+        "--out",
+        tmp.path().join("none.json").to_str().unwrap(),
+    ]);
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("holds no keys"));
+    assert!(!tmp.path().join("none.json").exists());
 }
