@@ -39,8 +39,11 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut narrator = Narrator::new(&config, silence);
     let notes = narrator.start_notes(&config, &before);
     let data_dir = config.data_dir.clone();
-    let node = Node::start(config.clone()).await?;
-    let mut events = node.events();
+    // Subscribed before the node starts: its configured communities begin
+    // archiving inside `start`, and a first run's events must not be missed.
+    let builder = Node::builder(config.clone());
+    let mut events = builder.events();
+    let node = builder.start().await?;
     let (owned, joined) = node.communities();
     let started = json!({
         "type": "archivist.started",

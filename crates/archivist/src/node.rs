@@ -39,6 +39,7 @@ pub struct NodeBuilder {
     transport: Option<Arc<dyn Transport>>,
     clock: Option<Arc<dyn Clock>>,
     backends: Vec<DynBackend>,
+    events: EventSender,
 }
 
 impl fmt::Debug for NodeBuilder {
@@ -69,6 +70,15 @@ impl NodeBuilder {
     pub fn backend(mut self, backend: DynBackend) -> NodeBuilder {
         self.backends.push(backend);
         self
+    }
+
+    /// Every event of the node about to start, from its first on. The
+    /// configured communities start archiving and resuming inside
+    /// [`start`](NodeBuilder::start), so a listener taken afterwards with
+    /// [`Node::events`] can miss their first events (a fast first archive
+    /// run's `historyArchivesSeeding`, say); a listener taken here cannot.
+    pub fn events(&self) -> broadcast::Receiver<NodeEvent> {
+        self.events.subscribe()
     }
 
     /// Reads archive time from `clock` instead of the system clock.
@@ -134,7 +144,7 @@ impl NodeBuilder {
             identity,
         );
         let clock = self.clock.unwrap_or_else(|| Arc::new(TokioClock::system()));
-        let events = EventSender::new(EVENT_CAPACITY);
+        let events = self.events;
         let shutdown = CancellationToken::new();
         let owner = OwnerContext {
             store: store.clone(),
@@ -315,6 +325,7 @@ impl Node {
             transport: None,
             clock: None,
             backends: Vec::new(),
+            events: EventSender::new(EVENT_CAPACITY),
         }
     }
 
