@@ -60,11 +60,11 @@ pub fn announcement_open(data: &[u8]) {
     let Ok(key) = CommunityKey::from_bytes(&secret) else {
         return;
     };
-    // Links that are neither magnet links nor CIDs cannot be announced.
+    // Links of no recognised shape (no scheme, not a CID) cannot be announced.
     let Ok(kind) = link_kind(&link) else {
         return;
     };
-    let wire = sign_announcement(&key, kind, clock, &link)
+    let wire = sign_announcement(&key, kind.clone(), clock, &link)
         .unwrap_or_else(|e| panic!("signing {link:?} failed: {e}"));
     let signed = Announcement {
         community: key.community_id(),
