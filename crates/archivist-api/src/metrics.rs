@@ -51,8 +51,8 @@ pub(crate) struct Metrics {
 
 impl Metrics {
     pub(crate) fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("archivist");
-        let metrics = Metrics {
+        let mut metrics = Metrics {
+            registry: Registry::with_prefix("archivist"),
             archives_published: Family::default(),
             archives_fetched: Family::default(),
             archives_imported: Counter::default(),
@@ -68,9 +68,8 @@ impl Metrics {
             events_missed: Counter::default(),
             peers: Family::default(),
             torrent_bytes_live: Gauge::default(),
-            registry: Registry::default(),
         };
-        let r = &mut registry;
+        let r = &mut metrics.registry;
         r.register(
             "archives_published",
             "Archives an owned community's runs created and published",
@@ -146,10 +145,7 @@ impl Metrics {
             "Bytes fetched over BitTorrent since the node started, all communities",
             metrics.torrent_bytes_live.clone(),
         );
-        Metrics {
-            registry,
-            ..metrics
-        }
+        metrics
     }
 
     /// Counts `event`; `fetching` is the network of the community's

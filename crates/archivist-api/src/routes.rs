@@ -11,7 +11,7 @@ use archivist::{
 };
 use axum::{
     Json, Router,
-    extract::{Path, Query, Request, State},
+    extract::{Path, Query, Request, State, rejection::QueryRejection},
     http::{Method, StatusCode, header},
     middleware::{self, Next},
     response::{Html, IntoResponse, Response},
@@ -56,6 +56,13 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/v1/communities/{id}/archiving", post(archiving))
         .route("/api/v1/communities/{id}/archive-now", post(archive_now))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "the endpoint exists, not with this method (reads are GET, changes POST)",
+            )
+        })
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
@@ -291,7 +298,11 @@ struct EventsQuery {
     after: Option<u64>,
 }
 
-async fn events(State(state): State<AppState>, Query(query): Query<EventsQuery>) -> Answer {
+async fn events(
+    State(state): State<AppState>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Answer {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let tracked = state.tracker.lock();
     let list: Vec<_> = tracked
         .recent
