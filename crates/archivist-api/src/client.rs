@@ -48,9 +48,13 @@ impl Client {
         &self.url
     }
 
-    /// `GET path` (`/api/v1/communities`), as JSON.
+    /// `GET path` (`/api/v1/communities`), as JSON. The token goes along
+    /// when there is one: a node serving beyond loopback wants it for reads.
     pub async fn get(&self, path: &str) -> Result<Value> {
-        let request = self.http.get(format!("{}{path}", self.url));
+        let mut request = self.http.get(format!("{}{path}", self.url));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
         self.send(request, READ_TIMEOUT).await
     }
 
