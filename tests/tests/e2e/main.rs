@@ -5,6 +5,7 @@
 //! policies.
 
 mod fixture;
+mod encrypted;
 mod flows;
 mod jswaku;
 mod late;
