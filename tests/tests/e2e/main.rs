@@ -4,8 +4,8 @@
 //! restarts, hostile owners, late joiners, taken ports and download
 //! policies.
 
-mod fixture;
 mod encrypted;
+mod fixture;
 mod flows;
 mod jswaku;
 mod late;
