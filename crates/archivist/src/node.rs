@@ -631,6 +631,29 @@ impl Node {
         Some(index)
     }
 
+    /// The archives behind `community`'s current link on `kind`, read
+    /// through the node's own backend as [`Node::status`] reads them;
+    /// `None` when there is no link or its index could not be read quickly.
+    pub async fn current_archives(
+        &self,
+        community: &CommunityId,
+        kind: &LinkKind,
+    ) -> Result<Option<Vec<(archive_index::ArchiveId, archive_index::TimeRange)>>> {
+        let status =
+            CommunityStatus::read(&self.inner.store, *community, std::slice::from_ref(kind))
+                .await?;
+        let Some(network) = status.networks.first() else {
+            return Ok(None);
+        };
+        Ok(self.current_index(community, network).await.map(|index| {
+            index
+                .archives
+                .iter()
+                .map(|(id, m)| (*id, m.range))
+                .collect()
+        }))
+    }
+
     /// The last link of `kind` this node announced or fetched.
     async fn last_link(&self, community: &CommunityId, kind: LinkKind) -> Result<Option<Link>> {
         let store = &self.inner.store;
