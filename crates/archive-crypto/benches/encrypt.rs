@@ -100,7 +100,7 @@ fn creation(c: &mut Criterion) {
         InstallationId::new("rust-installation-1").unwrap(),
     );
     // The envelope round-trips: the bench measures real sealing.
-    let probe = envelope.seal(BlobKind::Archive, vec![1, 2, 3]).unwrap();
+    let probe = envelope.seal(BlobKind::Archive, &[1, 2, 3]).unwrap();
     assert_eq!(envelope.open(BlobKind::Archive, probe).unwrap(), [1, 2, 3]);
     let sealing: Arc<dyn Envelope> = Arc::new(envelope);
     let write = |envelope: Option<Arc<dyn Envelope>>| {

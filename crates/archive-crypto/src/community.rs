@@ -96,9 +96,9 @@ impl CommunityEnvelope {
 }
 
 impl Envelope for CommunityEnvelope {
-    fn seal(&self, _kind: BlobKind, plain: Vec<u8>) -> Result<Vec<u8>, EnvelopeError> {
+    fn seal(&self, _kind: BlobKind, plain: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
         self.keyring()
-            .encrypt(&self.group, &plain, &self.installation, &mut OsNonces)
+            .encrypt(&self.group, plain, &self.installation, &mut OsNonces)
             .map(|sealed| sealed.bytes)
             .map_err(|e| EnvelopeError::Invalid(e.to_string()))
     }
@@ -164,11 +164,9 @@ mod tests {
         let group = GroupId::new(&[2; 33]).unwrap();
         let old = key(&group, 1_000, 1);
         let owner = envelope(std::slice::from_ref(&old));
-        let before = owner
-            .seal(BlobKind::Archive, b"old archive".to_vec())
-            .unwrap();
+        let before = owner.seal(BlobKind::Archive, b"old archive").unwrap();
         owner.add_keys([key(&group, 2_000, 2)]);
-        let after = owner.seal(BlobKind::Index, b"new index".to_vec()).unwrap();
+        let after = owner.seal(BlobKind::Index, b"new index").unwrap();
 
         let member = envelope(std::slice::from_ref(&old));
         assert_eq!(
@@ -188,7 +186,7 @@ mod tests {
     fn a_flipped_bit_is_invalid_never_plaintext() {
         let group = GroupId::new(&[3; 33]).unwrap();
         let env = envelope(&[key(&group, 5, 9)]);
-        let sealed = env.seal(BlobKind::Archive, b"secret".to_vec()).unwrap();
+        let sealed = env.seal(BlobKind::Archive, b"secret").unwrap();
         let mut refused = 0;
         for at in 0..sealed.len() {
             let mut flipped = sealed.clone();
@@ -213,6 +211,6 @@ mod tests {
             InstallationId::new("rust-installation-1").unwrap(),
         );
         assert!(!env.can_seal());
-        assert!(env.seal(BlobKind::Index, vec![1]).is_err());
+        assert!(env.seal(BlobKind::Index, &[1]).is_err());
     }
 }

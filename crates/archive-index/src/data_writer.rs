@@ -8,7 +8,7 @@ use crate::{
     encode::{
         MAX_ARCHIVE_SIZE, encode_message_field, encode_metadata_field, padded_size, write_zeros,
     },
-    envelope::{BlobKind, Envelope, seal_blob},
+    envelope::{BlobKind, Envelope},
     error::Result,
     ids::{ArchiveId, Topic},
     message::{ArchiveMetadata, Message, TimeRange},
@@ -193,8 +193,19 @@ impl<W: Write> DataWriter<W> {
             return Ok(());
         };
         if self.envelope.is_some() {
-            let plain = std::mem::take(&mut self.unsealed);
-            let sealed = seal_blob(self.envelope.as_deref(), BlobKind::Archive, plain)?;
+            // Sealed from the buffer, which keeps its capacity for the next
+            // archive instead of growing again from nothing.
+            let sealed = self
+                .envelope
+                .as_deref()
+                .map(|envelope| envelope.seal(BlobKind::Archive, &self.unsealed))
+                .transpose()
+                .map_err(|source| crate::Error::Envelope {
+                    kind: BlobKind::Archive,
+                    source,
+                })?
+                .unwrap_or_default();
+            self.unsealed.clear();
             self.out.write_all(&sealed)?;
             open.raw_len = sealed.len() as u64;
         }

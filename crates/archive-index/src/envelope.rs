@@ -58,7 +58,7 @@ pub enum EnvelopeError {
 /// [`EnvelopeError::Invalid`], never plaintext.
 pub trait Envelope: Send + Sync + fmt::Debug {
     /// The bytes to publish in place of `plain`.
-    fn seal(&self, kind: BlobKind, plain: Vec<u8>) -> Result<Vec<u8>, EnvelopeError>;
+    fn seal(&self, kind: BlobKind, plain: &[u8]) -> Result<Vec<u8>, EnvelopeError>;
 
     /// The plain bytes inside a fetched `blob`.
     fn open(&self, kind: BlobKind, blob: Vec<u8>) -> Result<Vec<u8>, EnvelopeError>;
@@ -73,7 +73,7 @@ pub fn seal_blob(
     match envelope {
         None => Ok(plain),
         Some(envelope) => envelope
-            .seal(kind, plain)
+            .seal(kind, &plain)
             .map_err(|source| Error::Envelope { kind, source }),
     }
 }
@@ -100,7 +100,7 @@ mod tests {
     struct Refusing;
 
     impl Envelope for Refusing {
-        fn seal(&self, _: BlobKind, _: Vec<u8>) -> Result<Vec<u8>, EnvelopeError> {
+        fn seal(&self, _: BlobKind, _: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
             Err(EnvelopeError::Invalid("no key to seal with".into()))
         }
         fn open(&self, _: BlobKind, _: Vec<u8>) -> Result<Vec<u8>, EnvelopeError> {

@@ -51,7 +51,7 @@ impl KitEnvelope {
 }
 
 impl Envelope for KitEnvelope {
-    fn seal(&self, _kind: BlobKind, plain: Vec<u8>) -> Result<Vec<u8>, EnvelopeError> {
+    fn seal(&self, _kind: BlobKind, plain: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
         let keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
         let key = *keys
             .last()
