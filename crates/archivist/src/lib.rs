@@ -16,7 +16,7 @@
 //! let config = Config::load(Some("archivist.toml".as_ref()))?;
 //! let node = Node::start(config).await?;
 //! let mut events = node.events();
-//! while let Ok(event) = events.recv().await {
+//! while let Some(event) = archivist::next_event(&mut events).await {
 //!     println!("{}", event.to_json());
 //! }
 //! node.stop().await;
@@ -45,6 +45,7 @@ mod member;
 mod networks;
 mod node;
 mod owner;
+mod repeats;
 mod status;
 pub mod synthetic;
 
@@ -54,7 +55,7 @@ pub use config::{
 };
 pub use digest::{HistoryDigest, history_digest};
 pub use error::{Error, Result};
-pub use event::NodeEvent;
+pub use event::{NodeEvent, next_event, try_next_event};
 pub use member::JoinOptions;
 pub use node::{Node, NodeBuilder};
 pub use status::{CommunityStatus, NetworkStatus};
