@@ -89,9 +89,10 @@ pub(crate) fn run(command: MessagesCommand) -> anyhow::Result<()> {
 /// Messages stored per batch, and the JSONL bytes that also end a batch:
 /// what the import holds in memory at once, whatever the file's size.
 ///
-/// Measured on 1 000 000 messages (1 KiB payloads, a 1.6 GB file; release
-/// build, 2 shared cores): peak RSS MEASURED_RSS (it read the whole file
-/// before: 1.26 GiB), MEASURED_TIME.
+/// Measured with `/usr/bin/time -v` on 1 000 000 messages (1 KiB payloads,
+/// a 1.6 GB file; release build, 2 cores shared at load 5): peak RSS
+/// 53.6 MiB into a fresh store in 27.6 s, 53.2 MiB re-importing them all
+/// (35.5 s). Reading the whole file first, it peaked at 1.26 GiB.
 const BATCH_MESSAGES: usize = 4096;
 const BATCH_BYTES: usize = 8 << 20;
 
