@@ -4,7 +4,7 @@ use std::{collections::HashSet, fmt, sync::Arc};
 
 use archive_index::{
     Archive, ArchiveId, ArchiveMetadata, CodexIndex, CommunityId, DownloadPolicy, DroppedMessage,
-    Message, TimeRange, Topic, TorrentIndex,
+    Envelope, Message, TimeRange, Topic, TorrentIndex,
 };
 use futures::stream::BoxStream;
 use tokio::sync::mpsc;
@@ -53,10 +53,27 @@ impl fmt::Debug for PublishRequest<'_> {
     }
 }
 
-/// Per-call publishing options; empty today so new knobs are not breaking.
+/// A community's envelope as the options carry it: shared, since one
+/// keyring serves every call for the community.
+pub type SharedEnvelope = Arc<dyn Envelope>;
+
+/// Per-call publishing options.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
-pub struct PublishOptions {}
+pub struct PublishOptions {
+    /// Seals every new archive and the index (an encrypted community);
+    /// `None` publishes them plain. The backend hands the envelope to
+    /// [`archive_index::DataWriter::with_envelope`] and seals its index with
+    /// [`archive_index::seal_blob`], so padding and IDs cover sealed bytes.
+    pub envelope: Option<SharedEnvelope>,
+}
+
+impl PublishOptions {
+    /// Options sealing with `envelope` (none: plain).
+    pub fn with_envelope(envelope: Option<SharedEnvelope>) -> PublishOptions {
+        PublishOptions { envelope }
+    }
+}
 
 /// One archive a publish created.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,6 +187,10 @@ pub struct ResolveOptions {
     /// [`Timeout`](crate::ErrorKind::Timeout); the backend's default when `None`
     /// (status-go waits 20 s for torrent metadata).
     pub timeout: Option<std::time::Duration>,
+    /// Opens a sealed index (an encrypted community's); `None` reads it plain.
+    /// A key it lacks fails the call with
+    /// [`KeyMissing`](crate::ErrorKind::KeyMissing).
+    pub envelope: Option<SharedEnvelope>,
 }
 
 impl ResolveOptions {
@@ -177,7 +198,14 @@ impl ResolveOptions {
     pub fn with_timeout(timeout: std::time::Duration) -> ResolveOptions {
         ResolveOptions {
             timeout: Some(timeout),
+            envelope: None,
         }
+    }
+
+    /// The same options, opening the index with `envelope`.
+    pub fn with_envelope(mut self, envelope: Option<SharedEnvelope>) -> ResolveOptions {
+        self.envelope = envelope;
+        self
     }
 }
 
@@ -191,11 +219,15 @@ pub enum FetchOrder {
     NewestFirst,
 }
 
-/// Per-call fetching options.
+/// Per-call fetching (and [`Backend::read_archive`]) options.
 #[derive(Clone, Debug, Default)]
 pub struct FetchOptions {
     /// The order archives are fetched and reported in.
     pub order: FetchOrder,
+    /// Opens the index and each sealed archive (an encrypted community's);
+    /// `None` reads them plain. An archive whose key it lacks is reported
+    /// with [`FetchEvent::ArchiveLocked`] and kept.
+    pub envelope: Option<SharedEnvelope>,
 }
 
 /// Progress of a fetch.
@@ -211,6 +243,19 @@ pub enum FetchEvent {
         range: TimeRange,
         /// Its messages, as verified.
         archive: Archive,
+    },
+    /// An archive is complete and verified as far as the network proves
+    /// (piece hashes, tree root), but sealed with a key the fetch's envelope
+    /// does not hold. Its bytes are kept where [`Backend::read_archive`]
+    /// finds them, which opens it once the envelope has the key; the fetch
+    /// goes on with the other archives and counts this one as fetched.
+    ArchiveLocked {
+        /// The archive.
+        id: ArchiveId,
+        /// Its partition, from the index.
+        range: TimeRange,
+        /// The missing key's ID (hex), as the sealed archive names it.
+        key_id: String,
     },
 }
 
@@ -351,12 +396,14 @@ pub trait Backend: Send + Sync + fmt::Debug {
     ) -> Result<FetchOutcome>;
 
     /// Reads an archive fetched (or published) earlier: the way back to an
-    /// archive a crash kept from being imported.
+    /// archive a crash kept from being imported, or that waited for its key
+    /// (`options.envelope` opens it; the order is unused).
     async fn read_archive(
         &self,
         community: &CommunityId,
         link: &Link,
         id: &ArchiveId,
+        options: &FetchOptions,
     ) -> Result<archive_index::Archive>;
 
     /// Serves `link` from this node.

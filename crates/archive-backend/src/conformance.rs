@@ -19,6 +19,7 @@
 mod fetching;
 mod fixture;
 mod publishing;
+mod sealing;
 
 use std::{fmt, sync::Arc, time::Duration};
 
@@ -35,6 +36,7 @@ pub use self::{
         only_new_archives_are_missing, publish_resolve_fetch_round_trip, same_messages_same_ids,
         unseed_makes_the_link_unavailable,
     },
+    sealing::sealed_archives_open_and_wait_for_their_key,
 };
 use crate::backend::DynBackend;
 
@@ -109,6 +111,7 @@ macro_rules! conformance_tests {
             bytes_fetched_counts_the_network,
             unknown_archive_ids_are_refused,
             corrupt_stored_bytes_are_never_handed_over,
+            sealed_archives_open_and_wait_for_their_key,
         );
     };
     (@each $harness:expr; $($check:ident),* $(,)?) => {

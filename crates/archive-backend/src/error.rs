@@ -23,6 +23,11 @@ pub enum ErrorKind {
     Cancelled,
     /// This backend cannot do that.
     Unsupported,
+    /// The bytes are sealed (an encrypted community's) with a key this node
+    /// does not hold. They are sound and kept: the same call succeeds once
+    /// the caller's envelope has the key, so the caller waits for the key
+    /// rather than retrying.
+    KeyMissing,
     /// A local file or database failed.
     Io,
     /// Anything else.
@@ -62,6 +67,31 @@ impl Error {
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Error {
         self.source = Some(Box::new(source));
         self
+    }
+
+    /// The error for bytes that did not decode as `what` (an index, an
+    /// archive): [`ErrorKind::KeyMissing`] when only the envelope's key is
+    /// missing, [`ErrorKind::Corrupt`] otherwise.
+    pub fn undecodable(
+        backend: &'static str,
+        what: impl fmt::Display,
+        error: archive_index::Error,
+    ) -> Error {
+        let kind = if error.key_missing().is_some() {
+            ErrorKind::KeyMissing
+        } else {
+            ErrorKind::Corrupt
+        };
+        Error::new(kind, backend, what.to_string()).with_source(error)
+    }
+
+    /// The ID of the key a [`ErrorKind::KeyMissing`] error waits for, as
+    /// the sealed bytes name it.
+    pub fn missing_key(&self) -> Option<&str> {
+        self.source
+            .as_deref()?
+            .downcast_ref::<archive_index::Error>()?
+            .key_missing()
     }
 
     /// The kind.

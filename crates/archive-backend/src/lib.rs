@@ -47,7 +47,7 @@ mod retry;
 pub use backend::{
     Backend, Capabilities, DynBackend, FetchEvent, FetchOptions, FetchOrder, FetchOutcome,
     MessageSource, PublishOptions, PublishOutcome, PublishRequest, PublishedArchive, RemoteIndex,
-    ResolveOptions,
+    ResolveOptions, SharedEnvelope,
 };
 pub use error::{Error, ErrorKind, Result};
 pub use link::{Link, LinkKind, MAX_LINK_LEN};

@@ -18,8 +18,8 @@ use std::{
 };
 
 use archive_index::{
-    Archive, ArchiveId, CommunityId, DataWriter, ExtractOptions, TorrentIndex, extract_archive,
-    keccak256,
+    Archive, ArchiveId, BlobKind, CommunityId, DataWriter, Envelope, ExtractOptions, TorrentIndex,
+    extract_sealed_archive, keccak256, open_blob, seal_blob,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -42,6 +42,9 @@ struct Holding {
     /// `data`, with the bytes of archives this node lacks left zero.
     data: Vec<u8>,
     index: TorrentIndex,
+    /// The index as published (sealed for an encrypted community), which is
+    /// what `resolve` reads.
+    index_blob: Vec<u8>,
     /// Archives whose bytes this node holds.
     complete: HashSet<ArchiveId>,
 }
@@ -161,16 +164,21 @@ impl MemoryBackend {
 /// Archive `id` from `holding`'s bytes, verified the only way a backend
 /// without content hashes can: it decodes within the limits, and its metadata
 /// is its index entry's.
-fn read_local(holding: &Holding, id: &ArchiveId) -> Result<Archive> {
+fn read_local(
+    holding: &Holding,
+    id: &ArchiveId,
+    envelope: Option<&dyn Envelope>,
+) -> Result<Archive> {
     let corrupt = |what: String| Error::new(ErrorKind::Corrupt, NAME, what);
-    let archive = extract_archive(
+    let archive = extract_sealed_archive(
         &mut Cursor::new(&holding.data),
         holding.data.len() as u64,
         &holding.index,
         id,
         ExtractOptions::default(),
+        envelope,
     )
-    .map_err(|e| corrupt(format!("archive {id}")).with_source(e))?;
+    .map_err(|e| Error::undecodable(NAME, format!("archive {id}"), e))?;
     match holding.index.get(id) {
         Some(entry) if entry.metadata == archive.metadata => Ok(archive),
         _ => Err(corrupt(format!(
@@ -202,7 +210,7 @@ impl Backend for MemoryBackend {
     async fn publish(
         &self,
         request: PublishRequest<'_>,
-        _options: &PublishOptions,
+        options: &PublishOptions,
     ) -> Result<PublishOutcome> {
         let holding = self.holding(&request.community);
         let (start, previous_index) = {
@@ -211,7 +219,8 @@ impl Backend for MemoryBackend {
         };
         // Archives are built into a scratch buffer and committed at the end, so
         // a failing message source leaves the node as it was.
-        let mut writer = DataWriter::new(Vec::new(), start, request.topics.clone());
+        let mut writer = DataWriter::new(Vec::new(), start, request.topics.clone())
+            .with_envelope(options.envelope.clone());
         let format = |e: archive_index::Error| {
             Error::new(ErrorKind::InvalidInput, NAME, "archive format").with_source(e)
         };
@@ -235,8 +244,11 @@ impl Backend for MemoryBackend {
             let mut index = previous_index;
             for a in &report.archives {
                 index.insert(a.entry.clone()).map_err(format)?;
-                h.complete.insert(a.id);
             }
+            let blob = seal_blob(options.envelope.as_deref(), BlobKind::Index, index.encode())
+                .map_err(format)?;
+            h.complete.extend(report.archives.iter().map(|a| a.id));
+            h.index_blob = blob;
             h.data.truncate(start as usize);
             h.data.extend_from_slice(&bytes);
             h.index = index;
@@ -252,7 +264,7 @@ impl Backend for MemoryBackend {
         &self,
         _community: &CommunityId,
         link: &Link,
-        _options: &ResolveOptions,
+        options: &ResolveOptions,
     ) -> Result<RemoteIndex> {
         Self::check_kind(link)?;
         let server = self
@@ -261,8 +273,11 @@ impl Backend for MemoryBackend {
             .into_iter()
             .next()
             .ok_or_else(|| not_found(format!("no node serves {link}")))?;
-        let h = server.lock().expect("holding lock");
-        Ok(RemoteIndex::from(&h.index))
+        let blob = server.lock().expect("holding lock").index_blob.clone();
+        let index = open_blob(options.envelope.as_deref(), BlobKind::Index, blob)
+            .and_then(|plain| TorrentIndex::decode(&plain))
+            .map_err(|e| Error::undecodable(NAME, format!("the index behind {link}"), e))?;
+        Ok(RemoteIndex::from(&index))
     }
 
     async fn fetch(
@@ -301,9 +316,11 @@ impl Backend for MemoryBackend {
         }
         let local = self.holding(community);
         {
+            let blob = first.lock().expect("holding lock").index_blob.clone();
             let mut h = local.lock().expect("holding lock");
             h.data.resize(index.data_len() as usize, 0);
             h.index = index.clone();
+            h.index_blob = blob;
         }
         let mut outcome = FetchOutcome::default();
         for (range, id) in wanted {
@@ -333,12 +350,23 @@ impl Backend for MemoryBackend {
             }
             // Verified before it counts: a server's corrupt bytes stay
             // unmarked here and fail the fetch.
-            let archive = read_local(&local.lock().expect("holding lock"), &id)?;
+            let read = read_local(
+                &local.lock().expect("holding lock"),
+                &id,
+                options.envelope.as_deref(),
+            );
+            let event = match read {
+                Ok(archive) => FetchEvent::ArchiveFetched { id, range, archive },
+                Err(e) if e.kind() == ErrorKind::KeyMissing => FetchEvent::ArchiveLocked {
+                    id,
+                    range,
+                    key_id: e.missing_key().unwrap_or_default().to_owned(),
+                },
+                Err(e) => return Err(e),
+            };
             local.lock().expect("holding lock").complete.insert(id);
             outcome.fetched.push(id);
-            FetchEvent::ArchiveFetched { id, range, archive }
-                .hand_over(&events, &cancel, NAME)
-                .await?;
+            event.hand_over(&events, &cancel, NAME).await?;
         }
         Ok(outcome)
     }
@@ -348,13 +376,14 @@ impl Backend for MemoryBackend {
         community: &CommunityId,
         _link: &Link,
         id: &ArchiveId,
+        options: &FetchOptions,
     ) -> Result<Archive> {
         let holding = self.holding(community);
         let h = holding.lock().expect("holding lock");
         if !h.complete.contains(id) {
             return Err(not_found(format!("archive {id} is not on this node")));
         }
-        read_local(&h, id)
+        read_local(&h, id, options.envelope.as_deref())
     }
 
     async fn seed(&self, community: &CommunityId, link: &Link) -> Result<()> {

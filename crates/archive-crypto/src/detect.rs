@@ -60,6 +60,14 @@ fn hash_ratchet_or_plain(blob: &[u8]) -> Detected<'_> {
     }
 }
 
+/// Whether `blob` is a plain archive with at least one message (`index`:
+/// false) or a plain index with at least one entry (`index`: true): what
+/// status-go's "try plain first" reads as plain without a doubt.
+pub(crate) fn plain_with_content(blob: &[u8], index: bool) -> bool {
+    let field = if index { 1 } else { 3 };
+    count_top_level(blob, field).is_some_and(|n| n > 0)
+}
+
 /// Decides whether an archive blob (unpadded) is plain or encrypted:
 /// plain if it parses as a `WakuMessageArchive` with at least one message;
 /// otherwise encrypted if it parses as a hash-ratchet `ProtocolMessage`;

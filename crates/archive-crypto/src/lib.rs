@@ -20,6 +20,8 @@
 //!   rule for reading blobs whose encryption is not known, without its
 //!   empty-installation-ID pitfall; [`InstallationId`] refuses IDs that
 //!   would fall into it.
+//! - [`CommunityEnvelope`] is a community's keyring as the
+//!   `archive_index::Envelope` the backends seal and open blobs with.
 //! - [`parse_key_file`], [`render_key_file`] and [`write_key_file`] are the
 //!   key file (JSON; written 0600, never overwriting).
 //!
@@ -45,6 +47,7 @@
 //! # }
 //! ```
 
+mod community;
 mod detect;
 mod envelope;
 mod error;
@@ -54,6 +57,7 @@ mod key_file;
 mod keyring;
 mod wire;
 
+pub use community::CommunityEnvelope;
 pub use detect::{Detected, archive_plaintext, detect_archive, detect_index, index_plaintext};
 pub use envelope::{HrHeader, HrMessage, NONCE_LEN, TAG_LEN, open, parse_hr_message, seal};
 pub use error::{Error, Result};

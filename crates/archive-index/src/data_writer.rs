@@ -1,13 +1,14 @@
 //! Writing torrent-style archives: encoded, zero-padded to whole pieces and
 //! appended to a `data` stream, with one index entry each.
 
-use std::io::Write;
+use std::{io::Write, sync::Arc};
 
 use crate::{
     chunking::{Chunker, DroppedMessage, Placement},
     encode::{
         MAX_ARCHIVE_SIZE, encode_message_field, encode_metadata_field, padded_size, write_zeros,
     },
+    envelope::{BlobKind, Envelope, seal_blob},
     error::Result,
     ids::{ArchiveId, Topic},
     message::{ArchiveMetadata, Message, TimeRange},
@@ -52,9 +53,17 @@ struct OpenArchive {
 /// [`finish_partition`](Self::finish_partition). A partition without messages
 /// makes no archive. [`finish`](Self::finish) flushes and returns the report;
 /// the caller then adds the entries to the index.
+///
+/// With an [`Envelope`] ([`with_envelope`](Self::with_envelope)) each
+/// archive is gathered in memory (at most one, ≤ 30 MB of payload), sealed
+/// when it closes, and padded and hashed as the sealed bytes, as status-go
+/// does for encrypted communities.
 #[derive(Debug)]
 pub struct DataWriter<W: Write> {
     out: W,
+    envelope: Option<Arc<dyn Envelope>>,
+    /// The open archive's plain bytes, when it is to be sealed.
+    unsealed: Vec<u8>,
     topics: Vec<Topic>,
     chunker: Chunker,
     next_offset: u64,
@@ -79,6 +88,8 @@ impl<W: Write> DataWriter<W> {
     ) -> DataWriter<W> {
         DataWriter {
             out,
+            envelope: None,
+            unsealed: Vec::new(),
             chunker: Chunker::new(&topics, max_archive_size),
             topics,
             next_offset: start_offset,
@@ -86,6 +97,12 @@ impl<W: Write> DataWriter<W> {
             report: WriteReport::default(),
             scratch: Vec::new(),
         }
+    }
+
+    /// The same writer, sealing every archive with `envelope` (none: plain).
+    pub fn with_envelope(mut self, envelope: Option<Arc<dyn Envelope>>) -> DataWriter<W> {
+        self.envelope = envelope;
+        self
     }
 
     /// Opens the partition `range`.
@@ -113,7 +130,7 @@ impl<W: Write> DataWriter<W> {
         }
         self.scratch.clear();
         encode_message_field(message, &mut self.scratch);
-        self.out.write_all(&self.scratch)?;
+        self.emit_scratch()?;
         let open = self
             .open
             .as_mut()
@@ -151,7 +168,7 @@ impl<W: Write> DataWriter<W> {
     fn open_archive(&mut self) -> Result<()> {
         self.scratch.clear();
         encode_metadata_field(&self.metadata(), &mut self.scratch);
-        self.out.write_all(&self.scratch)?;
+        self.emit_scratch()?;
         self.open = Some(OpenArchive {
             offset: self.next_offset,
             raw_len: self.scratch.len() as u64,
@@ -160,10 +177,27 @@ impl<W: Write> DataWriter<W> {
         Ok(())
     }
 
+    /// Appends the scratch bytes to the open archive: to `data` when plain,
+    /// to the bytes awaiting the seal otherwise.
+    fn emit_scratch(&mut self) -> Result<()> {
+        if self.envelope.is_some() {
+            self.unsealed.extend_from_slice(&self.scratch);
+        } else {
+            self.out.write_all(&self.scratch)?;
+        }
+        Ok(())
+    }
+
     fn close_archive(&mut self) -> Result<()> {
-        let Some(open) = self.open.take() else {
+        let Some(mut open) = self.open.take() else {
             return Ok(());
         };
+        if self.envelope.is_some() {
+            let plain = std::mem::take(&mut self.unsealed);
+            let sealed = seal_blob(self.envelope.as_deref(), BlobKind::Archive, plain)?;
+            self.out.write_all(&sealed)?;
+            open.raw_len = sealed.len() as u64;
+        }
         let (size, padding) = padded_size(open.raw_len);
         write_zeros(&mut self.out, padding)?;
         let entry = IndexEntry {

@@ -115,9 +115,33 @@ pub enum Error {
         /// What [`crate::DecodeLimits`] allows for this input.
         limit: u64,
     },
+    /// The community's envelope (its encryption) could not seal or open a
+    /// blob; [`Error::key_missing`] tells a missing key from a bad blob.
+    #[error("{} encryption: {source}", kind.name())]
+    Envelope {
+        /// Which blob.
+        kind: crate::BlobKind,
+        /// Why.
+        #[source]
+        source: crate::EnvelopeError,
+    },
     /// Reading or writing the underlying stream failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// The ID of the key a sealed blob needs, when that key is all that is
+    /// missing (the bytes are sound: keep them for when it arrives).
+    pub fn key_missing(&self) -> Option<&str> {
+        match self {
+            Error::Envelope {
+                source: crate::EnvelopeError::KeyMissing { key_id },
+                ..
+            } => Some(key_id),
+            _ => None,
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].

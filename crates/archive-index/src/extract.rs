@@ -3,6 +3,7 @@
 use std::io::{Read, Seek, SeekFrom};
 
 use crate::{
+    envelope::{BlobKind, Envelope, open_blob},
     error::{Error, Result},
     ids::ArchiveId,
     message::Archive,
@@ -38,6 +39,19 @@ pub fn extract_archive<R: Read + Seek>(
     id: &ArchiveId,
     options: ExtractOptions,
 ) -> Result<Archive> {
+    extract_sealed_archive(data, data_len, index, id, options, None)
+}
+
+/// As [`extract_archive`], opening the archive with `envelope` first (an
+/// encrypted community's; `None` reads plain archives).
+pub fn extract_sealed_archive<R: Read + Seek>(
+    data: &mut R,
+    data_len: u64,
+    index: &TorrentIndex,
+    id: &ArchiveId,
+    options: ExtractOptions,
+    envelope: Option<&dyn Envelope>,
+) -> Result<Archive> {
     let entry = index.get(id).ok_or(Error::UnknownArchive(*id))?;
     entry.check_readable(id, data_len, options.max_archive_bytes)?;
     let bad = |reason: String| Error::BadEntry { id: *id, reason };
@@ -52,11 +66,17 @@ pub fn extract_archive<R: Read + Seek>(
             bytes.len()
         )));
     }
-    let archive = Archive::decode(&bytes)?;
+    let archive = decode_sealed_archive(envelope, bytes)?;
     if archive.metadata != entry.metadata {
         return Err(bad(
             "the archive's metadata differs from its index entry".into()
         ));
     }
     Ok(archive)
+}
+
+/// Decodes one archive's bytes as published: opened with `envelope` (an
+/// encrypted community's), then decoded within the default limits.
+pub fn decode_sealed_archive(envelope: Option<&dyn Envelope>, bytes: Vec<u8>) -> Result<Archive> {
+    Archive::decode(&open_blob(envelope, BlobKind::Archive, bytes)?)
 }

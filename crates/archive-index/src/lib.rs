@@ -58,6 +58,7 @@ mod codex_index;
 mod data_writer;
 mod download_policy;
 mod encode;
+mod envelope;
 mod error;
 mod extract;
 mod ids;
@@ -78,8 +79,9 @@ pub use download_policy::{
     parse_timestamp,
 };
 pub use encode::{MAX_ARCHIVE_SIZE, PIECE_LENGTH, padded_size};
+pub use envelope::{BlobKind, Envelope, EnvelopeError, open_blob, seal_blob};
 pub use error::{Error, Result};
-pub use extract::{ExtractOptions, extract_archive};
+pub use extract::{ExtractOptions, decode_sealed_archive, extract_archive, extract_sealed_archive};
 pub use ids::{ArchiveId, CommunityId, Topic, keccak256};
 pub use in_memory::{ArchiveRun, write_archives};
 pub use limits::{DECODE_HEAP_ALLOWANCE, DecodeLimits};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use archive_backend::{Link, RetryPolicy};
+use archive_backend::{Link, RetryPolicy, SharedEnvelope};
 use archive_index::{CommunityId, Topic};
 
 use crate::error::{Error, Result};
@@ -96,7 +96,7 @@ impl Config {
 }
 
 /// One community to archive.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct CommunityArchive {
     /// The community.
@@ -107,6 +107,9 @@ pub struct CommunityArchive {
     /// The link announced last, if any. When `None` the scheduler looks for
     /// the last announcement of its backend's link kind in the store.
     pub previous: Option<Link>,
+    /// Seals its archives and index (an encrypted community); `None`
+    /// publishes them plain.
+    pub envelope: Option<SharedEnvelope>,
 }
 
 impl CommunityArchive {
@@ -116,7 +119,14 @@ impl CommunityArchive {
             community,
             topics,
             previous: None,
+            envelope: None,
         }
+    }
+
+    /// Seals with `envelope` (none: plain).
+    pub fn with_envelope(mut self, envelope: Option<SharedEnvelope>) -> CommunityArchive {
+        self.envelope = envelope;
+        self
     }
 
     /// Sets the link announced last.

@@ -191,7 +191,8 @@ impl Scheduler {
             receiver,
             cancel.clone(),
             Arc::clone(&unseed),
-        );
+        )
+        .with_envelope(archive.envelope);
         let guard = done.clone().drop_guard();
         let join = tokio::spawn(async move {
             let _done = guard;

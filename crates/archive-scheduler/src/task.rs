@@ -9,7 +9,9 @@ use std::{
     time::Duration,
 };
 
-use archive_backend::{Link, LinkKind, PublishOptions, PublishOutcome, PublishRequest};
+use archive_backend::{
+    Link, LinkKind, PublishOptions, PublishOutcome, PublishRequest, SharedEnvelope,
+};
 use archive_index::{CommunityId, TimeRange, Topic};
 use archive_store::Store;
 use tokio::{
@@ -60,6 +62,8 @@ pub(crate) struct Task {
     cancel: CancellationToken,
     /// Whether to unseed `link` once cancelled; set by the stop that cancels.
     unseed_on_stop: Arc<AtomicBool>,
+    /// Seals what is published (an encrypted community).
+    envelope: Option<SharedEnvelope>,
 }
 
 impl Task {
@@ -83,7 +87,14 @@ impl Task {
             requests,
             cancel,
             unseed_on_stop,
+            envelope: None,
         }
+    }
+
+    /// The same task, sealing with `envelope`.
+    pub(crate) fn with_envelope(mut self, envelope: Option<SharedEnvelope>) -> Task {
+        self.envelope = envelope;
+        self
     }
 
     /// Runs until cancelled, then unseeds if the stop asked for it.
@@ -201,7 +212,10 @@ impl Task {
             let error = match self
                 .shared
                 .backend
-                .publish(request, &PublishOptions::default())
+                .publish(
+                    request,
+                    &PublishOptions::with_envelope(self.envelope.clone()),
+                )
                 .await
             {
                 Ok(outcome) => return Ok(outcome),

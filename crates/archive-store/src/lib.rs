@@ -32,7 +32,7 @@ mod store;
 
 pub use database::{
     Announcement, Database, DownloadedArchive, ImportReport, InsertReport, Intake, KeysImported,
-    LateMessages, LinkKind, MessageKey, StoredKey,
+    LateMessages, LinkKind, MessageKey, StoredCounters, StoredKey,
 };
 pub use error::{Error, Result};
 pub use schema::{APPLICATION_ID, SCHEMA_VERSION};

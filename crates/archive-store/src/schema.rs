@@ -125,6 +125,18 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (community_id, timestamp_ms, key)
     ) WITHOUT ROWID;
     ",
+    // 6: the hash-ratchet counters of those keys (by key ID): the sequence
+    // number an owner seals with next, and the highest one a member opened,
+    // so a restart never starts a key's numbers over.
+    "
+    CREATE TABLE key_counters (
+        community_id BLOB NOT NULL,
+        key_id BLOB NOT NULL,
+        next_seq INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        PRIMARY KEY (community_id, key_id)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this build creates and understands.

@@ -137,6 +137,10 @@ pub struct OwnedCommunity {
     pub topics: Vec<Topic>,
     /// Whether archiving runs (a community can be owned with archiving off).
     pub archiving: bool,
+    /// Whether its archives and index are encrypted with the community's
+    /// hash-ratchet keys (a token-gated Status community); the first key is
+    /// made on first start when the store holds none.
+    pub encrypted: bool,
 }
 
 /// A community this node has joined.
@@ -152,6 +156,10 @@ pub struct JoinedCommunity {
     /// Which archives to download (`download = "all"` by default,
     /// `"latest"`, `{ from, to }` or `{ last = "30d" }`).
     pub download: DownloadPolicy,
+    /// Whether the community is encrypted: its archives are opened with the
+    /// keys `archivist keys import` stored, and one whose key is missing
+    /// waits for it.
+    pub encrypted: bool,
 }
 
 impl Default for Config {

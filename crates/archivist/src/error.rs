@@ -66,6 +66,12 @@ pub enum Error {
     /// The community is not known to this node.
     #[error("community {0} is neither owned nor joined by this node")]
     Unknown(CommunityId),
+    /// A hash-ratchet key is for a group that is no community ID.
+    #[error("a key for group 0x{group}, which is not a community ID (33 bytes)")]
+    KeyGroup {
+        /// Hex of the group ID.
+        group: String,
+    },
     /// The community was added already.
     #[error("community {0} was added already")]
     AlreadyAdded(CommunityId),

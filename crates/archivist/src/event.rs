@@ -240,6 +240,19 @@ pub enum NodeEvent {
         /// Not fetched yet.
         not_fetched: usize,
     },
+    /// An encrypted community's archives (or its index) are sealed with a
+    /// key this node does not hold. What was downloaded is kept and imported
+    /// as soon as the key arrives (`archivist keys import`); said once per
+    /// key.
+    ArchiveKeyMissing {
+        /// The community.
+        community: CommunityId,
+        /// The missing key's ID, as the sealed bytes name it.
+        key_id: String,
+        /// Archives waiting for it (0 when the index itself is sealed with
+        /// it, so nothing can be listed yet).
+        archives: usize,
+    },
     /// Importing failed; the archive stays queued and is imported again on
     /// the next download or restart.
     ImportFailed {
@@ -273,6 +286,7 @@ impl NodeEvent {
             | NodeEvent::MemberSeeding { community, .. }
             | NodeEvent::DownloadFailed { community, .. }
             | NodeEvent::DownloadStopped { community, .. }
+            | NodeEvent::ArchiveKeyMissing { community, .. }
             | NodeEvent::ImportFailed { community, .. } => Some(community),
         }
     }
@@ -304,6 +318,7 @@ impl NodeEvent {
             NodeEvent::MemberSeeding { .. } => "community.historyArchivesSeeding",
             NodeEvent::DownloadFailed { .. } => "archivist.downloadFailed",
             NodeEvent::DownloadStopped { .. } => "archivist.downloadStopped",
+            NodeEvent::ArchiveKeyMissing { .. } => "archivist.archiveKeyMissing",
             NodeEvent::ImportFailed { .. } => "archivist.importFailed",
         }
     }
@@ -400,6 +415,9 @@ impl NodeEvent {
                 "leftToImport": left_to_import,
                 "notFetched": not_fetched,
             }),
+            NodeEvent::ArchiveKeyMissing {
+                key_id, archives, ..
+            } => json!({ "keyId": key_id, "archives": archives }),
             NodeEvent::ImportFailed { id, error, .. } => {
                 json!({ "archiveId": id.to_string(), "error": error })
             }

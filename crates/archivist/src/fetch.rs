@@ -15,7 +15,7 @@ use std::collections::HashSet;
 
 use archive_backend::{
     Backend, Error, ErrorKind, FetchEvent, FetchOptions, FetchOrder, FetchOutcome, Link,
-    ResolveOptions, Result,
+    ResolveOptions, Result, SharedEnvelope,
 };
 use archive_index::{Archive, ArchiveId, CommunityId, DownloadPolicy, TimeRange};
 use archive_store::{ImportReport, Store};
@@ -37,6 +37,8 @@ pub struct FetchIntoStore {
     pub resolve: ResolveOptions,
     /// Which archives are wanted.
     pub policy: DownloadPolicy,
+    /// Opens the index and archives of an encrypted community.
+    pub envelope: Option<SharedEnvelope>,
 }
 
 impl Default for FetchIntoStore {
@@ -46,6 +48,7 @@ impl Default for FetchIntoStore {
             import: true,
             resolve: ResolveOptions::default(),
             policy: DownloadPolicy::All,
+            envelope: None,
         }
     }
 }
@@ -66,6 +69,13 @@ impl FetchIntoStore {
     /// The same, fetching what `policy` selects.
     pub fn with_policy(mut self, policy: DownloadPolicy) -> FetchIntoStore {
         self.policy = policy;
+        self
+    }
+
+    /// The same, opening sealed blobs with `envelope` (an encrypted
+    /// community's).
+    pub fn with_envelope(mut self, envelope: Option<SharedEnvelope>) -> FetchIntoStore {
+        self.envelope = envelope;
         self
     }
 
@@ -115,6 +125,14 @@ pub enum Step<'a> {
         /// What the import did.
         report: &'a ImportReport,
     },
+    /// An archive is downloaded (recorded so) but sealed with a key this
+    /// node does not hold: it is imported once the key arrives.
+    Locked {
+        /// The archive.
+        id: ArchiveId,
+        /// The missing key's ID.
+        key_id: &'a str,
+    },
     /// An archive could not be recorded, read back or imported; the next
     /// download tries again.
     Failed {
@@ -141,6 +159,9 @@ pub struct Fetched {
     pub imported: usize,
     /// Archives that failed to be recorded, read or imported.
     pub failed: usize,
+    /// Archives downloaded but waiting for their key (an encrypted
+    /// community's, sealed with a key this node lacks).
+    pub locked: usize,
     /// Archives recorded but not imported because `cancel` fired first; the
     /// next download imports them.
     pub deferred: usize,
@@ -164,12 +185,16 @@ pub async fn fetch_into_store(
     let store_error = |e: archive_store::Error| {
         Error::new(ErrorKind::Other, backend.name(), format!("store: {e}"))
     };
+    let resolve = options
+        .resolve
+        .clone()
+        .with_envelope(options.envelope.clone());
     let index = tokio::select! {
         biased;
         () = cancel.cancelled() => {
             return Err(Error::new(ErrorKind::Cancelled, backend.name(), "download cancelled"));
         }
-        index = backend.resolve(&community, link, &options.resolve) => index?,
+        index = backend.resolve(&community, link, &resolve) => index?,
     };
     let downloaded: HashSet<ArchiveId> = store
         .downloaded_archive_ids(community)
@@ -218,19 +243,27 @@ pub async fn fetch_into_store(
             recorded: 0,
             imported: 0,
             failed: 0,
+            locked: 0,
             deferred: 0,
         },
     };
+    let fetch_options = FetchOptions {
+        order: options.order,
+        envelope: options.envelope.clone(),
+    };
     for id in leftovers {
-        match backend.read_archive(&community, link, &id).await {
+        match backend
+            .read_archive(&community, link, &id, &fetch_options)
+            .await
+        {
             Ok(archive) => importer.import(id, archive).await,
+            Err(e) if e.kind() == ErrorKind::KeyMissing => {
+                importer.locked(id, e.missing_key().unwrap_or_default());
+            }
             Err(e) => importer.failed(id, format!("reading it back: {e}")),
         }
     }
     let (events, mut handed_over) = mpsc::channel(HANDOVER_CAPACITY);
-    let fetch_options = FetchOptions {
-        order: options.order,
-    };
     let fetching = backend.fetch(
         &community,
         link,
@@ -241,9 +274,15 @@ pub async fn fetch_into_store(
     );
     let importing = async {
         // Ends when the fetch drops its sender.
-        while let Some(FetchEvent::ArchiveFetched { id, range, archive }) = handed_over.recv().await
-        {
-            importer.fetched(id, range, archive).await;
+        while let Some(event) = handed_over.recv().await {
+            match event {
+                FetchEvent::ArchiveFetched { id, range, archive } => {
+                    importer.fetched(id, range, archive).await;
+                }
+                FetchEvent::ArchiveLocked { id, range, key_id } => {
+                    importer.fetched_locked(id, range, &key_id).await;
+                }
+            }
         }
     };
     let (outcome, ()) = tokio::join!(fetching, importing);
@@ -303,6 +342,26 @@ impl Importer<'_> {
             }
             Err(e) => self.failed(id, e.to_string()),
         }
+    }
+
+    /// Records a sealed archive as downloaded (its bytes stay with the
+    /// backend) so that it is read back and imported once its key arrives.
+    async fn fetched_locked(&mut self, id: ArchiveId, range: TimeRange, key_id: &str) {
+        if let Err(e) = self
+            .store
+            .record_downloaded(self.community, id, range)
+            .await
+        {
+            self.failed(id, format!("recording it as downloaded: {e}"));
+            return;
+        }
+        self.fetched.recorded += 1;
+        self.locked(id, key_id);
+    }
+
+    fn locked(&mut self, id: ArchiveId, key_id: &str) {
+        self.fetched.locked += 1;
+        (self.on_step)(Step::Locked { id, key_id });
     }
 
     fn failed(&mut self, id: ArchiveId, error: String) {

@@ -38,6 +38,7 @@
 
 mod config;
 mod digest;
+mod encryption;
 mod error;
 mod event;
 pub mod fetch;
@@ -54,13 +55,16 @@ pub use config::{
     TorrentConfig, WakuConfig,
 };
 pub use digest::{HistoryDigest, history_digest};
+pub use encryption::{KEYS_INBOX, keys_inbox};
 pub use error::{Error, Result};
 pub use event::{NodeEvent, next_event, try_next_event};
 pub use member::JoinOptions;
 pub use node::{Node, NodeBuilder};
+pub use owner::OwnOptions;
 pub use status::{CommunityStatus, NetworkStatus};
 
 pub use archive_backend as backend;
+pub use archive_crypto as crypto;
 pub use archive_dispatch as dispatch;
 pub use archive_index as index;
 pub use archive_scheduler as scheduler;

@@ -12,7 +12,7 @@ mod download;
 mod listener;
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     sync::{Mutex, PoisonError},
 };
 
@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 pub(crate) use self::listener::Member;
 use crate::{
     config::ImportConfig,
+    encryption::Encrypted,
     event::{EventSender, NodeEvent},
     owner::OwnedCommunities,
 };
@@ -37,12 +38,21 @@ pub struct JoinOptions {
     pub prefer: Option<LinkKind>,
     /// Which archives to download (spec 61); every one by default.
     pub download: DownloadPolicy,
+    /// Whether the community is encrypted: its blobs are opened with the
+    /// keys in the store, and archives whose key is missing wait for it.
+    pub encrypted: bool,
 }
 
 impl JoinOptions {
     /// The same, preferring `prefer`.
     pub fn with_prefer(mut self, prefer: Option<LinkKind>) -> JoinOptions {
         self.prefer = prefer;
+        self
+    }
+
+    /// The same, encrypted or not.
+    pub fn with_encrypted(mut self, encrypted: bool) -> JoinOptions {
+        self.encrypted = encrypted;
         self
     }
 
@@ -69,6 +79,8 @@ pub(crate) struct MemberContext {
     pub(crate) import: ImportConfig,
     /// Which archives this member downloads.
     pub(crate) policy: DownloadPolicy,
+    /// Its envelope, when the community is encrypted.
+    pub(crate) encrypted: Option<Encrypted>,
 }
 
 impl MemberContext {
@@ -102,6 +114,11 @@ pub(crate) struct Shared {
     pub(crate) seeding: Vec<LinkKind>,
     /// The kind the running download uses.
     pub(crate) downloading: Option<LinkKind>,
+    /// The last download left archives (or the index) waiting for a key:
+    /// the owner repeating its link starts nothing until keys arrive.
+    pub(crate) awaiting_key: bool,
+    /// Key IDs already reported missing, so each is said once.
+    pub(crate) reported_keys: BTreeSet<String>,
 }
 
 pub(crate) fn lock(shared: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {

@@ -19,11 +19,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::Config,
+    encryption::{Keyrings, keys_inbox, watch_inbox},
     error::{Error, Result},
     event::{EventSender, NodeEvent},
     member::{JoinOptions, Member, MemberContext},
     networks::Networks,
-    owner::{self, OwnedCommunities, OwnerContext},
+    owner::{self, OwnOptions, OwnedCommunities, OwnerContext},
     status::{CommunityStatus, NetworkStatus},
 };
 
@@ -106,6 +107,7 @@ impl NodeBuilder {
                 source,
             })?;
         let store = Store::open(config.store_path()).await?;
+        let keyrings = Arc::new(Keyrings::new(identity.installation_id())?);
         let mut engines = Networks::start(&config, self.backends).await?;
         // A preferred network must be one this node runs; the file cannot
         // know which backends the program adds, so it is checked here.
@@ -156,6 +158,7 @@ impl NodeBuilder {
             reannounce_interval: config.reannounce_interval,
             link_reply_interval: config.link_reply_interval,
             failures: Default::default(),
+            keyrings: Arc::clone(&keyrings),
             #[cfg(feature = "waku")]
             ingest_from: engines.waku.clone().filter(|_| config.waku.ingest),
         };
@@ -189,6 +192,7 @@ impl NodeBuilder {
                 dispatcher,
                 owner,
                 members: Mutex::default(),
+                keyrings,
                 events,
                 shutdown,
             }),
@@ -198,14 +202,29 @@ impl NodeBuilder {
                 path: owned.key_file.clone(),
                 source,
             })?;
-            node.add_owned(key, owned.topics, owned.archiving).await?;
+            let options = OwnOptions::new(owned.topics)
+                .with_archiving(owned.archiving)
+                .with_encrypted(owned.encrypted);
+            node.add_owned_with(key, options).await?;
         }
         for joined in node.inner.config.joined.clone() {
             let options = JoinOptions::default()
                 .with_prefer(joined.prefer)
-                .with_download(joined.download);
+                .with_download(joined.download)
+                .with_encrypted(joined.encrypted);
             node.join_with(joined.community, options).await?;
         }
+        // Key files handed to the running node (`archivist keys import`
+        // while the node holds the store); the task holds no node handle.
+        let (store, keyrings) = (node.inner.store.clone(), Arc::clone(&node.inner.keyrings));
+        tokio::spawn(watch_inbox(
+            keys_inbox(&node.inner.config.data_dir),
+            node.inner.shutdown.clone(),
+            move |keys| {
+                let (store, keyrings) = (store.clone(), Arc::clone(&keyrings));
+                Box::pin(async move { keyrings.import(&store, keys).await.map(drop) })
+            },
+        ));
         Ok(node)
     }
 }
@@ -233,6 +252,8 @@ struct Inner {
     /// The owner's side, with the communities this node owns.
     owner: OwnerContext,
     members: Mutex<HashMap<CommunityId, Member>>,
+    /// Encrypted communities' keyrings, owned and joined.
+    keyrings: Arc<Keyrings>,
     events: EventSender,
     shutdown: CancellationToken,
 }
@@ -261,6 +282,7 @@ impl Inner {
         community: CommunityId,
         prefer: Option<LinkKind>,
         policy: DownloadPolicy,
+        encrypted: Option<crate::encryption::Encrypted>,
     ) -> MemberContext {
         let mut networks: Vec<_> = self
             .networks
@@ -285,6 +307,7 @@ impl Inner {
             request_link_on_join: self.config.request_link_on_join,
             import: self.config.import.clone(),
             policy,
+            encrypted,
         }
     }
 }
@@ -385,6 +408,20 @@ impl Node {
         topics: Vec<Topic>,
         archiving: bool,
     ) -> Result<()> {
+        self.add_owned_with(key, OwnOptions::new(topics).with_archiving(archiving))
+            .await
+    }
+
+    /// [`Node::add_owned`] with `options`, which also say whether the
+    /// community is encrypted: then every archive and index is sealed with
+    /// its newest hash-ratchet key (one is made and stored when there is
+    /// none; `archivist keys export` gives it to members).
+    pub async fn add_owned_with(&self, key: CommunityKey, options: OwnOptions) -> Result<()> {
+        let OwnOptions {
+            topics,
+            archiving,
+            encrypted,
+        } = options;
         let community = key.community_id();
         if self.inner.owner.owned.contains(&community) {
             return Err(Error::AlreadyAdded(community));
@@ -395,7 +432,17 @@ impl Node {
             .store
             .claim_topics(community, topics.clone())
             .await?;
-        let owned = owner::Owned::start(&self.inner.owner, key, topics).await?;
+        let encrypted = if encrypted {
+            Some(
+                self.inner
+                    .keyrings
+                    .open_for_owner(&self.inner.store, community)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let owned = owner::Owned::start(&self.inner.owner, key, topics, encrypted).await?;
         self.inner.owner.owned.lock().insert(community, owned);
         if archiving {
             self.set_archiving(&community, true).await?;
@@ -407,19 +454,19 @@ impl Node {
     /// run in progress and stops seeding its torrent; what it published on
     /// Codex stays there.
     pub async fn set_archiving(&self, community: &CommunityId, on: bool) -> Result<()> {
-        let topics = self
+        let (topics, envelope) = self
             .inner
             .owner
             .owned
             .lock()
             .get(community)
-            .map(|o| o.topics.clone())
+            .map(|o| (o.topics.clone(), o.encrypted.as_ref().map(|e| e.shared())))
             .ok_or(Error::NotOwned(*community))?;
         for Network { scheduler, .. } in &self.inner.networks {
             if on && !scheduler.is_scheduled(community) {
-                scheduler
-                    .schedule(CommunityArchive::new(*community, topics.clone()))
-                    .await?;
+                let archive = CommunityArchive::new(*community, topics.clone())
+                    .with_envelope(envelope.clone());
+                scheduler.schedule(archive).await?;
             } else if !on {
                 scheduler.stop(community).await;
             }
@@ -463,12 +510,34 @@ impl Node {
         if self.inner.lock_members().contains_key(&community) {
             return Err(Error::AlreadyAdded(community));
         }
-        let context = self
-            .inner
-            .member_context(community, options.prefer, options.download);
+        let encrypted = if options.encrypted {
+            Some(
+                self.inner
+                    .keyrings
+                    .open(&self.inner.store, community)
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let context =
+            self.inner
+                .member_context(community, options.prefer, options.download, encrypted);
         let member = Member::start(context).await?;
         self.inner.lock_members().insert(community, member);
         Ok(())
+    }
+
+    /// Stores hash-ratchet keys (a key file's, grouped by community) and
+    /// puts them to use at once: an owner seals its next archive with the
+    /// newest (a rekey), and a member's archives that waited for one of
+    /// them are imported now, without a restart. Importing a key again
+    /// adds nothing.
+    pub async fn import_keys(
+        &self,
+        keys: Vec<archive_crypto::HrKey>,
+    ) -> Result<Vec<(CommunityId, archive_store::KeysImported)>> {
+        self.inner.keyrings.import(&self.inner.store, keys).await
     }
 
     /// Leaves a community: its archive tasks and downloads stop and this node

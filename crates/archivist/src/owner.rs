@@ -24,10 +24,47 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    encryption::{Encrypted, Keyrings},
     error::Result,
     event::{EventSender, NodeEvent},
     repeats::{FailureKey, RepeatedFailures},
 };
+
+/// How a node owns a community ([`Node::add_owned_with`](crate::Node::add_owned_with)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OwnOptions {
+    /// Its chat topics, archived and claimed in the store.
+    pub topics: Vec<Topic>,
+    /// Whether archiving runs.
+    pub archiving: bool,
+    /// Whether archives and index are encrypted with the community's
+    /// hash-ratchet keys (a first key is made when the store has none).
+    pub encrypted: bool,
+}
+
+impl OwnOptions {
+    /// Archiving `topics`, plain.
+    pub fn new(topics: Vec<Topic>) -> OwnOptions {
+        OwnOptions {
+            topics,
+            archiving: true,
+            encrypted: false,
+        }
+    }
+
+    /// The same, archiving or not.
+    pub fn with_archiving(mut self, archiving: bool) -> OwnOptions {
+        self.archiving = archiving;
+        self
+    }
+
+    /// The same, encrypted or not.
+    pub fn with_encrypted(mut self, encrypted: bool) -> OwnOptions {
+        self.encrypted = encrypted;
+        self
+    }
+}
 
 /// What the owner's side uses of the node, and nothing more.
 #[derive(Clone)]
@@ -43,6 +80,9 @@ pub(crate) struct OwnerContext {
     pub(crate) link_reply_interval: Duration,
     /// Announce failures that repeat, reported once and then with a count.
     pub(crate) failures: RepeatedFailures,
+    /// Encrypted communities' keyrings, whose counters are saved after
+    /// each publish.
+    pub(crate) keyrings: Arc<Keyrings>,
     /// The Waku node whose relayed messages are stored, when ingestion is on.
     #[cfg(feature = "waku")]
     pub(crate) ingest_from: Option<Arc<transport_waku::WakuNode>>,
@@ -81,6 +121,8 @@ impl OwnedCommunities {
 pub(crate) struct Owned {
     pub(crate) key: CommunityKey,
     pub(crate) topics: Vec<Topic>,
+    /// Its envelope, when it is encrypted.
+    pub(crate) encrypted: Option<Encrypted>,
     /// Stores relayed messages on the topics while it lives.
     #[cfg(feature = "waku")]
     _ingestion: Option<transport_waku::Ingestion>,
@@ -109,6 +151,7 @@ impl Owned {
         context: &OwnerContext,
         key: CommunityKey,
         topics: Vec<Topic>,
+        encrypted: Option<Encrypted>,
     ) -> Result<Owned> {
         #[cfg(feature = "waku")]
         let ingestion = match &context.ingest_from {
@@ -145,6 +188,7 @@ impl Owned {
         Ok(Owned {
             key,
             topics,
+            encrypted,
             #[cfg(feature = "waku")]
             _ingestion: ingestion,
             _reannouncing: reannouncing,
@@ -204,6 +248,15 @@ async fn announce(
         return Err(NotRecorded);
     };
     let kind = link.kind();
+    // What the publish sealed is about to be announced: its sequence
+    // numbers are saved first, so a restart does not start them over.
+    if let Err(e) = context
+        .keyrings
+        .save_counters(&context.store, community)
+        .await
+    {
+        tracing::warn!(%community, error = %e, "saving the hash-ratchet counters failed");
+    }
     let recorded = async {
         let last = context.store.announcement(community, &kind).await?;
         let clock = now_ms().max(last.as_ref().map_or(0, |a| a.clock) + 1);

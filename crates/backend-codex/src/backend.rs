@@ -15,8 +15,8 @@ use archive_backend::{
     PublishedArchive, RemoteIndex, ResolveOptions, Result, feed_partitions,
 };
 use archive_index::{
-    Archive, ArchiveId, ArchiveMetadata, CodexEntry, CodexIndex, CommunityId, DataWriter,
-    DroppedMessage,
+    Archive, ArchiveId, ArchiveMetadata, BlobKind, CodexEntry, CodexIndex, CommunityId, DataWriter,
+    DroppedMessage, Envelope, decode_sealed_archive, open_blob, seal_blob,
 };
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -97,7 +97,14 @@ impl CodexBackend {
     }
 
     /// The index behind `cid`, from the cache or downloaded from `source`.
-    async fn index(&self, cid: &str, source: Source, deadline: Duration) -> Result<CodexIndex> {
+    /// Opened with `envelope` for an encrypted community.
+    async fn index(
+        &self,
+        cid: &str,
+        source: Source,
+        deadline: Duration,
+        envelope: Option<&dyn Envelope>,
+    ) -> Result<CodexIndex> {
         let bytes = match self.cached(cid) {
             Some(bytes) => bytes,
             None => {
@@ -111,14 +118,12 @@ impl CodexBackend {
                 bytes
             }
         };
-        CodexIndex::decode(&bytes).map_err(|e| {
-            Error::new(
-                ErrorKind::Corrupt,
-                NAME,
-                format!("index {cid} does not decode"),
-            )
-            .with_source(e)
-        })
+        let decoded = match envelope {
+            None => CodexIndex::decode(&bytes),
+            Some(_) => open_blob(envelope, BlobKind::Index, bytes.to_vec())
+                .and_then(|plain| CodexIndex::decode(&plain)),
+        };
+        decoded.map_err(|e| Error::undecodable(NAME, format!("index {cid}"), e))
     }
 
     /// Uploads the archives of the partition `state`'s writer holds, each
@@ -194,15 +199,17 @@ fn format_error(e: archive_index::Error) -> Error {
 
 /// Decodes archive `cid`, whose bytes the client verified against their
 /// tree root, and checks it is the archive its index entry describes.
-fn decode_archive(cid: &str, bytes: &[u8], metadata: &ArchiveMetadata) -> Result<Archive> {
-    let archive = Archive::decode(bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::Corrupt,
-            NAME,
-            format!("archive {cid} does not decode"),
-        )
-        .with_source(e)
-    })?;
+fn decode_archive(
+    cid: &str,
+    bytes: &[u8],
+    metadata: &ArchiveMetadata,
+    envelope: Option<&dyn Envelope>,
+) -> Result<Archive> {
+    let decoded = match envelope {
+        None => Archive::decode(bytes),
+        Some(_) => decode_sealed_archive(envelope, bytes.to_vec()),
+    };
+    let archive = decoded.map_err(|e| Error::undecodable(NAME, format!("archive {cid}"), e))?;
     if archive.metadata != *metadata {
         return Err(Error::new(
             ErrorKind::Corrupt,
@@ -232,13 +239,19 @@ impl Backend for CodexBackend {
     async fn publish(
         &self,
         request: PublishRequest<'_>,
-        _options: &PublishOptions,
+        options: &PublishOptions,
     ) -> Result<PublishOutcome> {
         let manifest_deadline = self.client.config().manifest_deadline;
+        let envelope = options.envelope.as_deref();
         let index = match &request.previous {
             Some(link) => {
-                self.index(index_cid(link)?, Source::Network, manifest_deadline)
-                    .await?
+                self.index(
+                    index_cid(link)?,
+                    Source::Network,
+                    manifest_deadline,
+                    envelope,
+                )
+                .await?
             }
             None => CodexIndex::new(),
         };
@@ -256,7 +269,8 @@ impl Backend for CodexBackend {
             async move {
                 match item {
                     PartitionItem::Begin(part) => {
-                        let mut writer = DataWriter::new(Vec::new(), 0, topics.clone());
+                        let mut writer = DataWriter::new(Vec::new(), 0, topics.clone())
+                            .with_envelope(options.envelope.clone());
                         writer.begin_partition(part).map_err(format_error)?;
                         lock(state).writer = Some(writer);
                     }
@@ -285,7 +299,8 @@ impl Backend for CodexBackend {
                 dropped,
             });
         }
-        let bytes = Bytes::from(index.encode());
+        let sealed = seal_blob(envelope, BlobKind::Index, index.encode()).map_err(format_error)?;
+        let bytes = Bytes::from(sealed);
         let cid = self
             .client
             .upload(bytes.clone(), &self.options.upload)
@@ -320,7 +335,9 @@ impl Backend for CodexBackend {
                 after: deadline,
             })??;
         self.remember(cid, bytes);
-        let index = self.index(cid, Source::Network, deadline).await?;
+        let index = self
+            .index(cid, Source::Network, deadline, options.envelope.as_deref())
+            .await?;
         Ok(RemoteIndex::from(&index))
     }
 
@@ -339,7 +356,7 @@ impl Backend for CodexBackend {
         let index = tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(cancelled()),
-            index = self.index(cid, Source::Network, deadline) => index?,
+            index = self.index(cid, Source::Network, deadline, options.envelope.as_deref()) => index?,
         };
         let mut wanted = archives
             .iter()
@@ -367,15 +384,28 @@ impl Backend for CodexBackend {
                 () = cancel.cancelled() => return Err(cancelled()),
                 fetched = self.archive_bytes(&archive_cid) => fetched?,
             };
-            let archive = decode_archive(&archive_cid, &bytes, &metadata)?;
+            let event = match decode_archive(
+                &archive_cid,
+                &bytes,
+                &metadata,
+                options.envelope.as_deref(),
+            ) {
+                Ok(archive) => FetchEvent::ArchiveFetched { id, range, archive },
+                // The node keeps the verified blocks: `read_archive` opens
+                // them from there once the key is held.
+                Err(e) if e.kind() == ErrorKind::KeyMissing => FetchEvent::ArchiveLocked {
+                    id,
+                    range,
+                    key_id: e.missing_key().unwrap_or_default().to_owned(),
+                },
+                Err(e) => return Err(e),
+            };
             // The archive is decoded; its buffer goes back to the client for
             // the next download.
             drop(bytes);
             outcome.bytes_fetched += network_bytes;
             outcome.fetched.push(id);
-            FetchEvent::ArchiveFetched { id, range, archive }
-                .hand_over(&events, &cancel, NAME)
-                .await?;
+            event.hand_over(&events, &cancel, NAME).await?;
         }
         Ok(outcome)
     }
@@ -385,10 +415,17 @@ impl Backend for CodexBackend {
         _community: &CommunityId,
         link: &Link,
         id: &ArchiveId,
+        options: &FetchOptions,
     ) -> Result<Archive> {
         let cid = index_cid(link)?;
+        let envelope = options.envelope.as_deref();
         let index = self
-            .index(cid, Source::Local, self.client.config().request_deadline)
+            .index(
+                cid,
+                Source::Local,
+                self.client.config().request_deadline,
+                envelope,
+            )
             .await?;
         let entry = index.get(id).ok_or_else(|| {
             Error::new(
@@ -398,7 +435,7 @@ impl Backend for CodexBackend {
             )
         })?;
         let bytes = self.client.download(&entry.cid, Source::Local).await?;
-        decode_archive(&entry.cid, &bytes, &entry.metadata)
+        decode_archive(&entry.cid, &bytes, &entry.metadata, envelope)
     }
 
     async fn seed(&self, _community: &CommunityId, link: &Link) -> Result<()> {

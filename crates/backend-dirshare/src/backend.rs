@@ -9,8 +9,8 @@ use archive_backend::{
     ResolveOptions, Result,
 };
 use archive_index::{
-    Archive, ArchiveId, ArchiveMetadata, CodexEntry, CodexIndex, CommunityId, DataWriter,
-    MAX_ARCHIVE_SIZE, partitions,
+    Archive, ArchiveId, ArchiveMetadata, BlobKind, CodexEntry, CodexIndex, CommunityId, DataWriter,
+    Envelope, MAX_ARCHIVE_SIZE, decode_sealed_archive, open_blob, partitions, seal_blob,
 };
 use futures::StreamExt;
 use tokio::sync::mpsc;
@@ -41,7 +41,13 @@ impl DirShareBackend {
 
     /// The index behind `hash`: this node's copy, else the shared one, which
     /// is then kept (verified) as this node's copy.
-    async fn index(&self, community: &CommunityId, hash: &str) -> Result<CodexIndex> {
+    /// Opened with `envelope` for an encrypted community.
+    async fn index(
+        &self,
+        community: &CommunityId,
+        hash: &str,
+        envelope: Option<&dyn Envelope>,
+    ) -> Result<CodexIndex> {
         let (this, community, hash) = (self.clone(), *community, hash.to_owned());
         let bytes = blocking(move || {
             this.local
@@ -53,9 +59,9 @@ impl DirShareBackend {
                 })
         })
         .await?;
-        CodexIndex::decode(&bytes).map_err(|e| {
-            Error::new(ErrorKind::Corrupt, NAME, "the index does not decode").with_source(e)
-        })
+        open_blob(envelope, BlobKind::Index, bytes)
+            .and_then(|plain| CodexIndex::decode(&plain))
+            .map_err(|e| Error::undecodable(NAME, "the index", e))
     }
 
     /// Stores `bytes` in this node's folder and the shared one.
@@ -100,15 +106,14 @@ fn format_error(e: archive_index::Error) -> Error {
 
 /// Decodes a verified archive blob and checks it is the archive its index
 /// entry describes.
-fn decode(id: &ArchiveId, bytes: &[u8], metadata: &ArchiveMetadata) -> Result<Archive> {
-    let archive = Archive::decode(bytes).map_err(|e| {
-        Error::new(
-            ErrorKind::Corrupt,
-            NAME,
-            format!("archive {id} does not decode"),
-        )
-        .with_source(e)
-    })?;
+fn decode(
+    id: &ArchiveId,
+    bytes: Vec<u8>,
+    metadata: &ArchiveMetadata,
+    envelope: Option<&dyn Envelope>,
+) -> Result<Archive> {
+    let archive = decode_sealed_archive(envelope, bytes)
+        .map_err(|e| Error::undecodable(NAME, format!("archive {id}"), e))?;
     if archive.metadata != *metadata {
         return Err(Error::new(
             ErrorKind::Corrupt,
@@ -154,17 +159,22 @@ impl Backend for DirShareBackend {
     async fn publish(
         &self,
         request: PublishRequest<'_>,
-        _options: &PublishOptions,
+        options: &PublishOptions,
     ) -> Result<PublishOutcome> {
+        let envelope = options.envelope.as_deref();
         let mut index = match &request.previous {
-            Some(link) => self.index(&request.community, index_hash(link)?).await?,
+            Some(link) => {
+                self.index(&request.community, index_hash(link)?, envelope)
+                    .await?
+            }
             None => CodexIndex::new(),
         };
         let mut archives = Vec::new();
         let mut dropped = Vec::new();
         for part in partitions(request.range, request.interval).map_err(format_error)? {
             // One partition in memory at a time, as the Codex backend does.
-            let mut writer = DataWriter::new(Vec::new(), 0, request.topics.clone());
+            let mut writer = DataWriter::new(Vec::new(), 0, request.topics.clone())
+                .with_envelope(options.envelope.clone());
             let mut messages = request.messages.messages(&request.topics, part);
             let mut open = false;
             while let Some(message) = messages.next().await {
@@ -202,7 +212,8 @@ impl Backend for DirShareBackend {
                 dropped,
             });
         }
-        let hash = self.store(&request.community, index.encode()).await?;
+        let sealed = seal_blob(envelope, BlobKind::Index, index.encode()).map_err(format_error)?;
+        let hash = self.store(&request.community, sealed).await?;
         Ok(PublishOutcome {
             link: Some(link_to(&hash)?),
             archives,
@@ -214,9 +225,11 @@ impl Backend for DirShareBackend {
         &self,
         community: &CommunityId,
         link: &Link,
-        _options: &ResolveOptions,
+        options: &ResolveOptions,
     ) -> Result<RemoteIndex> {
-        let index = self.index(community, index_hash(link)?).await?;
+        let index = self
+            .index(community, index_hash(link)?, options.envelope.as_deref())
+            .await?;
         Ok(RemoteIndex {
             archives: index
                 .iter()
@@ -237,7 +250,7 @@ impl Backend for DirShareBackend {
         let cancelled = || Error::new(ErrorKind::Cancelled, NAME, "fetch cancelled");
         let index = tokio::select! {
             () = cancel.cancelled() => return Err(cancelled()),
-            index = self.index(community, index_hash(link)?) => index?,
+            index = self.index(community, index_hash(link)?, options.envelope.as_deref()) => index?,
         };
         let mut wanted = archives
             .iter()
@@ -278,13 +291,21 @@ impl Backend for DirShareBackend {
                     bytes
                 }
             };
-            let archive = decode(&id, &bytes, &entry.metadata)?;
-            let (this, c) = (self.clone(), *community);
-            blocking(move || this.local.write(&c, &bytes)).await?;
+            // The blob matched its hash: kept even when its key is missing,
+            // so `read_archive` opens it once the key is held.
+            let (this, c, blob) = (self.clone(), *community, bytes.clone());
+            let event = match decode(&id, bytes, &entry.metadata, options.envelope.as_deref()) {
+                Ok(archive) => FetchEvent::ArchiveFetched { id, range, archive },
+                Err(e) if e.kind() == ErrorKind::KeyMissing => FetchEvent::ArchiveLocked {
+                    id,
+                    range,
+                    key_id: e.missing_key().unwrap_or_default().to_owned(),
+                },
+                Err(e) => return Err(e),
+            };
+            blocking(move || this.local.write(&c, &blob)).await?;
             outcome.fetched.push(id);
-            FetchEvent::ArchiveFetched { id, range, archive }
-                .hand_over(&events, &cancel, NAME)
-                .await?;
+            event.hand_over(&events, &cancel, NAME).await?;
         }
         Ok(outcome)
     }
@@ -294,8 +315,10 @@ impl Backend for DirShareBackend {
         community: &CommunityId,
         link: &Link,
         id: &ArchiveId,
+        options: &FetchOptions,
     ) -> Result<Archive> {
-        let index = self.index(community, index_hash(link)?).await?;
+        let envelope = options.envelope.as_deref();
+        let index = self.index(community, index_hash(link)?, envelope).await?;
         let entry = index.get(id).ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
@@ -306,7 +329,7 @@ impl Backend for DirShareBackend {
         let hash = archive_hash(id, entry)?;
         let (this, c) = (self.clone(), *community);
         let bytes = blocking(move || this.local.read(&c, &hash, MAX_ARCHIVE_SIZE)).await?;
-        decode(id, &bytes, &entry.metadata)
+        decode(id, bytes, &entry.metadata, envelope)
     }
 
     /// Copies the index and the archives behind `link` that this node holds
@@ -320,10 +343,12 @@ impl Backend for DirShareBackend {
                 Error::new(e.kind(), NAME, format!("this node holds no index {hash}"))
                     .with_source(e)
             })?;
-            let index = CodexIndex::decode(&bytes).map_err(|e| {
-                Error::new(ErrorKind::Corrupt, NAME, "the index does not decode").with_source(e)
-            })?;
-            // A member serves the archives it holds; an owner holds all.
+            // A member serves the archives it holds; an owner holds all. A
+            // sealed index (an encrypted community's) names its archives
+            // only to a key holder, and `seed` has no envelope: then only
+            // the index is shared, and its archives stay where publishing
+            // or fetching put them (the shared folder already has them).
+            let index = CodexIndex::decode(&bytes).unwrap_or_default();
             for (id, entry) in index.iter() {
                 match this
                     .local

@@ -119,9 +119,9 @@ impl Backend for TorrentBackend {
     async fn publish(
         &self,
         request: PublishRequest<'_>,
-        _options: &PublishOptions,
+        options: &PublishOptions,
     ) -> Result<PublishOutcome> {
-        let report = self.append(&request).await?;
+        let report = self.append(&request, options.envelope.clone()).await?;
         if report.archives.is_empty() {
             return Ok(PublishOutcome::from_report(request.previous, report));
         }
@@ -137,7 +137,9 @@ impl Backend for TorrentBackend {
     ) -> Result<RemoteIndex> {
         let active = self.torrent_for(community, link, options.timeout).await?;
         let timeout = options.timeout.unwrap_or(self.config.metadata_timeout);
-        let index = self.read_index(community, &active, timeout).await?;
+        let index = self
+            .read_index(community, &active, timeout, options.envelope.as_deref())
+            .await?;
         Ok(RemoteIndex::from(&index))
     }
 
@@ -159,8 +161,12 @@ impl Backend for TorrentBackend {
         community: &CommunityId,
         _link: &Link,
         id: &ArchiveId,
+        options: &FetchOptions,
     ) -> Result<Archive> {
-        read_stored(self.archive_dir(community), *id).await
+        let dir = self
+            .archive_dir(community)
+            .with_envelope(options.envelope.clone());
+        read_stored(dir, *id).await
     }
 
     async fn seed(&self, community: &CommunityId, link: &Link) -> Result<()> {

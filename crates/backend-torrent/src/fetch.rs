@@ -14,7 +14,8 @@ use archive_backend::{
     Error, ErrorKind, FetchEvent, FetchOptions, FetchOrder, FetchOutcome, Link, LinkKind, Result,
 };
 use archive_index::{
-    Archive, ArchiveId, CommunityId, ExtractOptions, IndexEntry, TorrentIndex, extract_archive,
+    Archive, ArchiveId, BlobKind, CommunityId, Envelope, ExtractOptions, IndexEntry, TorrentIndex,
+    extract_sealed_archive, open_blob,
 };
 use tokio::{io::AsyncSeekExt, sync::mpsc};
 use tokio_util::sync::CancellationToken;
@@ -71,6 +72,7 @@ impl TorrentBackend {
         community: &CommunityId,
         active: &Active,
         timeout: Duration,
+        envelope: Option<&dyn Envelope>,
     ) -> Result<TorrentIndex> {
         let (info_bytes, data_len) = active
             .handle
@@ -125,9 +127,10 @@ impl TorrentBackend {
         })?;
         // Every entry must lie inside `data` as the torrent sizes it, so that
         // no read allocates for an archive that cannot be there.
-        TorrentIndex::decode(&bytes)
+        open_blob(envelope, BlobKind::Index, bytes)
+            .and_then(|plain| TorrentIndex::decode(&plain))
             .and_then(|index| index.check_data_len(data_len).map(|()| index))
-            .map_err(|e| Error::new(ErrorKind::Corrupt, NAME, "the fetched index").with_source(e))
+            .map_err(|e| Error::undecodable(NAME, "the fetched index", e))
     }
 
     /// How to keep librqbit requesting the pieces of `entries` however far
@@ -195,7 +198,12 @@ impl TorrentBackend {
     ) -> Result<FetchOutcome> {
         let active = self.torrent_for(community, link, None).await?;
         let index = self
-            .read_index(community, &active, self.config.metadata_timeout)
+            .read_index(
+                community,
+                &active,
+                self.config.metadata_timeout,
+                options.envelope.as_deref(),
+            )
             .await?;
         let mut wanted = Vec::with_capacity(archives.len());
         for id in archives.iter().collect::<HashSet<_>>() {
@@ -265,17 +273,26 @@ impl TorrentBackend {
             for (range, id, entry) in wanted {
                 // Biased: once cancelled, no further archive is handed over,
                 // however quickly the next one would read.
-                let archive = tokio::select! {
+                let read = tokio::select! {
                     biased;
                     () = cancel.cancelled() => return Err(cancelled()),
-                    read = read_verified(&mut stream, &id, &entry) => read?,
+                    read = read_verified(&mut stream, &id, &entry, options.envelope.as_deref()) => read,
+                };
+                let event = match read {
+                    Ok(archive) => FetchEvent::ArchiveFetched { id, range, archive },
+                    // Its pieces verified and stay in `data`: `read_archive`
+                    // opens it once the key is there.
+                    Err(e) if e.kind() == ErrorKind::KeyMissing => FetchEvent::ArchiveLocked {
+                        id,
+                        range,
+                        key_id: e.missing_key().unwrap_or_default().to_owned(),
+                    },
+                    Err(e) => return Err(e),
                 };
                 archives_read.fetch_add(1, Ordering::Relaxed);
                 fetched.push(id);
                 caller_busy.store(true, Ordering::Relaxed);
-                let handed = FetchEvent::ArchiveFetched { id, range, archive }
-                    .hand_over(&events, &cancel, NAME)
-                    .await;
+                let handed = event.hand_over(&events, &cancel, NAME).await;
                 caller_busy.store(false, Ordering::Relaxed);
                 handed?;
             }
@@ -309,7 +326,10 @@ pub(crate) async fn read_stored(dir: ArchiveDir, id: ArchiveId) -> Result<Archiv
     tokio::task::spawn_blocking(move || {
         // Only this entry has to lie inside `data`: a member's later
         // archives may not be written yet while earlier ones are read.
-        let index = dir.load_index().map_err(local)?;
+        let index = dir.load_index().map_err(|e| match e {
+            torrent_format::Error::Format(e) => Error::undecodable(NAME, "the stored index", e),
+            e => local(e),
+        })?;
         let path = dir.data_path();
         let mut data = std::fs::File::open(&path).map_err(|e| {
             Error::new(
@@ -326,7 +346,19 @@ pub(crate) async fn read_stored(dir: ArchiveDir, id: ArchiveId) -> Result<Archiv
                     .with_source(e)
             })?
             .len();
-        extract_archive(&mut data, len, &index, &id, ExtractOptions::default()).map_err(|e| {
+        let envelope = dir.envelope();
+        extract_sealed_archive(
+            &mut data,
+            len,
+            &index,
+            &id,
+            ExtractOptions::default(),
+            envelope,
+        )
+        .map_err(|e| {
+            if e.key_missing().is_some() {
+                return Error::undecodable(NAME, format!("archive {id}"), e);
+            }
             Error::new(
                 ErrorKind::NotFound,
                 NAME,

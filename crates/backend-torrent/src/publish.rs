@@ -5,7 +5,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use archive_backend::{
-    Error, ErrorKind, Link, LinkKind, PartitionItem, PublishRequest, Result, feed_partitions,
+    Error, ErrorKind, Link, LinkKind, PartitionItem, PublishRequest, Result, SharedEnvelope,
+    feed_partitions,
 };
 use archive_index::{CommunityId, DataWriter, Message, TimeRange, WriteReport};
 use tokio::sync::mpsc;
@@ -65,13 +66,19 @@ impl TorrentBackend {
 
     /// Appends the archives of `request` to `data` on a blocking thread fed by
     /// the message stream, one message in memory at a time.
-    pub(crate) async fn append(&self, request: &PublishRequest<'_>) -> Result<WriteReport> {
-        let dir = self.archive_dir(&request.community);
+    pub(crate) async fn append(
+        &self,
+        request: &PublishRequest<'_>,
+        envelope: Option<SharedEnvelope>,
+    ) -> Result<WriteReport> {
+        let dir = self
+            .archive_dir(&request.community)
+            .with_envelope(envelope.clone());
         let topics = request.topics.clone();
         let (tx, mut rx) = mpsc::channel::<WriterInput>(1024);
         let writer = tokio::task::spawn_blocking(move || {
             dir.append(|out, start| -> Result<WriteReport, AppendError> {
-                let mut writer = DataWriter::new(out, start, topics);
+                let mut writer = DataWriter::new(out, start, topics).with_envelope(envelope);
                 while let Some(input) = rx.blocking_recv() {
                     match input {
                         WriterInput::Begin(range) => {

@@ -5,7 +5,10 @@
 use std::io::SeekFrom;
 
 use archive_backend::{Error, ErrorKind, Result};
-use archive_index::{Archive, ArchiveId, ExtractOptions, IndexEntry, PIECE_LENGTH, TorrentIndex};
+use archive_index::{
+    Archive, ArchiveId, Envelope, ExtractOptions, IndexEntry, PIECE_LENGTH, TorrentIndex,
+    decode_sealed_archive,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt};
 
 use crate::engine::NAME;
@@ -107,6 +110,7 @@ pub(crate) async fn read_verified(
     stream: &mut (impl tokio::io::AsyncRead + tokio::io::AsyncSeek + Unpin),
     id: &ArchiveId,
     entry: &IndexEntry,
+    envelope: Option<&dyn Envelope>,
 ) -> Result<Archive> {
     // The index was checked against `data`'s length; the cap bounds what one
     // archive may take in memory, as for every other reader.
@@ -128,9 +132,8 @@ pub(crate) async fn read_verified(
         )
         .with_source(e)
     })?;
-    let archive = Archive::decode(&bytes).map_err(|e| {
-        Error::new(ErrorKind::Corrupt, NAME, format!("archive {id}")).with_source(e)
-    })?;
+    let archive = decode_sealed_archive(envelope, bytes)
+        .map_err(|e| Error::undecodable(NAME, format!("archive {id}"), e))?;
     if archive.metadata != entry.metadata {
         return Err(Error::new(
             ErrorKind::Corrupt,

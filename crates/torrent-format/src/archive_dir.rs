@@ -18,9 +18,12 @@ use std::{
     fs::{self, File, OpenOptions},
     io::{BufWriter, Read, Write},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
-use archive_index::{CommunityId, TorrentIndex, WriteReport};
+use archive_index::{
+    BlobKind, CommunityId, Envelope, TorrentIndex, WriteReport, open_blob, seal_blob,
+};
 
 use crate::{
     error::{Error, IoContext, Result},
@@ -31,9 +34,14 @@ use crate::{
 const LOCK_FILE: &str = "writer.lock";
 
 /// The files of one community under a data directory.
+///
+/// An encrypted community's folder has an envelope
+/// ([`with_envelope`](Self::with_envelope)): its `index` file is sealed as
+/// status-go seals it, opened on every load and sealed on every write.
 #[derive(Clone, Debug)]
 pub struct ArchiveDir {
     dir: PathBuf,
+    envelope: Option<Arc<dyn Envelope>>,
 }
 
 /// What an append did.
@@ -52,12 +60,28 @@ impl ArchiveDir {
     pub fn new(root: &Path, community: &CommunityId) -> ArchiveDir {
         ArchiveDir {
             dir: root.join(community.to_string()),
+            envelope: None,
         }
     }
 
     /// Opens an existing community directory by path.
     pub fn at(dir: PathBuf) -> ArchiveDir {
-        ArchiveDir { dir }
+        ArchiveDir {
+            dir,
+            envelope: None,
+        }
+    }
+
+    /// The same folder, its index sealed and opened with `envelope` (none:
+    /// plain).
+    pub fn with_envelope(mut self, envelope: Option<Arc<dyn Envelope>>) -> ArchiveDir {
+        self.envelope = envelope;
+        self
+    }
+
+    /// The envelope its index (and its archives) are sealed with, if any.
+    pub fn envelope(&self) -> Option<&dyn Envelope> {
+        self.envelope.as_deref()
     }
 
     /// The community directory.
@@ -114,7 +138,10 @@ impl ArchiveDir {
     pub fn load_index(&self) -> Result<TorrentIndex> {
         let path = self.index_path();
         match fs::read(&path) {
-            Ok(bytes) => Ok(TorrentIndex::decode(&bytes)?),
+            Ok(bytes) => {
+                let plain = open_blob(self.envelope.as_deref(), BlobKind::Index, bytes)?;
+                Ok(TorrentIndex::decode(&plain)?)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(TorrentIndex::new()),
             Err(source) => Err(Error::Io { path, source }),
         }
@@ -197,7 +224,7 @@ impl ArchiveDir {
         for archive in &report.archives {
             index.insert(archive.entry.clone()).map_err(Error::from)?;
         }
-        write_atomically(&self.index_path(), &index.encode())?;
+        self.write_index(&index)?;
         Ok(AppendOutcome {
             report,
             index,
@@ -225,9 +252,15 @@ impl ArchiveDir {
         for entry in &entries[..first] {
             kept.insert(entry.clone())?;
         }
-        write_atomically(&self.index_path(), &kept.encode())?;
+        self.write_index(&kept)?;
         self.truncate_to(kept.data_len())?;
         Ok(entries[first..].to_vec())
+    }
+
+    /// Replaces `index` atomically, sealed when the folder has an envelope.
+    fn write_index(&self, index: &TorrentIndex) -> Result<()> {
+        let bytes = seal_blob(self.envelope.as_deref(), BlobKind::Index, index.encode())?;
+        write_atomically(&self.index_path(), &bytes)
     }
 
     /// Cuts `data` back to `len` bytes if it is longer; fails if it is shorter.

@@ -4,6 +4,7 @@
 //! restarts, hostile owners, late joiners, taken ports and download
 //! policies.
 
+mod encrypted;
 mod fixture;
 mod flows;
 mod jswaku;

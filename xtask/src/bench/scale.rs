@@ -181,7 +181,10 @@ pub(crate) fn run(bench: &mut Bench) -> anyhow::Result<()> {
     );
     row(
         "resident memory after the round",
-        format!("{rss_mib:.1} MiB (peak {:.1} MiB)", peak_kib as f64 / 1024.0),
+        format!(
+            "{rss_mib:.1} MiB (peak {:.1} MiB)",
+            peak_kib as f64 / 1024.0
+        ),
         "≤ 300 MiB",
         Some(rss_mib <= 300.0),
     );

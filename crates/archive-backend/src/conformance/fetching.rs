@@ -53,12 +53,17 @@ pub async fn cancelled_fetch_marks_nothing_partial(harness: &dyn Harness) -> Che
     for id in &handed.ids {
         check.ok(
             "reading an archive handed over",
-            member.read_archive(&community, &link, id).await,
+            member
+                .read_archive(&community, &link, id, &crate::FetchOptions::default())
+                .await,
         )?;
     }
     for id in missing.iter().filter(|id| !handed.ids.contains(id)) {
         check.ensure(
-            member.read_archive(&community, &link, id).await.is_err(),
+            member
+                .read_archive(&community, &link, id, &crate::FetchOptions::default())
+                .await
+                .is_err(),
             || format!("archive {id} was not handed over, yet it is readable"),
         )?;
     }
@@ -157,7 +162,10 @@ pub async fn fetch_hands_over_in_the_order_asked(harness: &dyn Harness) -> Check
         let mut ids = index.missing(&HashSet::new());
         // Asked in neither order: a middle one first.
         ids.rotate_left(1);
-        let options = FetchOptions { order };
+        let options = FetchOptions {
+            order,
+            ..FetchOptions::default()
+        };
         let (_, handed) = fetch(&check, &member, &community, &link, &ids, &options).await?;
         let mut expected = handed.ranges.clone();
         expected.sort();
@@ -266,7 +274,12 @@ pub async fn unknown_archive_ids_are_refused(harness: &dyn Harness) -> CheckResu
     })?;
     check.ensure(
         member
-            .read_archive(&community, &link, &stranger)
+            .read_archive(
+                &community,
+                &link,
+                &stranger,
+                &crate::FetchOptions::default(),
+            )
             .await
             .is_err(),
         || "an unknown archive ID reads".into(),
@@ -289,7 +302,7 @@ pub async fn corrupt_stored_bytes_are_never_handed_over(harness: &dyn Harness) -
     }
     check.ensure(
         owner
-            .read_archive(&community, &link, &ids[0])
+            .read_archive(&community, &link, &ids[0], &crate::FetchOptions::default())
             .await
             .is_err(),
         || "the owner reads its corrupt stored bytes as an archive".into(),

@@ -120,6 +120,28 @@ pub(super) async fn publish(
     weeks: std::ops::Range<u64>,
     previous: Option<Link>,
 ) -> Result<PublishOutcome, Failure> {
+    publish_with(
+        check,
+        node,
+        community,
+        source,
+        weeks,
+        previous,
+        &PublishOptions::default(),
+    )
+    .await
+}
+
+/// [`publish`] with `options`.
+pub(super) async fn publish_with(
+    check: &Check,
+    node: &DynBackend,
+    community: CommunityId,
+    source: &MessageList,
+    weeks: std::ops::Range<u64>,
+    previous: Option<Link>,
+    options: &PublishOptions,
+) -> Result<PublishOutcome, Failure> {
     let request = PublishRequest {
         community,
         topics: vec![TOPIC],
@@ -129,7 +151,7 @@ pub(super) async fn publish(
         messages: source,
     };
     let published = check
-        .within("publish", node.publish(request, &PublishOptions::default()))
+        .within("publish", node.publish(request, options))
         .await?;
     check.ok("publish", published)
 }
@@ -170,6 +192,8 @@ pub(super) struct HandedOver {
     pub(super) ids: Vec<ArchiveId>,
     pub(super) ranges: Vec<TimeRange>,
     pub(super) archives: Vec<Archive>,
+    /// Archives handed over as locked (their key missing), with the key.
+    pub(super) locked: Vec<(ArchiveId, String)>,
 }
 
 /// Fetches `ids` with `options` while draining the events, checks it fetched
@@ -227,11 +251,17 @@ pub(super) async fn drain(mut rx: mpsc::Receiver<FetchEvent>) -> HandedOver {
         ids: Vec::new(),
         ranges: Vec::new(),
         archives: Vec::new(),
+        locked: Vec::new(),
     };
-    while let Some(FetchEvent::ArchiveFetched { id, range, archive }) = rx.recv().await {
-        handed.ids.push(id);
-        handed.ranges.push(range);
-        handed.archives.push(archive);
+    while let Some(event) = rx.recv().await {
+        match event {
+            FetchEvent::ArchiveFetched { id, range, archive } => {
+                handed.ids.push(id);
+                handed.ranges.push(range);
+                handed.archives.push(archive);
+            }
+            FetchEvent::ArchiveLocked { id, key_id, .. } => handed.locked.push((id, key_id)),
+        }
     }
     handed
 }

@@ -48,7 +48,14 @@ pub async fn publish_resolve_fetch_round_trip(harness: &dyn Harness) -> CheckRes
     .await?;
     let ours = check.ok(
         "reading the published archive",
-        owner.read_archive(&community, &link, &missing[0]).await,
+        owner
+            .read_archive(
+                &community,
+                &link,
+                &missing[0],
+                &crate::FetchOptions::default(),
+            )
+            .await,
     )?;
     check.ensure(handed.archives[0] == ours, || {
         "the member was handed another archive than the owner wrote".into()
@@ -58,7 +65,14 @@ pub async fn publish_resolve_fetch_round_trip(harness: &dyn Harness) -> CheckRes
     })?;
     let theirs = check.ok(
         "reading the fetched archive back",
-        member.read_archive(&community, &link, &missing[0]).await,
+        member
+            .read_archive(
+                &community,
+                &link,
+                &missing[0],
+                &crate::FetchOptions::default(),
+            )
+            .await,
     )?;
     check.ensure(theirs == ours, || {
         "the member reads back another archive than the owner wrote".into()

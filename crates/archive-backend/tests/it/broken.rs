@@ -67,8 +67,9 @@ impl Backend for IgnoresCancellation {
         community: &CommunityId,
         link: &Link,
         id: &ArchiveId,
+        options: &archive_backend::FetchOptions,
     ) -> Result<Archive> {
-        self.0.read_archive(community, link, id).await
+        self.0.read_archive(community, link, id, options).await
     }
 
     async fn seed(&self, community: &CommunityId, link: &Link) -> Result<()> {

@@ -99,7 +99,12 @@ async fn cancelling_mid_fetch_stops_promptly() {
     assert_eq!(done, missing[..2].to_vec());
     assert!(
         member
-            .read_archive(&community, &link, &missing[2])
+            .read_archive(
+                &community,
+                &link,
+                &missing[2],
+                &archive_backend::FetchOptions::default()
+            )
             .await
             .is_err()
     );

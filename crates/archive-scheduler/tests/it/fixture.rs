@@ -165,8 +165,9 @@ impl Backend for Flaky {
         community: &CommunityId,
         link: &Link,
         id: &ArchiveId,
+        options: &archive_backend::FetchOptions,
     ) -> archive_backend::Result<Archive> {
-        self.inner.read_archive(community, link, id).await
+        self.inner.read_archive(community, link, id, options).await
     }
 
     async fn seed(&self, community: &CommunityId, link: &Link) -> archive_backend::Result<()> {
@@ -323,7 +324,12 @@ impl Node {
         for a in archives {
             let archive = self
                 .backend
-                .read_archive(&COMMUNITY, link, &a.id)
+                .read_archive(
+                    &COMMUNITY,
+                    link,
+                    &a.id,
+                    &archive_backend::FetchOptions::default(),
+                )
                 .await
                 .unwrap();
             assert_eq!(archive.metadata.range, a.range);

@@ -70,7 +70,8 @@ impl Database {
         let mmap_size: i64 = self
             .conn
             .query_row("PRAGMA mmap_size", [], |row| row.get(0))?;
-        self.conn.execute_batch("PRAGMA mmap_size = 0; BEGIN IMMEDIATE")?;
+        self.conn
+            .execute_batch("PRAGMA mmap_size = 0; BEGIN IMMEDIATE")?;
         // Rolled back on drop from here on, an error below included.
         let mut intake = Intake {
             db: self,

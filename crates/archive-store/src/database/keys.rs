@@ -25,6 +25,18 @@ impl std::fmt::Debug for StoredKey {
     }
 }
 
+/// A key's hash-ratchet counters, by key ID (the store does not derive key
+/// IDs; `archive-crypto` does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredCounters {
+    /// The key's ID.
+    pub key_id: [u8; 32],
+    /// The sequence number the next seal uses.
+    pub next_seq: u32,
+    /// The highest sequence number opened.
+    pub last_seen: u32,
+}
+
 /// What [`Database::import_keys`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KeysImported {
@@ -85,5 +97,56 @@ impl Database {
             keys.push(StoredKey { timestamp_ms, key });
         }
         Ok(keys)
+    }
+
+    /// Saves `community`'s key counters; a counter only moves forward, so
+    /// saving stale ones changes nothing.
+    pub fn save_key_counters(
+        &mut self,
+        community: &CommunityId,
+        counters: &[StoredCounters],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO key_counters (community_id, key_id, next_seq, last_seen) \
+                 VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (community_id, key_id) DO UPDATE SET \
+                 next_seq = max(next_seq, excluded.next_seq), \
+                 last_seen = max(last_seen, excluded.last_seen)",
+            )?;
+            for c in counters {
+                upsert.execute(rusqlite::params![
+                    community_blob(community),
+                    &c.key_id[..],
+                    c.next_seq,
+                    c.last_seen
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// `community`'s saved key counters.
+    pub fn key_counters(&self, community: &CommunityId) -> Result<Vec<StoredCounters>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key_id, next_seq, last_seen FROM key_counters WHERE community_id = ?1",
+        )?;
+        let mut rows = stmt.query([community_blob(community)])?;
+        let mut counters = Vec::new();
+        while let Some(row) = rows.next()? {
+            let bytes: Vec<u8> = row.get(0)?;
+            let key_id = bytes.as_slice().try_into().map_err(|_| Error::Corrupt {
+                what: "key counter",
+                reason: format!("a key ID of {} bytes, expected 32", bytes.len()),
+            })?;
+            counters.push(StoredCounters {
+                key_id,
+                next_seq: row.get(1)?,
+                last_seen: row.get(2)?,
+            });
+        }
+        Ok(counters)
     }
 }

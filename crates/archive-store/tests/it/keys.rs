@@ -1,7 +1,7 @@
 //! Encrypted communities' keys: stored per community, imported idempotently,
 //! and a table that stores migrated from version 4 gain empty.
 
-use archive_store::{Database, Error, KeysImported, SCHEMA_VERSION, StoredKey};
+use archive_store::{Database, Error, KeysImported, SCHEMA_VERSION, StoredCounters, StoredKey};
 
 use crate::sample::community;
 
@@ -47,6 +47,31 @@ fn keys_are_stored_per_community_and_importing_again_adds_nothing() {
 }
 
 #[test]
+fn key_counters_only_move_forward_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    let counters = |next_seq, last_seen| StoredCounters {
+        key_id: [7; 32],
+        next_seq,
+        last_seen,
+    };
+    {
+        let mut db = Database::open(&path).unwrap();
+        db.save_key_counters(&community(1), &[counters(5, 2)])
+            .unwrap();
+        // Stale counters (another task's older snapshot) change nothing.
+        db.save_key_counters(&community(1), &[counters(3, 4)])
+            .unwrap();
+    }
+    let db = Database::open(&path).unwrap();
+    assert_eq!(
+        db.key_counters(&community(1)).unwrap(),
+        vec![counters(5, 4)]
+    );
+    assert!(db.key_counters(&community(2)).unwrap().is_empty());
+}
+
+#[test]
 fn a_key_timestamp_past_sqlite_integers_is_refused_and_nothing_is_stored() {
     let mut db = Database::open_in_memory().unwrap();
     let refused = db.import_keys(&community(1), &[key(1_000, 1), key(u64::MAX, 2)]);
@@ -67,8 +92,10 @@ fn a_version_four_store_gains_an_empty_key_table() {
     }
     // Back to version 4 as it was: no key table.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE community_keys; PRAGMA user_version = 4;")
-        .unwrap();
+    conn.execute_batch(
+        "DROP TABLE community_keys; DROP TABLE key_counters; PRAGMA user_version = 4;",
+    )
+    .unwrap();
     drop(conn);
     let mut db = Database::open(&path).unwrap();
     assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION);

@@ -147,7 +147,8 @@ fn a_version_three_store_keys_its_state_by_network_name() {
         drop(db);
         let conn = rusqlite::Connection::open(&path).unwrap();
         conn.execute_batch(
-            "PRAGMA user_version = 3; DELETE FROM announcements; DROP TABLE community_keys;",
+            "PRAGMA user_version = 3; DELETE FROM announcements; DROP TABLE community_keys; \
+             DROP TABLE key_counters;",
         )
         .unwrap();
         for (table, columns, values) in [

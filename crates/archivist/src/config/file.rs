@@ -76,6 +76,8 @@ struct RawOwned {
     topics: Vec<String>,
     #[serde(default = "yes")]
     archiving: bool,
+    #[serde(default)]
+    encrypted: bool,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +88,8 @@ struct RawJoined {
     prefer: Option<String>,
     #[serde(default)]
     download: Option<toml::Value>,
+    #[serde(default)]
+    encrypted: bool,
 }
 
 fn yes() -> bool {
@@ -256,6 +260,7 @@ impl RawConfig {
                     key_file: o.key_file,
                     topics,
                     archiving: o.archiving,
+                    encrypted: o.encrypted,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -277,6 +282,7 @@ impl RawConfig {
                         })
                         .transpose()?
                         .unwrap_or_default(),
+                    encrypted: j.encrypted,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -84,9 +84,10 @@ impl Backend for Counting {
         community: &CommunityId,
         link: &Link,
         id: &ArchiveId,
+        options: &archive_backend::FetchOptions,
     ) -> Result<Archive> {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        self.inner.read_archive(community, link, id).await
+        self.inner.read_archive(community, link, id, options).await
     }
 
     async fn seed(&self, community: &CommunityId, link: &Link) -> Result<()> {
@@ -140,6 +141,16 @@ async fn published(weeks: u64) -> (Link, Arc<Counting>) {
 
 /// Runs `fetch_into_store` and returns it with the steps' kinds.
 async fn run(store: &Store, member: &Counting, link: &Link) -> (super::Fetched, Vec<&'static str>) {
+    run_with(store, member, link, FetchIntoStore::default()).await
+}
+
+/// [`run`] with `options`.
+async fn run_with(
+    store: &Store,
+    member: &Counting,
+    link: &Link,
+    options: FetchIntoStore,
+) -> (super::Fetched, Vec<&'static str>) {
     let steps = std::sync::Mutex::new(Vec::new());
     let on_step = |step: Step<'_>| {
         steps.lock().unwrap().push(match step {
@@ -147,6 +158,7 @@ async fn run(store: &Store, member: &Counting, link: &Link) -> (super::Fetched, 
             Step::Fetched { .. } => "fetched",
             Step::Importing { .. } => "importing",
             Step::Imported { .. } => "imported",
+            Step::Locked { .. } => "locked",
             Step::Failed { .. } => "failed",
         });
     };
@@ -155,7 +167,7 @@ async fn run(store: &Store, member: &Counting, link: &Link) -> (super::Fetched, 
         member,
         COMMUNITY,
         link,
-        &FetchIntoStore::default(),
+        &options,
         &CancellationToken::new(),
         &on_step,
     )
@@ -323,4 +335,140 @@ async fn latest_then_a_window_then_all_imports_each_archive_once() {
     assert_eq!(member.reads.load(Ordering::Relaxed), 0);
     let (again, _) = run_policy(&store, &member, &link, DownloadPolicy::All).await;
     assert_eq!((again.missing, again.recorded), (0, 0));
+}
+
+mod encrypted {
+    //! An encrypted community through `fetch_into_store`: sealed archives
+    //! whose key the member lacks are downloaded, kept and imported once the
+    //! key arrives; an index sealed with a missing key fails with
+    //! `KeyMissing`, never as corrupt.
+
+    use archive_backend::ErrorKind;
+    use archive_crypto::{CommunityEnvelope, GroupId, GroupKey, HrKey, InstallationId, Keyring};
+
+    use super::*;
+
+    fn key(timestamp_ms: u64, byte: u8) -> HrKey {
+        HrKey {
+            group: GroupId::from(COMMUNITY),
+            timestamp_ms,
+            key: GroupKey([byte; 32]),
+        }
+    }
+
+    fn envelope(keys: &[HrKey]) -> CommunityEnvelope {
+        CommunityEnvelope::new(
+            GroupId::from(COMMUNITY),
+            keys.iter().cloned().collect::<Keyring>(),
+            InstallationId::new("rust-installation-1").unwrap(),
+        )
+    }
+
+    fn week(n: u64) -> Vec<Message> {
+        (0..3)
+            .map(|i| Message {
+                sig: vec![1; 65],
+                timestamp: n * WEEK + 60 * (i + 1),
+                topic: TOPIC,
+                payload: format!("week {n} message {i}").into_bytes(),
+                padding: Vec::new(),
+                hash: archive_index::keccak256(&(n * 10 + i).to_be_bytes()).to_vec(),
+                third_party_id: String::new(),
+            })
+            .collect()
+    }
+
+    /// Week 0 sealed with key A; then a rekey to B, and week 1 (and the
+    /// index naming both) sealed with B.
+    async fn published_across_a_rekey() -> (Link, Arc<Counting>) {
+        let network = MemoryNetwork::new();
+        let owner = MemoryBackend::new(&network);
+        let sealing = envelope(&[key(1_000, 0xa)]);
+        let mut previous = None;
+        for n in 0..2 {
+            if n == 1 {
+                sealing.add_keys([key(2_000, 0xb)]);
+            }
+            let source = MessageList::new(week(n));
+            let request = PublishRequest {
+                community: COMMUNITY,
+                topics: vec![TOPIC],
+                range: TimeRange {
+                    from: n * WEEK,
+                    to: (n + 1) * WEEK,
+                },
+                interval: WEEK,
+                previous: previous.clone(),
+                messages: &source,
+            };
+            let options = PublishOptions::with_envelope(Some(Arc::new(sealing.clone())));
+            previous = owner.publish(request, &options).await.unwrap().link;
+        }
+        let member = Arc::new(Counting {
+            inner: Arc::new(MemoryBackend::new(&network)),
+            reads: AtomicUsize::new(0),
+        });
+        (previous.unwrap(), member)
+    }
+
+    #[tokio::test]
+    async fn an_archive_waits_for_its_key_and_is_imported_when_it_arrives() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("member.db")).await.unwrap();
+        let (link, member) = published_across_a_rekey().await;
+        let opening = envelope(&[key(2_000, 0xb)]);
+        let options = FetchIntoStore::default().with_envelope(Some(Arc::new(opening.clone())));
+
+        let (done, steps) = run_with(&store, &member, &link, options.clone()).await;
+        assert_eq!(
+            (done.recorded, done.imported, done.locked),
+            (2, 1, 1),
+            "{steps:?}"
+        );
+        assert!(steps.contains(&"locked"));
+        let waiting = store.archives_to_import(COMMUNITY).await.unwrap();
+        assert_eq!(waiting.len(), 1, "the locked archive is kept as downloaded");
+
+        // Without its key, another pass neither fetches nor fails it again.
+        let (again, _) = run_with(&store, &member, &link, options.clone()).await;
+        assert_eq!((again.missing, again.locked, again.failed), (0, 1, 0));
+
+        opening.add_keys([key(1_000, 0xa)]);
+        let (after, _) = run_with(&store, &member, &link, options).await;
+        assert_eq!((after.imported, after.locked, after.failed), (1, 0, 0));
+        assert!(
+            store
+                .archives_to_import(COMMUNITY)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let messages = store.with(|db| db.message_count()).await.unwrap();
+        assert_eq!(messages, 6);
+    }
+
+    #[tokio::test]
+    async fn an_index_sealed_with_a_missing_key_is_key_missing_not_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("member.db")).await.unwrap();
+        let (link, member) = published_across_a_rekey().await;
+        let options =
+            FetchIntoStore::default().with_envelope(Some(Arc::new(envelope(&[key(1_000, 0xa)]))));
+        let err = fetch_into_store(
+            &store,
+            member.as_ref(),
+            COMMUNITY,
+            &link,
+            &options,
+            &CancellationToken::new(),
+            &|_| {},
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::KeyMissing, "{err}");
+        assert_eq!(
+            err.missing_key(),
+            Some(key(2_000, 0xb).key_id().to_string().as_str())
+        );
+    }
 }

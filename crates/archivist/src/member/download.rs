@@ -2,7 +2,10 @@
 //! preference order, each through [`fetch_into_store`], its steps turned
 //! into the node's events.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
 
 use archive_backend::{DynBackend, ErrorKind, FetchOrder, FetchOutcome, Link};
 use archive_index::{LinkKind, coalesce};
@@ -11,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{MemberContext, Shared, lock};
 use crate::{
+    encryption::Encrypted,
     event::NodeEvent,
     fetch::{FetchIntoStore, Step, fetch_into_store},
 };
@@ -34,7 +38,12 @@ pub(super) fn start_download(
             .into_iter()
             .find(|k| state.links.contains_key(k))?
     };
-    lock(shared).downloading = Some(first.clone());
+    {
+        let mut state = lock(shared);
+        state.downloading = Some(first.clone());
+        // Said again by this download if a key is still missing.
+        state.awaiting_key = false;
+    }
     let cancel = parent.child_token();
     let task = tokio::spawn(download(
         Arc::clone(context),
@@ -71,7 +80,7 @@ async fn download(
         let Some(backend) = context.backend(&kind) else {
             continue;
         };
-        match fetch_and_import(&context, backend, &link, &cancel).await {
+        match fetch_and_import(&context, &shared, backend, &link, &cancel).await {
             Ok(outcome) => {
                 // A network whose members do not serve what they fetched
                 // leaves this member a downloader only.
@@ -98,6 +107,14 @@ async fn download(
                 return;
             }
             Err(e) if e.kind() == ErrorKind::Cancelled || cancel.is_cancelled() => return,
+            Err(e) if e.kind() == ErrorKind::KeyMissing => {
+                // The index itself is sealed with a key this node lacks:
+                // nothing to list or fetch until it arrives, which starts
+                // the download again (no retry meanwhile).
+                let key_id = e.missing_key().unwrap_or_default().to_owned();
+                key_missing(&context, &shared, key_id, 0);
+                return;
+            }
             Err(e) => {
                 let fallback = {
                     let state = lock(&shared);
@@ -124,6 +141,7 @@ async fn download(
 /// the link as fetched once everything is in.
 async fn fetch_and_import(
     context: &Arc<MemberContext>,
+    shared: &Arc<Mutex<Shared>>,
     backend: &DynBackend,
     link: &Link,
     cancel: &CancellationToken,
@@ -137,8 +155,11 @@ async fn fetch_and_import(
     let options = FetchIntoStore::default()
         .with_order(order)
         .with_import(context.import.enabled)
-        .with_policy(context.policy);
+        .with_policy(context.policy)
+        .with_envelope(context.encrypted.as_ref().map(Encrypted::shared));
     let name = backend.name();
+    // Archives waiting for each missing key, said once the fetch is done.
+    let locked: Mutex<BTreeMap<String, usize>> = Mutex::default();
     let on_step = |step: Step<'_>| match step {
         Step::Resolved {
             missing,
@@ -170,6 +191,10 @@ async fn fetch_and_import(
                 id,
                 messages,
             });
+        }
+        Step::Locked { id, key_id } => {
+            tracing::info!(%community, archive = %id, key = key_id, "archive waits for its key");
+            *lock_map(&locked).entry(key_id.to_owned()).or_default() += 1;
         }
         Step::Failed { id, error } => {
             tracing::warn!(%community, archive = %id, %error, "import failed");
@@ -208,6 +233,9 @@ async fn fetch_and_import(
             "download cancelled",
         ));
     }
+    for (key_id, archives) in std::mem::take(&mut *lock_map(&locked)) {
+        key_missing(context, shared, key_id, archives);
+    }
     let outcome = done.outcome?;
     let failures = done.failed;
     if failures > 0 {
@@ -220,8 +248,9 @@ async fn fetch_and_import(
         ));
     }
     // A link is fetched once everything behind it is in; while the policy
-    // leaves archives out, each start (or a wider policy) looks again.
-    if done.unselected > 0 {
+    // leaves archives out, each start (or a wider policy) looks again, and
+    // archives waiting for a key are imported when it arrives.
+    if done.unselected > 0 || done.locked > 0 {
         return Ok(outcome);
     }
     context
@@ -230,4 +259,28 @@ async fn fetch_and_import(
         .await
         .map_err(|e| archive_backend::Error::new(ErrorKind::Other, name, format!("store: {e}")))?;
     Ok(outcome)
+}
+
+/// Notes that `key_id` is missing for `archives` archives (0: for the
+/// index): the member waits for keys rather than retrying, and the event is
+/// said once per key.
+fn key_missing(context: &MemberContext, shared: &Mutex<Shared>, key_id: String, archives: usize) {
+    let first = {
+        let mut state = lock(shared);
+        state.awaiting_key = true;
+        state.reported_keys.insert(key_id.clone())
+    };
+    if first {
+        tracing::warn!(community = %context.community, key = %key_id, archives, "archives wait for a key this node does not hold");
+        context.emit(NodeEvent::ArchiveKeyMissing {
+            community: context.community,
+            key_id,
+            archives,
+        });
+    }
+}
+
+fn lock_map<T>(map: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    map.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -129,6 +129,9 @@ async fn run(
     if context.request_link_on_join {
         tokio::spawn(request_link(Arc::clone(&context), cancel.clone()));
     }
+    // Keys that arrived while a download ran: it may have found archives
+    // locked before they came, so it runs once more when it ends.
+    let mut keys_during_download = false;
     loop {
         let finished = async {
             match &mut download {
@@ -138,12 +141,31 @@ async fn run(
                 None => std::future::pending().await,
             }
         };
+        let keys_arrived = async {
+            match &context.encrypted {
+                Some(encrypted) => encrypted.keys_arrived.notified().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             biased;
             () = cancel.cancelled() => break,
             () = finished => {
                 download = None;
                 lock(&shared).downloading = None;
+                if std::mem::take(&mut keys_during_download) && lock(&shared).awaiting_key {
+                    lock(&shared).awaiting_key = false;
+                    download = start_download(&context, &shared, &cancel);
+                }
+            }
+            () = keys_arrived => {
+                if download.is_some() {
+                    keys_during_download = true;
+                } else if std::mem::take(&mut lock(&shared).awaiting_key) {
+                    // Archives (or the index) waited for a key: import them
+                    // now, without a restart.
+                    download = start_download(&context, &shared, &cancel);
+                }
             }
             event = listener.next() => match event {
                 Some(DispatchEvent::Accepted(announcement)) => {
@@ -175,7 +197,8 @@ async fn run(
                             kind: announcement.kind.clone(),
                             link: announcement.link,
                         });
-                        if download.is_none() && !fetched(&context, announcement.kind, &link).await {
+                        let waiting = lock(&shared).awaiting_key;
+                        if download.is_none() && !waiting && !fetched(&context, announcement.kind, &link).await {
                             download = start_download(&context, &shared, &cancel);
                         }
                         continue;

@@ -33,7 +33,10 @@ async fn publish(owner: &dyn Backend, weeks_n: u64) -> (Link, Vec<archive_index:
 }
 
 fn fetch_options(order: FetchOrder) -> FetchOptions {
-    FetchOptions { order }
+    FetchOptions {
+        order,
+        ..FetchOptions::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,8 +78,24 @@ async fn member_on_b_fetches_the_owners_archives_from_a() {
     }
     assert_eq!(events, newest_first);
     for id in &ids {
-        let theirs = member.read_archive(&COMMUNITY, &link, id).await.unwrap();
-        let ours = owner.read_archive(&COMMUNITY, &link, id).await.unwrap();
+        let theirs = member
+            .read_archive(
+                &COMMUNITY,
+                &link,
+                id,
+                &archive_backend::FetchOptions::default(),
+            )
+            .await
+            .unwrap();
+        let ours = owner
+            .read_archive(
+                &COMMUNITY,
+                &link,
+                id,
+                &archive_backend::FetchOptions::default(),
+            )
+            .await
+            .unwrap();
         assert_eq!(theirs, ours);
     }
     // Fetching again moves nothing over the network.
@@ -133,7 +152,12 @@ async fn a_peer_serving_wrong_bytes_is_rejected_by_node_and_client() {
     assert!(rx.try_recv().is_err(), "nothing reported done");
     assert!(
         member
-            .read_archive(&COMMUNITY, &link, &ids[0])
+            .read_archive(
+                &COMMUNITY,
+                &link,
+                &ids[0],
+                &archive_backend::FetchOptions::default()
+            )
             .await
             .is_err()
     );
@@ -246,7 +270,12 @@ async fn cancelling_mid_fetch_stops_promptly_and_reports_only_complete_archives(
     assert!(reported.len() < ids.len());
     for id in &reported {
         member
-            .read_archive(&COMMUNITY, &link, id)
+            .read_archive(
+                &COMMUNITY,
+                &link,
+                id,
+                &archive_backend::FetchOptions::default(),
+            )
             .await
             .expect("reported archives read");
     }

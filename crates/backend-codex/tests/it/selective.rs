@@ -55,7 +55,15 @@ async fn fetch_selected(
 async fn sizes(owner: &dyn Backend, link: &Link, index: &RemoteIndex) -> Vec<(ArchiveId, u64)> {
     let mut sizes = Vec::new();
     for (id, _) in &index.archives {
-        let archive = owner.read_archive(&COMMUNITY, link, id).await.unwrap();
+        let archive = owner
+            .read_archive(
+                &COMMUNITY,
+                link,
+                id,
+                &archive_backend::FetchOptions::default(),
+            )
+            .await
+            .unwrap();
         sizes.push((*id, archive.encode().len() as u64));
     }
     sizes

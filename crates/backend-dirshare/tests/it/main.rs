@@ -177,7 +177,15 @@ async fn tampered_blobs_in_the_shared_folder_are_refused() {
                     reported.push(event);
                 }
                 for id in &ids {
-                    let readable = member.read_archive(&community, &link, id).await.is_ok();
+                    let readable = member
+                        .read_archive(
+                            &community,
+                            &link,
+                            id,
+                            &archive_backend::FetchOptions::default(),
+                        )
+                        .await
+                        .is_ok();
                     let was_reported = reported.iter().any(|e| {
                         matches!(e, archive_backend::FetchEvent::ArchiveFetched { id: r, .. } if r == id)
                     });

@@ -134,8 +134,24 @@ pub(crate) async fn assert_member_has_everything(
     assert!(!index.is_empty());
     for (id, _) in index.iter() {
         assert_eq!(
-            member.read_archive(community, link, id).await.unwrap(),
-            owner.read_archive(community, link, id).await.unwrap()
+            member
+                .read_archive(
+                    community,
+                    link,
+                    id,
+                    &archive_backend::FetchOptions::default()
+                )
+                .await
+                .unwrap(),
+            owner
+                .read_archive(
+                    community,
+                    link,
+                    id,
+                    &archive_backend::FetchOptions::default()
+                )
+                .await
+                .unwrap()
         );
     }
 }

@@ -186,10 +186,16 @@ async fn new_archives_fetched_one_at_a_time_out_of_order() {
     skip.insert(older);
     let (got, _) = fetch_missing(&member, &community, &link, &skip).await;
     assert_eq!(got, vec![newer]);
-    let owner_archive = |id| owner.read_archive(&community, &link, id);
+    let plain = archive_backend::FetchOptions::default();
+    let owner_archive = |id| owner.read_archive(&community, &link, id, &plain);
     assert_eq!(
         member
-            .read_archive(&community, &link, &newer)
+            .read_archive(
+                &community,
+                &link,
+                &newer,
+                &archive_backend::FetchOptions::default()
+            )
             .await
             .unwrap(),
         owner_archive(&newer).await.unwrap()
@@ -201,7 +207,12 @@ async fn new_archives_fetched_one_at_a_time_out_of_order() {
     assert_eq!(got, vec![older]);
     assert_eq!(
         member
-            .read_archive(&community, &link, &older)
+            .read_archive(
+                &community,
+                &link,
+                &older,
+                &archive_backend::FetchOptions::default()
+            )
             .await
             .unwrap(),
         owner_archive(&older).await.unwrap()

@@ -124,7 +124,15 @@ async fn we_download_from_libtorrent_seeding_our_torrent() {
         .await;
     let (missing, _) = fetch_missing(&member, &community, &link, &HashSet::new()).await;
     for id in &missing {
-        member.read_archive(&community, &link, id).await.unwrap();
+        member
+            .read_archive(
+                &community,
+                &link,
+                id,
+                &archive_backend::FetchOptions::default(),
+            )
+            .await
+            .unwrap();
     }
     assert_same_files(member.archive_dir(&community).path(), &copy_dir);
     drop(seeder);

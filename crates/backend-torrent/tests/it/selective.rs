@@ -141,8 +141,24 @@ async fn each_policy_moves_its_pieces_within_the_bound() {
         // The member has what it was handed, verified, and reads it back.
         for id in &expected {
             assert_eq!(
-                member.read_archive(&COMMUNITY, &link, id).await.unwrap(),
-                owner.read_archive(&COMMUNITY, &link, id).await.unwrap()
+                member
+                    .read_archive(
+                        &COMMUNITY,
+                        &link,
+                        id,
+                        &archive_backend::FetchOptions::default()
+                    )
+                    .await
+                    .unwrap(),
+                owner
+                    .read_archive(
+                        &COMMUNITY,
+                        &link,
+                        id,
+                        &archive_backend::FetchOptions::default()
+                    )
+                    .await
+                    .unwrap()
             );
         }
     }

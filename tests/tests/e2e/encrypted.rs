@@ -1,0 +1,115 @@
+//! Encrypted communities end to end (issue 17): an owner whose community is
+//! `encrypted` seals every archive and the index with its hash-ratchet key;
+//! a member without the key is told once which key is missing and imports
+//! everything the moment the key arrives, without a restart; after a rekey
+//! the next archive is sealed with the new key and the older ones stay
+//! readable.
+
+use archivist::{
+    JoinOptions, NodeEvent, OwnOptions,
+    crypto::{Detected, GroupId, GroupKey, HrKey, detect_index},
+    index::CommunityId,
+};
+
+use crate::fixture::{Member, Networks, TOPICS, World, assert_same_history};
+
+/// The owner's stored keys of `community`, as `archivist keys export`
+/// writes them.
+async fn owner_keys(node: &archivist::Node, community: CommunityId) -> Vec<HrKey> {
+    node.store()
+        .with(move |db| db.community_keys(&community))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| HrKey {
+            group: GroupId::from(community),
+            timestamp_ms: k.timestamp_ms,
+            key: GroupKey(k.key),
+        })
+        .collect()
+}
+
+/// Waits for the member to say a key is missing; returns its ID and how many
+/// archives wait for it.
+async fn key_missing(member: &mut Member) -> (String, usize) {
+    let mut seen = Vec::new();
+    member
+        .wait_for(&mut seen, |e| match e {
+            NodeEvent::ArchiveKeyMissing {
+                key_id, archives, ..
+            } => Some((key_id.clone(), *archives)),
+            _ => None,
+        })
+        .await
+}
+
+async fn sealed_owner_to_member(networks: Networks, backend: &str) {
+    let world = World::new(networks).await;
+    let mut owner = world.owner().await;
+    owner.write_weeks(2).await;
+    let community = owner.community();
+    let config = world.member_config("member", owner.node.torrent_listen_addr());
+    let encrypted = JoinOptions::default().with_encrypted(true);
+    let mut member = world.member_with(config, community, encrypted).await;
+    owner
+        .node
+        .add_owned_with(
+            owner.key.clone(),
+            OwnOptions::new(TOPICS.to_vec()).with_encrypted(true),
+        )
+        .await
+        .unwrap();
+
+    // The owner made the community's first key; the member has none, so
+    // even the index is closed to it: it says which key, and waits.
+    let first = owner_keys(&owner.node, community).await;
+    assert_eq!(first.len(), 1, "the owner made exactly one key");
+    let (missing, archives) = key_missing(&mut member).await;
+    assert_eq!(missing, first[0].key_id().to_string());
+    assert_eq!(archives, 0, "the index itself is sealed");
+
+    member.node.import_keys(first.clone()).await.unwrap();
+    let (fetched, _, used, _) = member.finished().await;
+    assert_eq!((fetched, used), (2, backend));
+    assert_same_history(&owner, &member.node).await;
+
+    if matches!(networks, Networks::Torrent) {
+        // What the swarm carries is sealed: the index file is a hash-ratchet
+        // message, not a plain index.
+        let index = owner
+            .node
+            .config()
+            .torrent_dir()
+            .join("archivedata")
+            .join(community.to_string())
+            .join("index");
+        let bytes = std::fs::read(index).unwrap();
+        assert!(matches!(detect_index(&bytes), Detected::Encrypted(_)));
+    }
+
+    // A rekey: the next week (and the index) are sealed with the new key.
+    let rekey = HrKey::generate(
+        GroupId::from(community),
+        first[0].timestamp_ms + 1_000,
+        Some(first[0].timestamp_ms),
+    )
+    .unwrap();
+    owner.node.import_keys(vec![rekey.clone()]).await.unwrap();
+    owner.archive_next_week().await;
+    let (missing, _) = key_missing(&mut member).await;
+    assert_eq!(missing, rekey.key_id().to_string());
+    member.node.import_keys(vec![rekey]).await.unwrap();
+    let (fetched, _, _, _) = member.finished().await;
+    assert_eq!(fetched, 1, "only the new week moves");
+    assert_same_history(&owner, &member.node).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_community_over_bittorrent() {
+    sealed_owner_to_member(Networks::Torrent, "torrent").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_community_over_codex() {
+    sealed_owner_to_member(Networks::Codex, "codex").await;
+}
