@@ -67,11 +67,15 @@ impl Database {
         // count as the process's resident memory, up to the whole map (a
         // re-import of 200 K messages peaked at 121 MiB with it, 57 MiB for
         // a fresh one); the page cache alone bounds it. Restored at the end.
-        let mmap_size: i64 = self
+        // (An in-memory database has no map and answers no row.)
+        let mmap_size: Option<i64> = self
             .conn
-            .query_row("PRAGMA mmap_size", [], |row| row.get(0))?;
-        self.conn
-            .execute_batch("PRAGMA mmap_size = 0; BEGIN IMMEDIATE")?;
+            .query_row("PRAGMA mmap_size", [], |row| row.get(0))
+            .optional()?;
+        if mmap_size.is_some() {
+            self.conn.execute_batch("PRAGMA mmap_size = 0")?;
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
         // Rolled back on drop from here on, an error below included.
         let mut intake = Intake {
             db: self,
@@ -107,7 +111,7 @@ impl Database {
 pub struct Intake<'a> {
     db: &'a mut Database,
     /// The connection's memory map size before, restored at the end.
-    mmap_size: i64,
+    mmap_size: Option<i64>,
     watermark: i64,
     new: usize,
     already_present: usize,
@@ -164,10 +168,12 @@ impl Intake<'_> {
 
     fn restore_mmap(&self) {
         // Reads are only slower without it, so a failure is not an error.
-        let _ = self
-            .db
-            .conn
-            .execute_batch(&format!("PRAGMA mmap_size = {}", self.mmap_size));
+        if let Some(size) = self.mmap_size {
+            let _ = self
+                .db
+                .conn
+                .execute_batch(&format!("PRAGMA mmap_size = {size}"));
+        }
     }
 
     /// Adds the batch's late messages to those of the community found late
