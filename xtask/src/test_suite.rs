@@ -2,8 +2,8 @@
 //! suite, whole or one crate's part of it.
 //!
 //! It installs the third-party peers the interop tests talk to (once per
-//! machine: Debian's python3-libtorrent and aria2, a pinned npm tracker) and
-//! then runs `cargo test --locked` over the workspace, so a newcomer and CI
+//! machine: Debian's python3-libtorrent, aria2 and chromium, a pinned npm
+//! tracker) and then runs `cargo test --locked` over the workspace, so a newcomer and CI
 //! run the same thing. Given packages, it installs only the peers their
 //! tests use and runs `cargo test --locked` on those packages alone.
 
@@ -36,6 +36,13 @@ const PEERS: &[Peer] = &[
         program: "aria2c",
         args: &["--version"],
         used_by: &["backend-torrent"],
+    },
+    // The dashboard's browser test drives Debian's headless Chromium.
+    Peer {
+        package: "chromium",
+        program: "/usr/bin/chromium",
+        args: &["--version"],
+        used_by: &["archivist-api"],
     },
 ];
 

@@ -1,7 +1,9 @@
 //! status-go's "try plain first" reading of archives and indexes (spec
-//! B.7.1), for the compatibility path only: a community configured as
-//! encrypted is read with [`crate::Keyring::decrypt`] and nothing else, so
-//! nothing is ever guessed for it.
+//! B.7.1), for the compatibility path (`inspect`, `verify`). A community
+//! configured as encrypted is read by [`crate::CommunityEnvelope`], which
+//! takes a blob as plain only when it holds messages (or entries) and
+//! otherwise only decrypts it, so a damaged sealed blob is never read as
+//! plain.
 //!
 //! status-go reads an archive as plain and decrypts only when that fails. Its
 //! pitfall: an encrypted blob with an empty installation ID (or one whose

@@ -36,6 +36,18 @@ pub fn write_archives<W: Write>(
     run: &ArchiveRun,
     messages: Vec<Message>,
 ) -> Result<(W, WriteReport)> {
+    write_sealed_archives(out, start_offset, run, messages, None)
+}
+
+/// As [`write_archives`], sealing each archive with `envelope` (an
+/// encrypted community's; `None` writes them plain).
+pub fn write_sealed_archives<W: Write>(
+    out: W,
+    start_offset: u64,
+    run: &ArchiveRun,
+    messages: Vec<Message>,
+    envelope: Option<std::sync::Arc<dyn crate::Envelope>>,
+) -> Result<(W, WriteReport)> {
     let parts = partitions(run.range, run.interval)?;
     let mut latest: HashMap<Vec<u8>, Message> = HashMap::with_capacity(messages.len());
     for m in messages {
@@ -48,7 +60,7 @@ pub fn write_archives<W: Write>(
     let mut selected: Vec<Message> = latest.into_values().collect();
     selected.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
 
-    let mut writer = DataWriter::new(out, start_offset, run.topics.clone());
+    let mut writer = DataWriter::new(out, start_offset, run.topics.clone()).with_envelope(envelope);
     let mut rest = selected.as_slice();
     for part in parts {
         let n = rest.partition_point(|m| m.timestamp < part.to);

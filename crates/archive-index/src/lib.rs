@@ -83,7 +83,7 @@ pub use envelope::{BlobKind, Envelope, EnvelopeError, open_blob, seal_blob};
 pub use error::{Error, Result};
 pub use extract::{ExtractOptions, decode_sealed_archive, extract_archive, extract_sealed_archive};
 pub use ids::{ArchiveId, CommunityId, Topic, keccak256};
-pub use in_memory::{ArchiveRun, write_archives};
+pub use in_memory::{ArchiveRun, write_archives, write_sealed_archives};
 pub use limits::{DECODE_HEAP_ALLOWANCE, DecodeLimits};
 pub use link_kind::{InvalidLinkKind, LinkKind};
 pub use message::{Archive, ArchiveMetadata, Message, TimeRange};

@@ -69,6 +69,7 @@ pub(crate) async fn publish(
     run: &ArchiveRun,
     previous: Option<Link>,
     messages: &dyn MessageSource,
+    envelope: Option<archive_backend::SharedEnvelope>,
 ) -> anyhow::Result<PublishOutcome> {
     let request = PublishRequest {
         community,
@@ -79,6 +80,6 @@ pub(crate) async fn publish(
         messages,
     };
     Ok(backend(url)?
-        .publish(request, &PublishOptions::default())
+        .publish(request, &PublishOptions::with_envelope(envelope))
         .await?)
 }

@@ -5,14 +5,18 @@ use std::{
     fs::File,
     io::BufReader,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use anyhow::{Context, bail, ensure};
 use archive_backend::{Link, LinkKind, MessageList};
+use archive_crypto::{CommunityEnvelope, Counters, GroupId, InstallationId, KeyId, Keyring};
 use archive_index::{
-    ArchiveRun, CommunityId, DataWriter, TimeRange, Topic, WriteReport, partitions, write_archives,
+    ArchiveRun, CommunityId, DataWriter, TimeRange, Topic, WriteReport, partitions,
+    write_sealed_archives,
 };
 use archive_scheduler::StoreSource;
+use archive_store::StoredCounters;
 use archive_store::{Database, Store};
 use backend_torrent::{AppendOutcome, ArchiveDir, Metainfo, TorrentOptions};
 use serde_json::json;
@@ -71,6 +75,12 @@ pub(crate) struct CreateArgs {
     /// The index CID announced last time: the new Codex index extends it.
     #[arg(long, value_name = "CID", requires = "codex")]
     previous_index: Option<String>,
+    /// An encrypted community: seal every archive and the index with the
+    /// newest of the community's keys in this key file (`archivist keys
+    /// new` writes one). With --db the sequence numbers continue from the
+    /// store's counters.
+    #[arg(long, value_name = "FILE")]
+    keys: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: CreateArgs) -> anyhow::Result<serde_json::Value> {
@@ -88,7 +98,14 @@ pub(crate) fn run(args: CreateArgs) -> anyhow::Result<serde_json::Value> {
         interval: args.interval,
         topics: args.topics,
     };
-    let dir = ArchiveDir::new(&args.out, &args.community);
+    let envelope = match &args.keys {
+        Some(file) => Some(sealing(file, &args.community, args.db.as_deref())?),
+        None => None,
+    };
+    let shared = envelope
+        .clone()
+        .map(|e| Arc::new(e) as Arc<dyn archive_index::Envelope>);
+    let dir = ArchiveDir::new(&args.out, &args.community).with_envelope(shared.clone());
     let outcome = match (&args.messages, &args.db) {
         (Some(path), _) => from_jsonl(path, &run, &dir)?,
         (None, Some(db)) => from_store(db, &args.community, &run, &dir)?,
@@ -114,11 +131,13 @@ pub(crate) fn run(args: CreateArgs) -> anyhow::Result<serde_json::Value> {
                         BufReader::new(file),
                         &path.display().to_string(),
                     )?);
-                    crate::codex::publish(url, args.community, &run, previous, &source).await
+                    crate::codex::publish(url, args.community, &run, previous, &source, shared)
+                        .await
                 }
                 (None, Some(db)) => {
                     let source = StoreSource::new(Store::open(db.clone()).await?);
-                    crate::codex::publish(url, args.community, &run, previous, &source).await
+                    crate::codex::publish(url, args.community, &run, previous, &source, shared)
+                        .await
                 }
                 (None, None) => bail!("give --messages FILE.jsonl or --db FILE"),
             }
@@ -134,9 +153,68 @@ pub(crate) fn run(args: CreateArgs) -> anyhow::Result<serde_json::Value> {
         // Only now that everything is published: a run killed before this
         // point is re-run whole (see `from_store`), and one killed after it
         // has nothing left to do.
+        if let Some(envelope) = &envelope {
+            save_counters(db, &args.community, envelope)?;
+        }
         record_end(db, &args.community, &run.topics, run.range.to)?;
     }
     Ok(report)
+}
+
+/// The envelope sealing `community`'s blobs with its keys from `file`, its
+/// counters restored from the store at `db` when given.
+fn sealing(
+    file: &Path,
+    community: &CommunityId,
+    db: Option<&Path>,
+) -> anyhow::Result<CommunityEnvelope> {
+    let bytes = crate::keys::read_bounded(file)?;
+    let group = GroupId::from(*community);
+    let keys: Keyring = archive_crypto::parse_key_file(&bytes)
+        .with_context(|| format!("--keys {}", file.display()))?
+        .into_iter()
+        .filter(|k| k.group == group)
+        .collect();
+    ensure!(
+        !keys.is_empty(),
+        "--keys {}: no key of community {community}",
+        file.display()
+    );
+    let envelope = CommunityEnvelope::new(group, keys, InstallationId::random()?);
+    if let Some(db) = db {
+        let db = Database::open(db).with_context(|| format!("opening {}", db.display()))?;
+        let counters: Vec<Counters> = db
+            .key_counters(community)?
+            .into_iter()
+            .map(|c| Counters {
+                key_id: KeyId(c.key_id),
+                next_seq: c.next_seq,
+                last_seen: c.last_seen,
+            })
+            .collect();
+        envelope.restore(&counters);
+    }
+    Ok(envelope)
+}
+
+/// Saves the envelope's counters, so the next run seals under new numbers.
+fn save_counters(
+    db: &Path,
+    community: &CommunityId,
+    envelope: &CommunityEnvelope,
+) -> anyhow::Result<()> {
+    let mut db = Database::open(db).with_context(|| format!("opening {}", db.display()))?;
+    let counters: Vec<StoredCounters> = envelope
+        .counters()
+        .into_iter()
+        .map(|c| StoredCounters {
+            key_id: c.key_id.0,
+            next_seq: c.next_seq,
+            last_seen: c.last_seen,
+        })
+        .collect();
+    db.save_key_counters(community, &counters)?;
+    Ok(())
 }
 
 /// Writes the community's `.torrent` over its current files, reusing the piece
@@ -173,8 +251,9 @@ fn from_jsonl(path: &Path, run: &ArchiveRun, dir: &ArchiveDir) -> anyhow::Result
     let source = path.display().to_string();
     let file = File::open(path).with_context(|| format!("opening {source}"))?;
     let messages = jsonl::read_messages(BufReader::new(file), &source)?;
+    let envelope = dir.shared_envelope();
     dir.append(|out, start| -> anyhow::Result<WriteReport> {
-        Ok(write_archives(out, start, run, messages)?.1)
+        Ok(write_sealed_archives(out, start, run, messages, envelope)?.1)
     })
 }
 
@@ -237,7 +316,8 @@ pub(crate) fn append_partitions(
     dir: &ArchiveDir,
 ) -> anyhow::Result<AppendOutcome> {
     let outcome = dir.append(|out, start| -> anyhow::Result<WriteReport> {
-        let mut writer = DataWriter::new(out, start, topics.to_vec());
+        let mut writer =
+            DataWriter::new(out, start, topics.to_vec()).with_envelope(dir.shared_envelope());
         for part in parts {
             let mut open = false;
             db.for_each_message(topics, part, |message| -> anyhow::Result<()> {

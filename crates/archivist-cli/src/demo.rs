@@ -11,7 +11,8 @@ use std::{
 
 use anyhow::{Context, bail};
 use archivist::{
-    Config, Node, NodeEvent,
+    Config, JoinOptions, Node, NodeEvent, OwnOptions,
+    crypto::{GroupId, HrKey},
     devnode::{self, Devnode, DevnodeHandle},
     dispatch::CommunityKey,
     history_digest,
@@ -74,6 +75,11 @@ pub(crate) struct DemoArgs {
     /// Print the result as JSON (and no progress bars).
     #[arg(long)]
     json: bool,
+    /// Run it as an encrypted (token-gated) community: every archive and
+    /// index is sealed with the community's hash-ratchet key, which the
+    /// members are given before they join (status-go sends it in 1:1 chats).
+    #[arg(long)]
+    encrypted: bool,
 }
 
 /// A member node and its event stream.
@@ -122,6 +128,13 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let devnodes = start_devnodes(&args.data_dir, kinds.contains(&LinkKind::CODEX)).await?;
     let key = CommunityKey::generate();
     let community = key.community_id();
+    // The community's hash-ratchet key, made once and given to every node.
+    let group_key = if args.encrypted {
+        let now_ms = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis())?;
+        vec![HrKey::generate(GroupId::from(community), now_ms, None)?]
+    } else {
+        Vec::new()
+    };
     let clock = Arc::new(ManualClock::new(round1.to));
     let owner_config = node_config(
         &args.data_dir,
@@ -134,6 +147,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .start()
         .await
         .context("starting the owner node")?;
+    owner.import_keys(group_key.clone()).await?;
     let waku_addr = owner
         .waku()
         .and_then(|w| w.listen_addrs().first())
@@ -153,7 +167,11 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .await
             .context("starting a member node")?;
         let events = node.events();
-        node.join(community, Some(kind.clone())).await?;
+        node.import_keys(group_key.clone()).await?;
+        let options = JoinOptions::default()
+            .with_prefer(Some(kind.clone()))
+            .with_encrypted(args.encrypted);
+        node.join_with(community, options).await?;
         members.push(Member {
             kind: kind.clone(),
             node,
@@ -175,7 +193,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     store_messages(&progress, &owner, messages, "round 1: storing messages").await?;
     let step = spinner(&progress, "round 1: archiving, seeding and announcing");
     let mut owner_events = owner.events();
-    owner.add_owned(key.clone(), TOPICS.to_vec(), true).await?;
+    let own = OwnOptions::new(TOPICS.to_vec()).with_encrypted(args.encrypted);
+    owner.add_owned_with(key.clone(), own).await?;
     let published = published_per_network(&owner, &mut owner_events).await?;
     step.finish_with_message("round 1: archives published and announced");
     let fetched = fetch_round(&progress, &mut members, &published, "round 1").await?;

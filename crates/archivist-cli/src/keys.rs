@@ -105,7 +105,13 @@ fn import(db: &Path, file: &Path) -> anyhow::Result<serde_json::Value> {
             None => by_community.push((community, vec![stored])),
         }
     }
-    let mut store = Database::open(db).with_context(|| format!("--db {}", db.display()))?;
+    let mut store = match Database::open(db) {
+        Ok(store) => store,
+        // A node runs on this store: it takes the file from its keys inbox
+        // within seconds and puts the keys to use without a restart.
+        Err(archive_store::Error::Locked { .. }) => return hand_to_running_node(db, &bytes),
+        Err(e) => return Err(e).with_context(|| format!("--db {}", db.display())),
+    };
     let (mut new, mut already_present) = (0, 0);
     for (community, keys) in &by_community {
         let report = store.import_keys(community, keys)?;
@@ -116,6 +122,35 @@ fn import(db: &Path, file: &Path) -> anyhow::Result<serde_json::Value> {
         "communities": by_community.iter().map(|(c, _)| c.to_string()).collect::<Vec<_>>(),
         "new": new,
         "already_present": already_present,
+    }))
+}
+
+/// Puts the (validated) key file into the running node's keys inbox beside
+/// its store, written whole (0600, then renamed) so the node never reads
+/// half a file.
+fn hand_to_running_node(db: &Path, bytes: &[u8]) -> anyhow::Result<serde_json::Value> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let data_dir = db.parent().unwrap_or(Path::new("."));
+    let inbox = archivist::keys_inbox(data_dir);
+    std::fs::create_dir_all(&inbox).with_context(|| format!("creating {}", inbox.display()))?;
+    let digest = archivist::index::keccak256(bytes);
+    let name = format!("{}.json", hex::encode(&digest[..8]));
+    let (partial, done) = (inbox.join(format!("{name}.partial")), inbox.join(&name));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)
+        .with_context(|| format!("writing {}", partial.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&partial, &done)?;
+    Ok(json!({
+        "handed_to_running_node": done.display().to_string(),
+        "note": "the node holding the store imports these keys within seconds",
     }))
 }
 
@@ -169,7 +204,7 @@ pub(crate) fn load_keyring(path: Option<&Path>) -> anyhow::Result<Keyring> {
 }
 
 /// The file at `path`, refused before reading when larger than a key file may be.
-fn read_bounded(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_bounded(path: &Path) -> anyhow::Result<Vec<u8>> {
     let len = std::fs::metadata(path)
         .with_context(|| format!("reading {}", path.display()))?
         .len();

@@ -27,6 +27,7 @@ mod narration;
 mod node;
 mod rearchive;
 mod status;
+mod steer;
 mod torrent;
 mod verify;
 
@@ -57,6 +58,14 @@ enum Command {
     Run(node::RunArgs),
     /// Show what a node's store says about its communities.
     Status(status::StatusArgs),
+    /// Join a community on a running node (through its HTTP API).
+    Join(steer::JoinArgs),
+    /// Leave a community on a running node.
+    Leave(steer::CommunityArgs),
+    /// Archive an owned community now on a running node.
+    ArchiveNow(steer::CommunityArgs),
+    /// Turn archiving of an owned community on or off on a running node.
+    Archiving(steer::ArchivingArgs),
     /// Check that a community's data, index and .torrent agree.
     Verify(verify::VerifyArgs),
     /// Append archives for a time range to a community's data and index files.
@@ -154,6 +163,15 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Runs a call to a running node and prints its JSON answer.
+fn steered(
+    call: impl std::future::Future<Output = anyhow::Result<serde_json::Value>>,
+) -> anyhow::Result<()> {
+    let answer = runtime()?.block_on(call)?;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -161,6 +179,10 @@ fn main() -> ExitCode {
         Command::Demo(args) => runtime().and_then(|rt| rt.block_on(demo::run(args))),
         Command::Run(args) => runtime().and_then(|rt| rt.block_on(node::run(args))),
         Command::Status(args) => runtime().and_then(|rt| rt.block_on(status::status(args))),
+        Command::Join(args) => steered(steer::join(args)),
+        Command::Leave(args) => steered(steer::leave(args)),
+        Command::ArchiveNow(args) => steered(steer::archive_now(args)),
+        Command::Archiving(args) => steered(steer::archiving(args)),
         Command::Verify(args) => verify::run(&args),
         Command::Create(args) => create::run(args).map(|report| println!("{report}")),
         Command::Inspect(command) => inspect::run(command),

@@ -6,6 +6,7 @@ use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use archivist::{CommunityStatus, Config, Node, store::Store};
+use archivist_api::ApiServer;
 use serde_json::json;
 
 use crate::{config_check, human_time, live_status::LiveStatus, narration::Narrator};
@@ -17,6 +18,9 @@ use crate::{config_check, human_time, live_status::LiveStatus, narration::Narrat
     downloads are cancelled, a run in progress completes and is recorded, links are \
     unseeded.\n\nKeys of the file can be overridden from the environment: \
     ARCHIVIST_DATA_DIR, ARCHIVIST_TORRENT__LISTEN, ARCHIVIST_CODEX__URL, …\n\n\
+    Serves the HTTP API, /metrics and a dashboard on [api] listen (127.0.0.1, a free \
+    port by default), written to <data_dir>/api.json; POSTs need the token in \
+    <data_dir>/api-token.\n\n\
     Examples:\n  archivist run --config examples/owner.toml\n  \
     archivist run --config examples/member.toml --json\n  \
     archivist run                      # embedded defaults, data under ./archivist-data"
@@ -42,7 +46,21 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     // archiving inside `start`, and a first run's events must not be missed.
     let builder = Node::builder(config.clone());
     let mut events = builder.events();
+    let api_events = builder.events();
     let node = builder.start().await?;
+    // The API counts downloads and metrics from the node's first event.
+    let api = if config.api.enabled {
+        match ApiServer::start(node.clone(), api_events, config.api.listen).await {
+            Ok(api) => Some(api),
+            Err(e) => {
+                node.stop().await;
+                return Err(e).context("config key `api.listen`: starting the HTTP API");
+            }
+        }
+    } else {
+        drop(api_events);
+        None
+    };
     let (owned, joined) = node.communities();
     let started = json!({
         "type": "archivist.started",
@@ -51,6 +69,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
             "waku": node.waku().map(|w| w.listen_addrs().iter().map(ToString::to_string).collect::<Vec<_>>()),
             "owned": owned.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "joined": joined.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "api": api.as_ref().map(ApiServer::url),
         }
     });
     print_event(&started, args.json);
@@ -96,6 +115,11 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     }
     tracing::info!("stopping");
+    // The address file goes first, so `status` no longer asks a node that
+    // is stopping.
+    if let Some(api) = api {
+        api.stop().await;
+    }
     node.stop().await;
     // What the stop interrupted (`archivist.downloadStopped`) is said too.
     while let Some(event) = archivist::try_next_event(&mut events) {

@@ -18,7 +18,8 @@ use crate::{
 #[command(
     after_help = "Reads the node's store (a running node may keep using it; a read-only \
     file is fine) and, while `archivist run` runs, the live state it keeps in \
-    <data_dir>/node-status.json. For each configured community: its role, the links per \
+    <data_dir>/node-status.json, and asks its HTTP API (found through <data_dir>/api.json) \
+    what it seeds and downloads now. For each configured community: its role, the links per \
     network and whether each is heard and seeded, the archives (count, time span, bytes), \
     the imported time ranges, download progress and the last event.\n\nExamples:\n  \
     archivist status --config examples/owner.toml\n  \
@@ -80,6 +81,18 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
         }
         live
     });
+    // A running node's API knows more than its files: what it seeds now,
+    // each download's bytes; asked when its address file says it is up.
+    let api = match archivist_api::Client::discover(&config.data_dir) {
+        Some(client) => match client.get("/api/v1/node").await {
+            Ok(_) => Some(client),
+            Err(e) => {
+                tracing::debug!("no running node's API: {e}");
+                None
+            }
+        },
+        None => None,
+    };
     let mut all = Vec::new();
     for (community, role) in communities {
         let status = CommunityStatus::read(&store, community, &config.enabled_kinds()).await?;
@@ -87,13 +100,24 @@ pub(crate) async fn status(args: StatusArgs) -> anyhow::Result<()> {
         let live_community = live
             .as_ref()
             .and_then(|l| l.communities.get(&community.to_string()));
-        all.push(community_json(role, &status, archives, live_community));
+        let mut json = community_json(role, &status, archives, live_community);
+        if let Some(client) = &api
+            && let Ok(running) = client
+                .get(&format!("/api/v1/communities/{community}"))
+                .await
+        {
+            overlay_api(&mut json, &running);
+        }
+        all.push(json);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all)?);
         return Ok(());
     }
     print_node(live.as_ref());
+    if let Some(client) = &api {
+        println!("api: {} (dashboard at {}/)", client.url(), client.url());
+    }
     if all.is_empty() {
         println!("no communities configured (add [[owned]] or [[joined]] to the configuration)");
     }
@@ -190,6 +214,34 @@ fn community_json(
     v
 }
 
+/// Lays what the running node's API says over `v`: what each network
+/// seeds, and the download with its byte count (`"live": "api"`).
+fn overlay_api(v: &mut Value, running: &Value) {
+    v["live"] = json!("api");
+    if let Some(networks) = v["networks"].as_array_mut() {
+        for network in networks {
+            let name = network["network"].clone();
+            if let Some(now) = running["networks"]
+                .as_array()
+                .and_then(|ns| ns.iter().find(|n| n["network"] == name))
+            {
+                network["seeding"] = now["seeding"].clone();
+                network["archiving"] = now["archiving"].clone();
+            }
+        }
+    }
+    if let Some(download) = running["download"].as_object() {
+        v["download"] = json!({
+            "network": download["network"],
+            "missing": download["archives_total"],
+            "downloaded": download["archives_downloaded"],
+            "imported": download["archives_imported"],
+            "state": download["state"],
+            "bytes_done": download["bytes_done"],
+        });
+    }
+}
+
 /// Whether the `archivist run` that wrote `live` still runs: it has not
 /// stopped cleanly, and (where `/proc` tells) its process exists.
 fn is_running(live: &LiveStatus) -> bool {
@@ -273,8 +325,12 @@ fn print_community(v: &Value) {
 fn print_live(v: &Value) {
     let text = |v: &Value| v.as_str().map_or_else(|| "-".to_owned(), str::to_owned);
     if let Some(download) = v["download"].as_object() {
+        let bytes = download
+            .get("bytes_done")
+            .and_then(Value::as_u64)
+            .map_or_else(String::new, |b| format!(", {b} bytes"));
         println!(
-            "  download over {}: {} of {} fetched, {} imported ({})",
+            "  download over {}: {} of {} fetched, {} imported ({}{bytes})",
             text(&download["network"]),
             download["downloaded"],
             download["missing"],

@@ -54,6 +54,8 @@ pub struct Config {
     pub link_reply_interval: Duration,
     /// What a member does with what it fetched.
     pub import: ImportConfig,
+    /// The HTTP API `archivist run` serves (the facade itself serves none).
+    pub api: ApiConfig,
     /// Communities this node owns: it archives and announces them.
     pub owned: Vec<OwnedCommunity>,
     /// Communities this node has joined: it fetches and imports their
@@ -125,6 +127,20 @@ pub struct ImportConfig {
     pub enabled: bool,
     /// Fetch (and so import) oldest first, as status-go, or newest first.
     pub newest_first: bool,
+}
+
+/// The HTTP API of a running node (`crates/archivist-api`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApiConfig {
+    /// Whether `archivist run` serves it.
+    pub enabled: bool,
+    /// Where; port 0 picks a free one, which the node writes to
+    /// `<data_dir>/api.json`.
+    pub listen: SocketAddr,
+    /// Whether `listen` may be other than a loopback address. Reads need no
+    /// token, so a node is never reachable from elsewhere by accident.
+    pub allow_remote: bool,
 }
 
 /// A community this node owns.
@@ -199,6 +215,11 @@ impl Default for Config {
             import: ImportConfig {
                 enabled: true,
                 newest_first: false,
+            },
+            api: ApiConfig {
+                enabled: true,
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                allow_remote: false,
             },
             owned: Vec::new(),
             joined: Vec::new(),

@@ -51,8 +51,8 @@ mod status;
 pub mod synthetic;
 
 pub use config::{
-    CodexConfig, Config, ConfigError, ENV_PREFIX, ImportConfig, JoinedCommunity, OwnedCommunity,
-    TorrentConfig, WakuConfig,
+    ApiConfig, CodexConfig, Config, ConfigError, ENV_PREFIX, ImportConfig, JoinedCommunity,
+    OwnedCommunity, TorrentConfig, WakuConfig,
 };
 pub use digest::{HistoryDigest, history_digest};
 pub use encryption::{KEYS_INBOX, keys_inbox};

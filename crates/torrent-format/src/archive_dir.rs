@@ -84,6 +84,11 @@ impl ArchiveDir {
         self.envelope.as_deref()
     }
 
+    /// The same envelope, shared (for a [`archive_index::DataWriter`]).
+    pub fn shared_envelope(&self) -> Option<Arc<dyn Envelope>> {
+        self.envelope.clone()
+    }
+
     /// The community directory.
     pub fn path(&self) -> &Path {
         &self.dir

@@ -11,7 +11,76 @@ use archivist::{
     index::CommunityId,
 };
 
-use crate::fixture::{Member, Networks, TOPICS, World, assert_same_history};
+use std::{
+    path::Path,
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use archivist::index::{Archive, TorrentIndex};
+
+use crate::fixture::{Member, Networks, PER_WEEK, TOPICS, World, assert_same_history};
+
+/// archive-crypto's independent implementation of Part B, in plain Node.
+const PART_B: &str = include_str!("../../../crates/archive-crypto/tests/it/part_b.mjs");
+const NODE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `node part_b.mjs open KEYFILE BLOB` in `dir`, killed past its deadline:
+/// the plaintext.
+fn part_b_open(dir: &Path, blob: &[u8]) -> Vec<u8> {
+    std::fs::write(dir.join("part_b.mjs"), PART_B).unwrap();
+    std::fs::write(dir.join("blob"), blob).unwrap();
+    let child = Command::new("node")
+        .args(["part_b.mjs", "open", "keys.json", "blob"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("node is on the PATH");
+    // Its output (an archive in hex) outgrows a pipe: read while it runs.
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    let Ok(output) = rx.recv_timeout(NODE_TIMEOUT) else {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        panic!("node part_b.mjs ran over {NODE_TIMEOUT:?}");
+    };
+    let output = output.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let hex = String::from_utf8(output.stdout).unwrap();
+    let hex = hex.trim();
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The owner's torrent files, opened with the exported key by an
+/// implementation of Part B that shares no code with Archivist: the index
+/// lists both weeks, and each archive holds its week's messages.
+async fn independent_reader_opens(world: &World, index: &Path, keys: &[HrKey]) {
+    let dir = world.path("part-b");
+    std::fs::create_dir_all(&dir).unwrap();
+    archivist::crypto::write_key_file(&dir.join("keys.json"), keys).unwrap();
+    let (index, data) = (index.to_owned(), index.with_file_name("data"));
+    tokio::task::spawn_blocking(move || {
+        let plain = part_b_open(&dir, &std::fs::read(&index).unwrap());
+        let index = TorrentIndex::decode(&plain).unwrap();
+        assert_eq!(index.len(), 2);
+        let data = std::fs::read(data).unwrap();
+        for (_, entry) in index.iter() {
+            let sealed = &data[entry.offset as usize..(entry.offset + entry.raw_len()) as usize];
+            let archive = Archive::decode(&part_b_open(&dir, sealed)).unwrap();
+            assert_eq!(archive.messages.len(), PER_WEEK);
+        }
+    })
+    .await
+    .unwrap();
+}
 
 /// The owner's stored keys of `community`, as `archivist keys export`
 /// writes them.
@@ -68,7 +137,14 @@ async fn sealed_owner_to_member(networks: Networks, backend: &str) {
     assert_eq!(missing, first[0].key_id().to_string());
     assert_eq!(archives, 0, "the index itself is sealed");
 
-    member.node.import_keys(first.clone()).await.unwrap();
+    if matches!(networks, Networks::Codex) {
+        // As `archivist keys import` hands a key file to a running node.
+        let inbox = archivist::keys_inbox(&member.node.config().data_dir);
+        std::fs::create_dir_all(&inbox).unwrap();
+        archivist::crypto::write_key_file(&inbox.join("keys.json"), &first).unwrap();
+    } else {
+        member.node.import_keys(first.clone()).await.unwrap();
+    }
     let (fetched, _, used, _) = member.finished().await;
     assert_eq!((fetched, used), (2, backend));
     assert_same_history(&owner, &member.node).await;
@@ -83,8 +159,9 @@ async fn sealed_owner_to_member(networks: Networks, backend: &str) {
             .join("archivedata")
             .join(community.to_string())
             .join("index");
-        let bytes = std::fs::read(index).unwrap();
+        let bytes = std::fs::read(&index).unwrap();
         assert!(matches!(detect_index(&bytes), Detected::Encrypted(_)));
+        independent_reader_opens(&world, &index, &first).await;
     }
 
     // A rekey: the next week (and the index) are sealed with the new key.

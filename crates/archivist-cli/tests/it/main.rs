@@ -1,6 +1,7 @@
 //! End-to-end tests of the `archivist` binary.
 
 mod announcement;
+mod api;
 mod codex;
 mod create;
 mod fetch_db;

@@ -210,3 +210,39 @@ fn wait_with_timeout(running: &mut Running, timeout: Duration) -> Option<std::pr
     }
     None
 }
+
+/// The demo as an encrypted community: equal histories over both networks,
+/// and what the owner published is sealed (its torrent index is a
+/// hash-ratchet message, not a plain index).
+#[test]
+fn demo_encrypted_over_both_networks() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let report = archivist_json(&[
+        "demo",
+        "--encrypted",
+        "--messages",
+        "600",
+        "--weeks",
+        "2",
+        "--json",
+        "--data-dir",
+        data.to_str().unwrap(),
+    ]);
+    assert_eq!(report["histories_equal"], true, "{report:#}");
+    assert_eq!(report["rounds"].as_array().unwrap().len(), 4, "{report:#}");
+    let community = report["community"].as_str().unwrap();
+    let index = data
+        .join("owner/torrent/archivedata")
+        .join(community)
+        .join("index");
+    let bytes = std::fs::read(&index).unwrap();
+    assert!(
+        matches!(
+            archive_crypto::detect_index(&bytes),
+            archive_crypto::Detected::Encrypted(_)
+        ),
+        "{} is not sealed",
+        index.display()
+    );
+}

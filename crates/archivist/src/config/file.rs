@@ -8,8 +8,8 @@ use archive_index::LinkKind;
 use serde::Deserialize;
 
 use super::{
-    CodexConfig, Config, ConfigError, ImportConfig, JoinedCommunity, OwnedCommunity, TorrentConfig,
-    WakuConfig,
+    ApiConfig, CodexConfig, Config, ConfigError, ImportConfig, JoinedCommunity, OwnedCommunity,
+    TorrentConfig, WakuConfig,
 };
 
 /// The file's shape. Every field has a default, so an empty file is the
@@ -27,6 +27,7 @@ pub(super) struct RawConfig {
     codex: RawCodex,
     waku: RawWaku,
     import: RawImport,
+    api: RawApi,
     owned: Vec<RawOwned>,
     joined: Vec<RawJoined>,
 }
@@ -70,6 +71,14 @@ struct RawImport {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawApi {
+    enabled: bool,
+    listen: String,
+    allow_remote: bool,
+}
+
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOwned {
     key_file: PathBuf,
@@ -110,6 +119,7 @@ impl Default for RawConfig {
             codex: RawCodex::default(),
             waku: RawWaku::default(),
             import: RawImport::default(),
+            api: RawApi::default(),
             owned: Vec::new(),
             joined: Vec::new(),
         }
@@ -156,6 +166,17 @@ impl Default for RawWaku {
     }
 }
 
+impl Default for RawApi {
+    fn default() -> RawApi {
+        let d = Config::default().api;
+        RawApi {
+            enabled: d.enabled,
+            listen: d.listen.to_string(),
+            allow_remote: d.allow_remote,
+        }
+    }
+}
+
 impl Default for RawImport {
     fn default() -> RawImport {
         RawImport {
@@ -198,6 +219,26 @@ fn pubsub_topic(value: &str) -> Result<String, ConfigError> {
         ));
     }
     Ok(value.to_owned())
+}
+
+/// The API's address, refused off loopback unless `allow_remote` says so:
+/// reads need no token.
+fn api(raw: RawApi) -> Result<ApiConfig, ConfigError> {
+    let listen: std::net::SocketAddr = parse("api.listen", &raw.listen)?;
+    if raw.enabled && !listen.ip().is_loopback() && !raw.allow_remote {
+        return Err(ConfigError::invalid(
+            "api.listen",
+            format!(
+                "{listen} is not a loopback address; reads need no token, so set \
+                 api.allow_remote = true to serve it beyond this machine on purpose"
+            ),
+        ));
+    }
+    Ok(ApiConfig {
+        enabled: raw.enabled,
+        listen,
+        allow_remote: raw.allow_remote,
+    })
 }
 
 fn positive(key: &str, secs: u64) -> Result<Duration, ConfigError> {
@@ -328,6 +369,7 @@ impl RawConfig {
                 enabled: self.import.enabled,
                 newest_first,
             },
+            api: api(self.api)?,
             owned,
             joined,
         };

@@ -256,3 +256,25 @@ fn a_joined_community_chooses_what_to_download() {
     .unwrap_err();
     assert_eq!(error.key(), Some("joined[0].download"));
 }
+
+#[test]
+fn the_api_stays_on_loopback_unless_told_otherwise() {
+    let config = parse("", &[]).unwrap();
+    assert!(config.api.enabled);
+    assert!(config.api.listen.ip().is_loopback());
+    assert_eq!(config.api.listen.port(), 0, "ephemeral by default");
+    let config = parse("[api]\nlisten = \"127.0.0.1:9030\"\n", &[]).unwrap();
+    assert_eq!(config.api.listen.port(), 9030);
+    assert_eq!(
+        key_of(parse("[api]\nlisten = \"0.0.0.0:9030\"\n", &[])),
+        "api.listen"
+    );
+    let config = parse(
+        "[api]\nlisten = \"0.0.0.0:9030\"\nallow_remote = true\n",
+        &[],
+    )
+    .unwrap();
+    assert!(!config.api.listen.ip().is_loopback());
+    let config = parse("", &[("ARCHIVIST_API__ENABLED", "false")]).unwrap();
+    assert!(!config.api.enabled);
+}
