@@ -1,5 +1,7 @@
-//! `cargo xtask bench [--quick]`: the release `archivist` against reference
-//! tools, side by side in one run, written to `target/bench-report.md`.
+//! `cargo xtask bench [--quick] [--only-scale] [--communities N]`: the
+//! release `archivist` against reference tools, side by side in one run,
+//! and one node owning many communities (`scale`), written to
+//! `target/bench-report.md`.
 //!
 //! Each comparison drives whole processes (see `process`), except the rows of
 //! `store_rows`, measured inside one crate by its criterion bench or its
@@ -17,6 +19,7 @@ mod incremental;
 mod machine;
 pub(crate) mod process;
 mod report;
+mod scale;
 mod store_rows;
 pub(crate) mod synth;
 mod torrent_creation;
@@ -52,6 +55,8 @@ pub(crate) struct Sizes {
     pub(crate) reps: usize,
     /// Free disk required before starting.
     pub(crate) disk: u64,
+    /// Owned communities of the scale scenario.
+    pub(crate) communities: u64,
 }
 
 impl Sizes {
@@ -66,6 +71,7 @@ impl Sizes {
             histories: [100 << 20, 1 << 30, 4 << 30],
             reps: 5,
             disk: 20 << 30,
+            communities: 200,
         }
     }
 
@@ -78,6 +84,7 @@ impl Sizes {
             histories: [4 << 20, 16 << 20, 64 << 20],
             reps: 3,
             disk: 2 << 30,
+            communities: 20,
         }
     }
 }
@@ -173,11 +180,25 @@ pub(crate) fn remove(path: &Path) {
 
 pub(crate) fn run(args: Vec<String>) -> anyhow::Result<()> {
     let mut sizes = Sizes::full();
-    for arg in &args {
+    let mut only_scale = false;
+    let mut communities = None;
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => sizes = Sizes::quick(),
-            other => anyhow::bail!("unknown bench flag {other:?} (only --quick)"),
+            // The scale scenario alone, e.g. at a size of one's choosing.
+            "--only-scale" => only_scale = true,
+            "--communities" => {
+                let n = args.next().context("--communities needs a number")?;
+                communities = Some(n.parse().with_context(|| format!("--communities {n}"))?);
+            }
+            other => anyhow::bail!(
+                "unknown bench flag {other:?} (--quick, --only-scale, --communities N)"
+            ),
         }
+    }
+    if let Some(n) = communities {
+        sizes.communities = n;
     }
     let root = workspace_root();
     let work = root.join("target/bench");
@@ -196,12 +217,15 @@ pub(crate) fn run(args: Vec<String>) -> anyhow::Result<()> {
     std::fs::write(&libtorrent, include_str!("bench/libtorrent_side.py"))?;
     let machine = Machine::probe();
     ensure!(
-        machine.libtorrent != "not installed",
+        only_scale || machine.libtorrent != "not installed",
         "the bench compares against Debian's python3-libtorrent: run `cargo xtask test` once \
          (it installs it) or `apt-get install python3-libtorrent`"
     );
     let mut bench = Bench {
-        bin: root.join("target/release/archivist"),
+        // Where `cargo build` put it: CARGO_TARGET_DIR when set.
+        bin: std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| root.join("target"), PathBuf::from)
+            .join("release/archivist"),
         work,
         probe: MemoryProbe::detect(),
         sizes,
@@ -214,13 +238,16 @@ pub(crate) fn run(args: Vec<String>) -> anyhow::Result<()> {
         bench.sizes.mode, machine.cpu, machine.cores, machine.ram
     );
 
-    let owner = archive_creation::run(&mut bench)?;
-    torrent_creation::run(&mut bench, &owner)?;
-    download::run(&mut bench, &owner)?;
-    codex::run(&mut bench, &owner)?;
-    remove(&owner.root);
-    incremental::run(&mut bench)?;
-    store_rows::run(&mut bench)?;
+    if !only_scale {
+        let owner = archive_creation::run(&mut bench)?;
+        torrent_creation::run(&mut bench, &owner)?;
+        download::run(&mut bench, &owner)?;
+        codex::run(&mut bench, &owner)?;
+        remove(&owner.root);
+        incremental::run(&mut bench)?;
+        store_rows::run(&mut bench)?;
+    }
+    scale::run(&mut bench)?;
 
     let markdown = bench
         .report

@@ -26,8 +26,10 @@ commands:
                       install what the interop tests need, then run the whole test suite,
                       or with -p only those crates' tests as CI runs them (ARGS go to
                       `cargo test`)
-  bench [--quick]     time the release archivist against libtorrent, curl and full rebuilds;
-                      writes target/bench-report.md (never part of CI)
+  bench [--quick] [--only-scale] [--communities N]
+                      time the release archivist against libtorrent, curl and full rebuilds,
+                      and one node owning N communities (200; --quick 20); writes
+                      target/bench-report.md (never part of CI)
   crash-test [--iterations N] [--seed S]
                       SIGKILL archivist at random while it archives, publishes and imports,
                       restart it and check the on-disk invariants

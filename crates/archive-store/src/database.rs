@@ -19,7 +19,7 @@ use crate::{
 
 pub use archive_index::LinkKind;
 pub use import::ImportReport;
-pub use intake::{InsertReport, LateMessages};
+pub use intake::{InsertReport, Intake, LateMessages};
 pub use keys::{KeysImported, StoredCounters, StoredKey};
 pub use messages::MessageKey;
 pub use state::{Announcement, DownloadedArchive};

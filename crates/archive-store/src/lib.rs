@@ -31,7 +31,7 @@ mod schema;
 mod store;
 
 pub use database::{
-    Announcement, Database, DownloadedArchive, ImportReport, InsertReport, KeysImported,
+    Announcement, Database, DownloadedArchive, ImportReport, InsertReport, Intake, KeysImported,
     LateMessages, LinkKind, MessageKey, StoredCounters, StoredKey,
 };
 pub use error::{Error, Result};

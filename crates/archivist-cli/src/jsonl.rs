@@ -28,17 +28,65 @@ struct Line {
 /// Reads every message of `input`. The first bad line fails the whole read with
 /// its line number, so callers write nothing from a half-valid file.
 pub(crate) fn read_messages(input: impl BufRead, source: &str) -> anyhow::Result<Vec<Message>> {
-    let mut messages = Vec::new();
-    for (n, line) in input.lines().enumerate() {
-        let number = n + 1;
-        let line = line.with_context(|| format!("{source}: reading line {number}"))?;
-        if line.trim().is_empty() {
-            continue;
+    MessageReader::new(input, source).collect()
+}
+
+/// The messages of `input` one at a time, for inputs too large to hold:
+/// blank lines are skipped, and a bad line is an error naming `source` and
+/// its line number (after which the reader is done).
+pub(crate) struct MessageReader<R> {
+    input: R,
+    source: String,
+    /// The current line's text, reused so reading allocates once.
+    text: String,
+    number: usize,
+    failed: bool,
+}
+
+impl<R: BufRead> MessageReader<R> {
+    pub(crate) fn new(input: R, source: &str) -> MessageReader<R> {
+        MessageReader {
+            input,
+            source: source.to_owned(),
+            text: String::new(),
+            number: 0,
+            failed: false,
         }
-        let message = parse_line(&line).with_context(|| format!("{source}: line {number}"))?;
-        messages.push(message);
     }
-    Ok(messages)
+
+    /// The length of the line read last, in bytes.
+    pub(crate) fn line_len(&self) -> usize {
+        self.text.len()
+    }
+}
+
+impl<R: BufRead> Iterator for MessageReader<R> {
+    type Item = anyhow::Result<Message>;
+
+    fn next(&mut self) -> Option<anyhow::Result<Message>> {
+        while !self.failed {
+            self.number += 1;
+            self.text.clear();
+            let (source, number) = (&self.source, self.number);
+            match self.input.read_line(&mut self.text) {
+                Ok(0) => return None,
+                Ok(_) if self.text.trim().is_empty() => {}
+                Ok(_) => {
+                    let parsed = parse_line(self.text.trim_end_matches(['\n', '\r']))
+                        .with_context(|| format!("{source}: line {number}"));
+                    self.failed = parsed.is_err();
+                    return Some(parsed);
+                }
+                Err(e) => {
+                    self.failed = true;
+                    return Some(
+                        Err(e).with_context(|| format!("{source}: reading line {number}")),
+                    );
+                }
+            }
+        }
+        None
+    }
 }
 
 fn parse_line(text: &str) -> anyhow::Result<Message> {

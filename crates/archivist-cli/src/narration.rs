@@ -1,8 +1,9 @@
 //! What `archivist run` says besides the node's own events, so a waiting
 //! node says why: what a member waits for and what a restart found, a
-//! warning when a joined community stays silent, one line instead of a
-//! dozen while an owner's announcement waits for a relay peer, and a
-//! repeated announcement called what it is.
+//! warning when a joined community stays silent, what an owner's
+//! announcement waiting for a relay peer means (and, for the node's counted
+//! repeats, since when it fails), how many events a lagging output missed,
+//! and a repeated announcement called what it is.
 
 use std::{
     collections::HashSet,
@@ -30,9 +31,6 @@ struct Joined {
 #[derive(Debug)]
 pub(crate) struct Narrator {
     joined: Vec<Joined>,
-    /// Communities whose announcement failure was said and not cleared by
-    /// a successful announcement since.
-    announce_waiting: HashSet<String>,
     /// (community, link) pairs this member accepted or found fetched.
     known_links: HashSet<(String, String)>,
     started: Instant,
@@ -62,7 +60,6 @@ impl Narrator {
                     warned: false,
                 })
                 .collect(),
-            announce_waiting: HashSet::new(),
             known_links: HashSet::new(),
             started: Instant::now(),
             silence,
@@ -152,17 +149,29 @@ impl Narrator {
         }
         match name.as_str() {
             "archivist.announceFailed" => {
-                if !self.announce_waiting.insert(community) {
-                    return None;
-                }
-                event["note"] = json!(format!(
-                    "no relay peer has taken the announcement yet ({}); it is kept and goes out \
-                     when a peer appears (further failures are not shown)",
-                    event["error"].as_str().unwrap_or("?")
-                ));
+                // The node reports a repeating failure once, then now and
+                // then with the attempts since; each report is printed.
+                let error = event["error"].as_str().unwrap_or("?");
+                let attempts = event["attempts"].as_u64().unwrap_or(1);
+                event["note"] = json!(if attempts <= 1 {
+                    format!(
+                        "no relay peer has taken the announcement yet ({error}); it is kept \
+                         and goes out when a peer appears (repeats are counted, not shown)"
+                    )
+                } else {
+                    format!(
+                        "no relay peer has taken the announcement yet ({error}); still \
+                         trying (failed {attempts} times since {})",
+                        hh_mm(event["since"].as_u64().unwrap_or_default())
+                    )
+                });
             }
-            "archivist.announced" | "archivist.reannounced" => {
-                self.announce_waiting.remove(&community);
+            "archivist.eventsMissed" => {
+                event["note"] = json!(format!(
+                    "{} event(s) missed: this output fell behind the node; `archivist status` \
+                     shows the current state",
+                    event["count"]
+                ));
             }
             "archivist.announcementAccepted" => {
                 if let Some(link) = event["link"].as_str() {
@@ -232,6 +241,12 @@ impl Narrator {
             })
             .collect()
     }
+}
+
+/// `HH:MM UTC` of `secs`: when a repeating failure began.
+fn hh_mm(secs: u64) -> String {
+    let rest = secs % 86_400;
+    format!("{:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
 }
 
 /// What a restart finds in the store: complete when every announced link
@@ -319,29 +334,43 @@ mod tests {
     }
 
     #[test]
-    fn announce_failures_are_said_once_until_an_announcement_goes_out() {
+    fn announce_failures_and_their_counted_repeats_are_said_and_missed_events_counted() {
         let config = member(PLACEHOLDER_COMMUNITY, 20);
         let mut narrator = Narrator::new(&config, Duration::from_secs(3600));
-        let failed = json!({
-            "type": "archivist.announceFailed",
-            "event": { "communityId": "0x02bb", "error": "NoPeersSubscribedToTopic" }
-        });
-        let first = narrator.on_event(failed.clone()).unwrap();
+        let failed = |attempts: u64| {
+            json!({
+                "type": "archivist.announceFailed",
+                "event": {
+                    "communityId": "0x02bb",
+                    "error": "NoPeersSubscribedToTopic",
+                    "attempts": attempts,
+                    "since": 1_700_000_000 + 13 * 3600 + 5 * 60,
+                }
+            })
+        };
+        let first = narrator.on_event(failed(1)).unwrap();
         assert!(
             first["event"]["note"]
                 .as_str()
                 .unwrap()
                 .contains("goes out when a peer appears")
         );
-        assert!(narrator.on_event(failed.clone()).is_none());
-        assert!(narrator.on_event(failed.clone()).is_none());
-        narrator.on_event(json!({
-            "type": "archivist.announced",
-            "event": { "communityId": "0x02bb" }
-        }));
+        let repeat = narrator.on_event(failed(37)).unwrap();
+        let note = repeat["event"]["note"].as_str().unwrap();
+        // 1_700_000_000 is 22:13:20 UTC; plus 13 h 5 min.
         assert!(
-            narrator.on_event(failed).is_some(),
-            "a new failure is said again"
+            note.ends_with("(failed 37 times since 11:18 UTC)"),
+            "{note}"
+        );
+        let missed = narrator
+            .on_event(json!({ "type": "archivist.eventsMissed", "event": { "count": 12 } }))
+            .unwrap();
+        assert!(
+            missed["event"]["note"]
+                .as_str()
+                .unwrap()
+                .starts_with("12 event(s) missed"),
+            "{missed}"
         );
     }
 

@@ -8,7 +8,6 @@ use anyhow::Context;
 use archivist::{CommunityStatus, Config, Node, store::Store};
 use archivist_api::ApiServer;
 use serde_json::json;
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::{config_check, human_time, live_status::LiveStatus, narration::Narrator};
 
@@ -100,8 +99,10 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
                     print_event(&warning, args.json);
                 }
             }
-            event = events.recv() => match event {
-                Ok(event) => {
+            // A lag arrives as `archivist.eventsMissed` with its count, and
+            // is printed like any event: nothing is dropped without a word.
+            event = archivist::next_event(&mut events) => match event {
+                Some(event) => {
                     let envelope = event.to_json();
                     live.status.record(&envelope, human_time::now_secs());
                     live.save();
@@ -109,8 +110,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
                         print_event(&said, args.json);
                     }
                 }
-                Err(RecvError::Lagged(missed)) => tracing::warn!(missed, "events missed"),
-                Err(RecvError::Closed) => break,
+                None => break,
             },
         }
     }
@@ -122,7 +122,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     node.stop().await;
     // What the stop interrupted (`archivist.downloadStopped`) is said too.
-    while let Ok(event) = events.try_recv() {
+    while let Some(event) = archivist::try_next_event(&mut events) {
         let envelope = event.to_json();
         live.status.record(&envelope, human_time::now_secs());
         if let Some(said) = narrator.on_event(envelope) {

@@ -9,7 +9,8 @@ use tokio::sync::broadcast;
 /// Where a node's parts report [`NodeEvent`]s: a broadcast channel, so a
 /// slow listener never stalls the node. A listener that falls more than the
 /// capacity behind misses the oldest events and is told how many by its
-/// next `recv`; nothing the node does depends on a listener keeping up.
+/// next `recv` ([`next_event`] makes that an [`NodeEvent::EventsMissed`]);
+/// nothing the node does depends on a listener keeping up.
 #[derive(Clone, Debug)]
 pub(crate) struct EventSender(broadcast::Sender<NodeEvent>);
 
@@ -26,6 +27,29 @@ impl EventSender {
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<NodeEvent> {
         self.0.subscribe()
+    }
+}
+
+/// The next event for a listener, `None` once the node is gone. A
+/// listener that fell behind gets [`NodeEvent::EventsMissed`] with how many
+/// it missed before the events that follow, so nothing is lost without a
+/// word (`broadcast::Receiver::recv` says it as an error, easy to drop).
+pub async fn next_event(events: &mut broadcast::Receiver<NodeEvent>) -> Option<NodeEvent> {
+    match events.recv().await {
+        Ok(event) => Some(event),
+        Err(broadcast::error::RecvError::Lagged(count)) => Some(NodeEvent::EventsMissed { count }),
+        Err(broadcast::error::RecvError::Closed) => None,
+    }
+}
+
+/// [`next_event`] without waiting: `None` when no event is waiting.
+pub fn try_next_event(events: &mut broadcast::Receiver<NodeEvent>) -> Option<NodeEvent> {
+    match events.try_recv() {
+        Ok(event) => Some(event),
+        Err(broadcast::error::TryRecvError::Lagged(count)) => {
+            Some(NodeEvent::EventsMissed { count })
+        }
+        Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed) => None,
     }
 }
 
@@ -76,12 +100,28 @@ pub enum NodeEvent {
     },
     /// Announcing failed (the transport refused it, e.g. no relay peer yet);
     /// it is retried with backoff until it goes out or a newer link
-    /// replaces it.
+    /// replaces it. A failure that repeats (same community, network and
+    /// kind of error) is reported once, then at most once per report
+    /// interval (one minute, doubling up to half an hour) with the count of
+    /// attempts so far, not on every retry.
     AnnounceFailed {
         /// The community.
         community: CommunityId,
         /// What failed.
         error: String,
+        /// Failed attempts since the first of this run of failures (1 for
+        /// the first report); the retries between reports are counted here.
+        attempts: u32,
+        /// When the first of them failed, Unix seconds.
+        since: u64,
+    },
+    /// This listener fell behind the node by more than the event channel
+    /// holds and missed `count` events (the oldest): what it knows may be
+    /// out of date, and [`Node::status`](crate::Node::status) says what is.
+    /// Only [`next_event`] and [`try_next_event`] report it.
+    EventsMissed {
+        /// How many events this listener missed.
+        count: u64,
     },
     /// A member accepted an announcement: it will act on it.
     AnnouncementAccepted {
@@ -231,6 +271,7 @@ impl NodeEvent {
         match self {
             NodeEvent::Archive { event, .. } => Some(event.community()),
             NodeEvent::AnnouncementRejected { community, .. } => community.as_ref(),
+            NodeEvent::EventsMissed { .. } => None,
             NodeEvent::Announced { community, .. }
             | NodeEvent::Reannounced { community, .. }
             | NodeEvent::LinkRequested { community }
@@ -260,6 +301,7 @@ impl NodeEvent {
             NodeEvent::LinkRequested { .. } => "archivist.linkRequested",
             NodeEvent::AnnouncementRepeated { .. } => "archivist.announcementRepeated",
             NodeEvent::AnnounceFailed { .. } => "archivist.announceFailed",
+            NodeEvent::EventsMissed { .. } => "archivist.eventsMissed",
             NodeEvent::AnnouncementAccepted { .. } => "archivist.announcementAccepted",
             NodeEvent::AnnouncementRejected { .. } => "archivist.announcementRejected",
             NodeEvent::DownloadingHistoryArchivesStarted { .. } => {
@@ -306,7 +348,13 @@ impl NodeEvent {
             NodeEvent::AnnouncementRepeated { kind, link, .. } => {
                 json!({ "kind": kind.name(), "link": link, "known": true })
             }
-            NodeEvent::AnnounceFailed { error, .. } => json!({ "error": error }),
+            NodeEvent::AnnounceFailed {
+                error,
+                attempts,
+                since,
+                ..
+            } => json!({ "error": error, "attempts": attempts, "since": since }),
+            NodeEvent::EventsMissed { count } => json!({ "count": count }),
             NodeEvent::AnnouncementAccepted { kind, link, .. } => {
                 json!({ "kind": kind.name(), "link": link })
             }
@@ -419,4 +467,32 @@ fn archive_json(backend: &str, event: &archive_scheduler::Event) -> Value {
         object.insert("backend".to_owned(), Value::String(backend.to_owned()));
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_listener_that_falls_behind_is_told_how_many_it_missed() {
+        let sender = EventSender::new(2);
+        let mut events = sender.subscribe();
+        for _ in 0..5 {
+            sender.emit(NodeEvent::EventsMissed { count: 0 });
+        }
+        let missed = try_next_event(&mut events).unwrap();
+        assert_eq!(missed, NodeEvent::EventsMissed { count: 3 });
+        assert_eq!(
+            missed.to_json(),
+            json!({ "type": "archivist.eventsMissed", "event": { "count": 3 } })
+        );
+        assert!(next_event(&mut events).await.is_some());
+        assert!(try_next_event(&mut events).is_some());
+        assert!(
+            try_next_event(&mut events).is_none(),
+            "both kept events read"
+        );
+        drop(sender);
+        assert!(next_event(&mut events).await.is_none(), "the node is gone");
+    }
 }

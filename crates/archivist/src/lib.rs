@@ -16,7 +16,7 @@
 //! let config = Config::load(Some("archivist.toml".as_ref()))?;
 //! let node = Node::start(config).await?;
 //! let mut events = node.events();
-//! while let Ok(event) = events.recv().await {
+//! while let Some(event) = archivist::next_event(&mut events).await {
 //!     println!("{}", event.to_json());
 //! }
 //! node.stop().await;
@@ -46,6 +46,7 @@ mod member;
 mod networks;
 mod node;
 mod owner;
+mod repeats;
 mod status;
 pub mod synthetic;
 
@@ -56,7 +57,7 @@ pub use config::{
 pub use digest::{HistoryDigest, history_digest};
 pub use encryption::{KEYS_INBOX, keys_inbox};
 pub use error::{Error, Result};
-pub use event::NodeEvent;
+pub use event::{NodeEvent, next_event, try_next_event};
 pub use member::JoinOptions;
 pub use node::{Node, NodeBuilder};
 pub use owner::OwnOptions;

@@ -27,6 +27,7 @@ use crate::{
     encryption::{Encrypted, Keyrings},
     error::Result,
     event::{EventSender, NodeEvent},
+    repeats::{FailureKey, RepeatedFailures},
 };
 
 /// How a node owns a community ([`Node::add_owned_with`](crate::Node::add_owned_with)).
@@ -77,6 +78,8 @@ pub(crate) struct OwnerContext {
     pub(crate) kinds: Vec<LinkKind>,
     pub(crate) reannounce_interval: Duration,
     pub(crate) link_reply_interval: Duration,
+    /// Announce failures that repeat, reported once and then with a count.
+    pub(crate) failures: RepeatedFailures,
     /// Encrypted communities' keyrings, whose counters are saved after
     /// each publish.
     pub(crate) keyrings: Arc<Keyrings>,
@@ -270,6 +273,8 @@ async fn announce(
             context.events.emit(NodeEvent::AnnounceFailed {
                 community,
                 error: format!("recording the link: {e}"),
+                attempts: 1,
+                since: now_ms() / 1000,
             });
             return Err(NotRecorded);
         }
@@ -373,17 +378,17 @@ async fn reannounce(context: &OwnerContext, key: &CommunityKey, reason: &'static
             .announce(key, kind.clone(), recorded.clock, &recorded.link)
             .await
         {
-            Ok(_) => context.events.emit(NodeEvent::Reannounced {
-                community,
-                kind: kind.clone(),
-                link: recorded.link,
-                clock: recorded.clock,
-                reason,
-            }),
-            Err(e) => context.events.emit(NodeEvent::AnnounceFailed {
-                community,
-                error: e.to_string(),
-            }),
+            Ok(_) => {
+                context.failures.succeeded(&community, kind);
+                context.events.emit(NodeEvent::Reannounced {
+                    community,
+                    kind: kind.clone(),
+                    link: recorded.link,
+                    clock: recorded.clock,
+                    reason,
+                });
+            }
+            Err(e) => announce_failed(context, community, kind.clone(), &e),
         }
     }
 }
@@ -408,6 +413,7 @@ async fn publish(
     {
         Ok(_) => {
             tracing::info!(%community, %link, "announced");
+            context.failures.succeeded(&community, &link.kind());
             context.events.emit(NodeEvent::Announced {
                 community,
                 kind: link.kind(),
@@ -418,12 +424,33 @@ async fn publish(
         }
         Err(e) => {
             tracing::debug!(%community, error = %e, "announcing failed; retrying");
-            context.events.emit(NodeEvent::AnnounceFailed {
-                community,
-                error: e.to_string(),
-            });
+            announce_failed(context, community, link.kind(), &e);
             false
         }
+    }
+}
+
+/// Reports a failed announcement: the first of a streak at once, its
+/// repeats (same network, same kind of error) only now and then with their
+/// count, so a node without a relay peer does not flood its listeners.
+fn announce_failed(
+    context: &OwnerContext,
+    community: CommunityId,
+    network: LinkKind,
+    error: &archive_dispatch::Error,
+) {
+    let key = FailureKey {
+        community,
+        network,
+        error: std::mem::discriminant(error),
+    };
+    if let Some(report) = context.failures.failed(key) {
+        context.events.emit(NodeEvent::AnnounceFailed {
+            community,
+            error: error.to_string(),
+            attempts: report.attempts,
+            since: report.since,
+        });
     }
 }
 

@@ -266,3 +266,64 @@ fn a_reported_insert_names_new_present_and_late_messages() {
     );
     assert_eq!(db.message_count().unwrap(), 6);
 }
+
+/// An intake fed in batches reports exactly what one slice would, repeats
+/// across batches included (of a stored message whose row is the table's
+/// last, too: replacing it must not make its repeat look stored before),
+/// and one dropped uncommitted stores nothing.
+#[test]
+fn an_intake_in_batches_reports_what_one_slice_would() {
+    let on =
+        |topic: u8, t: u64, seed: u64| crate::sample::message(crate::sample::topic(topic), t, seed);
+    let setup = || {
+        let mut db = Database::open_in_memory().unwrap();
+        let (a, b) = (community(6), community(7));
+        db.claim_topics(&a, &[crate::sample::topic(1)]).unwrap();
+        db.claim_topics(&b, &[crate::sample::topic(2)]).unwrap();
+        db.set_last_archive_end(&a, &LinkKind::TORRENT, 100)
+            .unwrap();
+        db.set_last_archive_end(&b, &LinkKind::TORRENT, 100)
+            .unwrap();
+        // Seed 2 is stored last: the row with the largest rowid.
+        db.insert_messages(&[on(1, 10, 1), on(3, 20, 2)]).unwrap();
+        db
+    };
+    let input = [
+        on(2, 40, 9),  // late for b, found first
+        on(3, 20, 2),  // stored before (the last row), replaced
+        on(1, 60, 10), // late for a: not counted, b was found first
+        on(3, 20, 2),  // its repeat: counted once
+        on(2, 50, 11), // late for b
+        on(1, 10, 1),  // stored before
+        on(2, 200, 12),
+        on(2, 50, 11), // a repeat of a new one
+        on(2, 30, 13), // late for b
+    ];
+    let whole = setup().insert_messages_reported(&input).unwrap();
+    assert_eq!((whole.new, whole.already_present), (5, 2));
+    let late = whole.late.clone().unwrap();
+    assert_eq!(
+        (late.community, late.messages, late.from, late.to),
+        (community(7), 4, 30, 50)
+    );
+    for size in 1..=input.len() {
+        let mut db = setup();
+        let mut intake = db.intake().unwrap();
+        for batch in input.chunks(size) {
+            intake.insert(batch).unwrap();
+        }
+        assert_eq!(intake.commit().unwrap(), whole, "batches of {size}");
+        assert_eq!(db.message_count().unwrap(), 7);
+    }
+
+    let mut db = setup();
+    let mut intake = db.intake().unwrap();
+    intake.insert(&input[..4]).unwrap();
+    drop(intake);
+    assert_eq!(
+        db.message_count().unwrap(),
+        2,
+        "an uncommitted intake stores nothing"
+    );
+    assert_eq!(db.insert_messages_reported(&input).unwrap(), whole);
+}

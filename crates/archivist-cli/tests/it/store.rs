@@ -245,6 +245,56 @@ fn a_bad_line_imports_nothing_and_a_foreign_file_is_left_alone() {
     assert_eq!(fs::read(&foreign).unwrap(), before);
 }
 
+/// The import streams its file in batches (4 096 messages each): the report
+/// counts a repeat in a later batch once, as for a small file, and a bad
+/// line after the first batch still imports nothing and names its line.
+#[test]
+fn a_large_import_streams_in_batches_and_stays_all_or_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (jsonl, db) = (tmp.path().join("m.jsonl"), tmp.path().join("new/m.db"));
+    let hash = |n: usize| format!("0x{n:08x}");
+    let mut lines: Vec<String> = (0..10_000)
+        .map(|n| line(D1 + n as u64, &hash(n), TOPIC))
+        .collect();
+    // Repeats of the first message, one batch and two batches later.
+    lines.push(line(D1, &hash(0), TOPIC));
+    lines.insert(5_000, line(D1, &hash(0), TOPIC));
+    lines.push(r#"{"timestamp":1}"#.into());
+    write_jsonl(&jsonl, &lines);
+    let out = archivist(&[
+        "messages",
+        "import",
+        "--db",
+        db.to_str().unwrap(),
+        "--jsonl",
+        jsonl.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 10003"), "{stderr}");
+    assert!(
+        !db.exists() && !db.parent().unwrap().exists(),
+        "nothing left behind"
+    );
+
+    lines.pop();
+    write_jsonl(&jsonl, &lines);
+    let report = import(&db, &jsonl);
+    assert_eq!(report["imported"], 10_002);
+    assert_eq!(
+        (report["new"].as_u64(), report["already_present"].as_u64()),
+        (Some(10_000), Some(0))
+    );
+    // Again, with one more: all present but the new one.
+    lines.push(line(D1 + 20_000, &hash(20_000), TOPIC));
+    write_jsonl(&jsonl, &lines);
+    let report = import(&db, &jsonl);
+    assert_eq!(
+        (report["new"].as_u64(), report["already_present"].as_u64()),
+        (Some(1), Some(10_000))
+    );
+}
+
 /// Runs `archivist` as a user who cannot write what the test's files deny
 /// (as root, `setpriv` drops to `nobody`: root would write a 0444 file).
 fn archivist_unprivileged(args: &[&str]) -> Output {

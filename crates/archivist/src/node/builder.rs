@@ -159,6 +159,7 @@ impl NodeBuilder {
             kinds: engines.kinds(),
             reannounce_interval: config.reannounce_interval,
             link_reply_interval: config.link_reply_interval,
+            failures: Default::default(),
             keyrings: Arc::clone(&keyrings),
             #[cfg(feature = "waku")]
             ingest_from: engines.waku.clone().filter(|_| config.waku.ingest),
