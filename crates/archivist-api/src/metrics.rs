@@ -47,6 +47,7 @@ pub(crate) struct Metrics {
     events_missed: Counter,
     pub(crate) peers: Family<Network, Gauge>,
     pub(crate) torrent_bytes_live: Gauge,
+    pub(crate) torrent_bytes_uploaded: Gauge,
 }
 
 impl Metrics {
@@ -68,6 +69,7 @@ impl Metrics {
             events_missed: Counter::default(),
             peers: Family::default(),
             torrent_bytes_live: Gauge::default(),
+            torrent_bytes_uploaded: Gauge::default(),
         };
         let r = &mut metrics.registry;
         r.register(
@@ -137,13 +139,18 @@ impl Metrics {
         );
         r.register(
             "peers",
-            "Connected peers per network (Waku relay peers)",
+            "Connected peers per network (Waku relay peers; BitTorrent peers over all torrents)",
             metrics.peers.clone(),
         );
         r.register(
             "torrent_fetched_bytes",
             "Bytes fetched over BitTorrent since the node started, all communities",
             metrics.torrent_bytes_live.clone(),
+        );
+        r.register(
+            "torrent_uploaded_bytes",
+            "Bytes served to BitTorrent peers by the active torrents, all communities",
+            metrics.torrent_bytes_uploaded.clone(),
         );
         metrics
     }

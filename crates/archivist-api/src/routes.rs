@@ -114,14 +114,24 @@ async fn metrics(State(state): State<AppState>) -> Response {
             .set(i64::try_from(peers.len()).unwrap_or(i64::MAX));
     }
     let (owned, joined) = state.node.communities();
-    let torrent: u64 = owned
+    let (fetched, uploaded, peers) = owned
         .iter()
         .chain(&joined)
-        .map(|c| state.node.torrent_fetched_bytes(c))
-        .sum();
-    metrics
-        .torrent_bytes_live
-        .set(i64::try_from(torrent).unwrap_or(i64::MAX));
+        .map(|c| state.node.torrent_traffic(c))
+        .fold((0u64, 0u64, 0u64), |(f, u, p), (df, du, dp)| {
+            (f + df, u + du, p + u64::from(dp))
+        });
+    let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    metrics.torrent_bytes_live.set(gauge(fetched));
+    metrics.torrent_bytes_uploaded.set(gauge(uploaded));
+    if state.node.torrent_listen_addr().is_some() {
+        metrics
+            .peers
+            .get_or_create(&crate::metrics::Network {
+                network: "torrent".to_owned(),
+            })
+            .set(gauge(peers));
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -180,6 +180,23 @@ impl Networks {
         }
     }
 
+    /// BitTorrent's traffic and peers for `community` (zero without the
+    /// engine): bytes fetched, bytes served, peers connected.
+    pub(crate) fn torrent_traffic(&self, community: &archive_index::CommunityId) -> (u64, u64, u32) {
+        #[cfg(feature = "torrent")]
+        {
+            self.torrent.as_ref().map_or((0, 0, 0), |t| {
+                let traffic = t.traffic(community);
+                (traffic.fetched_bytes, traffic.uploaded_bytes, traffic.peers)
+            })
+        }
+        #[cfg(not(feature = "torrent"))]
+        {
+            let _ = community;
+            (0, 0, 0)
+        }
+    }
+
     /// Stops the engines; their files stay.
     #[cfg_attr(
         not(any(feature = "torrent", feature = "waku")),

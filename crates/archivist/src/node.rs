@@ -193,6 +193,13 @@ impl Node {
         self.inner.engines.torrent_fetched_bytes(community)
     }
 
+    /// BitTorrent's traffic for `community` since its torrent started on
+    /// this node: bytes fetched, bytes served to peers, peers connected now
+    /// (all zero without a BitTorrent engine or an active torrent).
+    pub fn torrent_traffic(&self, community: &CommunityId) -> (u64, u64, u32) {
+        self.inner.engines.torrent_traffic(community)
+    }
+
     /// The node's Waku relay node, when it runs one.
     #[cfg(feature = "waku")]
     pub fn waku(&self) -> Option<&transport_waku::WakuNode> {

@@ -60,6 +60,23 @@ impl TorrentBackend {
         torrent_path(&self.config.torrent_dir, community)
     }
 
+    /// What the community's torrent moved since it started on this node,
+    /// and its connected peers (zero when it is not active).
+    pub fn traffic(&self, community: &CommunityId) -> Traffic {
+        let Some(active) = self.engine.active(community) else {
+            return Traffic::default();
+        };
+        let stats = active.handle.stats();
+        Traffic {
+            fetched_bytes: stats.live.as_ref().map_or(0, |l| l.snapshot.fetched_bytes),
+            uploaded_bytes: stats.uploaded_bytes,
+            peers: stats
+                .live
+                .as_ref()
+                .map_or(0, |l| l.snapshot.peer_stats.live),
+        }
+    }
+
     /// Bytes this node downloaded for the community's current torrent.
     pub fn fetched_bytes(&self, community: &CommunityId) -> u64 {
         self.engine
@@ -208,4 +225,15 @@ impl Backend for TorrentBackend {
         }
         Ok(())
     }
+}
+
+/// One torrent's traffic, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Bytes fetched from peers.
+    pub fetched_bytes: u64,
+    /// Bytes served to peers.
+    pub uploaded_bytes: u64,
+    /// Peers connected now.
+    pub peers: u32,
 }

@@ -21,7 +21,7 @@ mod publish;
 mod stall;
 mod stream;
 
-pub use backend::TorrentBackend;
+pub use backend::{TorrentBackend, Traffic};
 pub use config::Config;
 pub use stall::StallPolicy;
 pub use stream::{STREAM_LOOKAHEAD, most_bytes_fetched};

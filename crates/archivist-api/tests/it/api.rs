@@ -292,6 +292,8 @@ async fn every_endpoint_answers_as_the_openapi_document_says() {
             &member,
             "archivist_downloaded_bytes_total{network=\"torrent\"}",
         ),
+        (&member, "archivist_peers{network=\"torrent\"}"),
+        (&owner, "archivist_torrent_uploaded_bytes"),
     ];
     let member_metrics = eventually("the metrics", || async {
         for (base, line) in wanted {
@@ -304,6 +306,14 @@ async fn every_endpoint_answers_as_the_openapi_document_says() {
     })
     .await;
     assert!(member_metrics.trim_end().ends_with("# EOF"));
+    // The owner served the member's 3 archives: librqbit counted them.
+    let owner_metrics = http.get(&owner, "/metrics").await.text;
+    let uploaded: u64 = owner_metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("archivist_torrent_uploaded_bytes "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("the owner reports its uploaded bytes");
+    assert!(uploaded > 0, "{owner_metrics}");
 
     // The CLI's client finds the member through its address file and leaves.
     let data_dir = world.member.config().data_dir.clone();
