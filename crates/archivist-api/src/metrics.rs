@@ -149,7 +149,7 @@ impl Metrics {
         );
         r.register(
             "torrent_uploaded_bytes",
-            "Bytes served to BitTorrent peers by the active torrents, all communities",
+            "Bytes served to BitTorrent peers since the node started, all communities",
             metrics.torrent_bytes_uploaded.clone(),
         );
         metrics

@@ -182,7 +182,10 @@ impl Networks {
 
     /// BitTorrent's traffic and peers for `community` (zero without the
     /// engine): bytes fetched, bytes served, peers connected.
-    pub(crate) fn torrent_traffic(&self, community: &archive_index::CommunityId) -> (u64, u64, u32) {
+    pub(crate) fn torrent_traffic(
+        &self,
+        community: &archive_index::CommunityId,
+    ) -> (u64, u64, u32) {
         #[cfg(feature = "torrent")]
         {
             self.torrent.as_ref().map_or((0, 0, 0), |t| {

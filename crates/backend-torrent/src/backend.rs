@@ -60,20 +60,24 @@ impl TorrentBackend {
         torrent_path(&self.config.torrent_dir, community)
     }
 
-    /// What the community's torrent moved since it started on this node,
-    /// and its connected peers (zero when it is not active).
+    /// What the community's torrents moved since the node started (the
+    /// current one and those it replaced), and the peers connected to the
+    /// current one.
     pub fn traffic(&self, community: &CommunityId) -> Traffic {
+        let (fetched, uploaded) = self.engine.retired(community);
         let Some(active) = self.engine.active(community) else {
-            return Traffic::default();
+            return Traffic {
+                fetched_bytes: fetched,
+                uploaded_bytes: uploaded,
+                peers: 0,
+            };
         };
         let stats = active.handle.stats();
+        let live = stats.live.as_ref();
         Traffic {
-            fetched_bytes: stats.live.as_ref().map_or(0, |l| l.snapshot.fetched_bytes),
-            uploaded_bytes: stats.uploaded_bytes,
-            peers: stats
-                .live
-                .as_ref()
-                .map_or(0, |l| l.snapshot.peer_stats.live),
+            fetched_bytes: fetched + live.map_or(0, |l| l.snapshot.fetched_bytes),
+            uploaded_bytes: uploaded + stats.uploaded_bytes,
+            peers: live.map_or(0, |l| l.snapshot.peer_stats.live),
         }
     }
 

@@ -50,6 +50,10 @@ impl Active {
 pub(crate) struct Engine {
     session: Arc<Session>,
     active: Mutex<HashMap<CommunityId, Active>>,
+    /// Bytes (fetched, uploaded) of each community's torrents that were
+    /// replaced or stopped, so traffic counts survive a new torrent (every
+    /// publish makes one).
+    retired: Mutex<HashMap<CommunityId, (u64, u64)>>,
     peers: Vec<SocketAddr>,
 }
 
@@ -97,6 +101,7 @@ impl Engine {
         Ok(Engine {
             session,
             active: Mutex::default(),
+            retired: Mutex::default(),
             peers: config.peers.clone(),
         })
     }
@@ -113,10 +118,28 @@ impl Engine {
             .cloned()
     }
 
+    /// Bytes (fetched, uploaded) of the community's torrents that are gone.
+    pub(crate) fn retired(&self, community: &CommunityId) -> (u64, u64) {
+        self.retired
+            .lock()
+            .expect("engine lock")
+            .get(community)
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// Stops the community's torrent, keeping its files.
     pub(crate) async fn drop_torrent(&self, community: &CommunityId) -> Result<()> {
         let previous = self.active.lock().expect("engine lock").remove(community);
         if let Some(previous) = previous {
+            let stats = previous.handle.stats();
+            let fetched = stats.live.as_ref().map_or(0, |l| l.snapshot.fetched_bytes);
+            {
+                let mut retired = self.retired.lock().expect("engine lock");
+                let counts = retired.entry(*community).or_default();
+                counts.0 += fetched;
+                counts.1 += stats.uploaded_bytes;
+            }
             self.session
                 .delete(TorrentIdOrHash::Id(previous.handle.id()), false)
                 .await
