@@ -25,13 +25,13 @@ use crate::fixture::{Member, Networks, PER_WEEK, TOPICS, World, assert_same_hist
 const PART_B: &str = include_str!("../../../crates/archive-crypto/tests/it/part_b.mjs");
 const NODE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// `node part_b.mjs open KEYFILE BLOB` in `dir`, killed past its deadline:
-/// the plaintext.
-fn part_b_open(dir: &Path, blob: &[u8]) -> Vec<u8> {
+/// `node part_b.mjs ARGS…` in `dir`, killed past its deadline: its
+/// output, from hex.
+fn part_b(dir: &Path, args: &[&str]) -> Vec<u8> {
     std::fs::write(dir.join("part_b.mjs"), PART_B).unwrap();
-    std::fs::write(dir.join("blob"), blob).unwrap();
     let child = Command::new("node")
-        .args(["part_b.mjs", "open", "keys.json", "blob"])
+        .arg("part_b.mjs")
+        .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -57,6 +57,28 @@ fn part_b_open(dir: &Path, blob: &[u8]) -> Vec<u8> {
         .step_by(2)
         .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
         .collect()
+}
+
+/// `blob` opened by the independent implementation with `dir/keys.json`.
+fn part_b_open(dir: &Path, blob: &[u8]) -> Vec<u8> {
+    std::fs::write(dir.join("blob"), blob).unwrap();
+    part_b(dir, &["open", "keys.json", "blob"])
+}
+
+/// `plain` sealed by the independent implementation with `dir/keys.json`
+/// under sequence number `seq`.
+fn part_b_seal(dir: &Path, seq: u32, plain: &[u8]) -> Vec<u8> {
+    let hex: String = plain.iter().map(|b| format!("{b:02x}")).collect();
+    part_b(
+        dir,
+        &[
+            "seal",
+            "keys.json",
+            &seq.to_string(),
+            &hex,
+            "node-installation-1",
+        ],
+    )
 }
 
 /// The owner's torrent files, opened with the exported key by an
@@ -189,4 +211,96 @@ async fn an_encrypted_community_over_bittorrent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_encrypted_community_over_codex() {
     sealed_owner_to_member(Networks::Codex, "codex").await;
+}
+
+/// Archives and an index sealed by the independent Part B implementation,
+/// not by Archivist, laid out as a directory-share owner publishes them:
+/// an Archivist member holding the key fetches and imports them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archives_sealed_by_an_independent_implementation_are_imported() {
+    use archivist::{
+        backend::Link,
+        crypto::{CommunityEnvelope, InstallationId},
+        fetch::{FetchIntoStore, fetch_into_store},
+        index::{ArchiveRun, CodexEntry, CodexIndex, TimeRange, write_archives},
+        store::Store,
+    };
+    use sha2::{Digest, Sha256};
+
+    use crate::fixture::{T0, WEEK};
+
+    let dir = tempfile::tempdir().unwrap();
+    let community = CommunityId([3; 33]);
+    let key = HrKey::generate(GroupId::from(community), 1_700_000_000_000, None).unwrap();
+    archivist::crypto::write_key_file(&dir.path().join("keys.json"), std::slice::from_ref(&key))
+        .unwrap();
+    let shared = dir.path().join("shared");
+    let folder = shared.join(community.to_string());
+    std::fs::create_dir_all(&folder).unwrap();
+    let put = |blob: &[u8]| {
+        let name: String = Sha256::digest(blob)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        std::fs::write(folder.join(&name), blob).unwrap();
+        name
+    };
+    let sealer = dir.path().to_owned();
+    let mut index = CodexIndex::new();
+    for week in 0..2u64 {
+        let range = TimeRange {
+            from: T0 + week * WEEK,
+            to: T0 + (week + 1) * WEEK,
+        };
+        let run = ArchiveRun {
+            range,
+            interval: WEEK,
+            topics: TOPICS.to_vec(),
+        };
+        let messages = archivist::synthetic::messages(&TOPICS, range, 20, 64, week);
+        let (data, report) = write_archives(Vec::new(), 0, &run, messages).unwrap();
+        let entry = &report.archives[0].entry;
+        let plain = data[entry.offset as usize..(entry.offset + entry.raw_len()) as usize].to_vec();
+        let dir = sealer.clone();
+        let sealed =
+            tokio::task::spawn_blocking(move || part_b_seal(&dir, week as u32 + 1, &plain))
+                .await
+                .unwrap();
+        index.insert(CodexEntry {
+            version: 0,
+            metadata: entry.metadata.clone(),
+            cid: put(&sealed),
+        });
+    }
+    let plain_index = index.encode();
+    let sealed_index = tokio::task::spawn_blocking(move || part_b_seal(&sealer, 3, &plain_index))
+        .await
+        .unwrap();
+    let link = Link::from_announced(
+        backend_dirshare::DIR,
+        &format!("dir:{}", put(&sealed_index)),
+    )
+    .unwrap();
+
+    let member = backend_dirshare::DirShareBackend::new(&shared, dir.path().join("member-own"));
+    let store = Store::open(dir.path().join("member.sqlite")).await.unwrap();
+    let envelope = CommunityEnvelope::new(
+        GroupId::from(community),
+        [key].into_iter().collect(),
+        InstallationId::random().unwrap(),
+    );
+    let options = FetchIntoStore::default().with_envelope(Some(std::sync::Arc::new(envelope)));
+    let done = fetch_into_store(
+        &store,
+        &member,
+        community,
+        &link,
+        &options,
+        &tokio_util::sync::CancellationToken::new(),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!((done.imported, done.locked, done.failed), (2, 0, 0));
+    assert_eq!(store.with(|db| db.message_count()).await.unwrap(), 40);
 }
