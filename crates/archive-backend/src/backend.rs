@@ -260,6 +260,21 @@ pub enum FetchEvent {
 }
 
 impl FetchEvent {
+    /// The event for archive `id` as the backend read it: handed over when
+    /// it opened, [`FetchEvent::ArchiveLocked`] when only its key is missing
+    /// (the backend keeps the bytes), and any other error as it is.
+    pub fn from_read(id: ArchiveId, range: TimeRange, read: Result<Archive>) -> Result<FetchEvent> {
+        match read {
+            Ok(archive) => Ok(FetchEvent::ArchiveFetched { id, range, archive }),
+            Err(e) if e.kind() == ErrorKind::KeyMissing => Ok(FetchEvent::ArchiveLocked {
+                id,
+                range,
+                key_id: e.missing_key().unwrap_or_default().to_owned(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Hands this event to the caller, waiting for room in its channel (which
     /// is what bounds a fetch's memory) unless `cancel` fires first: then the
     /// fetch is over and the error says so. A caller that stopped listening

@@ -355,15 +355,7 @@ impl Backend for MemoryBackend {
                 &id,
                 options.envelope.as_deref(),
             );
-            let event = match read {
-                Ok(archive) => FetchEvent::ArchiveFetched { id, range, archive },
-                Err(e) if e.kind() == ErrorKind::KeyMissing => FetchEvent::ArchiveLocked {
-                    id,
-                    range,
-                    key_id: e.missing_key().unwrap_or_default().to_owned(),
-                },
-                Err(e) => return Err(e),
-            };
+            let event = FetchEvent::from_read(id, range, read)?;
             local.lock().expect("holding lock").complete.insert(id);
             outcome.fetched.push(id);
             event.hand_over(&events, &cancel, NAME).await?;

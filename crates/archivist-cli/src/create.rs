@@ -10,13 +10,12 @@ use std::{
 
 use anyhow::{Context, bail, ensure};
 use archive_backend::{Link, LinkKind, MessageList};
-use archive_crypto::{CommunityEnvelope, Counters, GroupId, InstallationId, KeyId, Keyring};
+use archive_crypto::{CommunityEnvelope, GroupId, InstallationId, Keyring};
 use archive_index::{
     ArchiveRun, CommunityId, DataWriter, TimeRange, Topic, WriteReport, partitions,
     write_sealed_archives,
 };
 use archive_scheduler::StoreSource;
-use archive_store::StoredCounters;
 use archive_store::{Database, Store};
 use backend_torrent::{AppendOutcome, ArchiveDir, Metainfo, TorrentOptions};
 use serde_json::json;
@@ -183,16 +182,7 @@ fn sealing(
     let envelope = CommunityEnvelope::new(group, keys, InstallationId::random()?);
     if let Some(db) = db {
         let db = Database::open(db).with_context(|| format!("opening {}", db.display()))?;
-        let counters: Vec<Counters> = db
-            .key_counters(community)?
-            .into_iter()
-            .map(|c| Counters {
-                key_id: KeyId(c.key_id),
-                next_seq: c.next_seq,
-                last_seen: c.last_seen,
-            })
-            .collect();
-        envelope.restore(&counters);
+        archivist::restore_counters(&envelope, &db.key_counters(community)?);
     }
     Ok(envelope)
 }
@@ -204,16 +194,7 @@ fn save_counters(
     envelope: &CommunityEnvelope,
 ) -> anyhow::Result<()> {
     let mut db = Database::open(db).with_context(|| format!("opening {}", db.display()))?;
-    let counters: Vec<StoredCounters> = envelope
-        .counters()
-        .into_iter()
-        .map(|c| StoredCounters {
-            key_id: c.key_id.0,
-            next_seq: c.next_seq,
-            last_seen: c.last_seen,
-        })
-        .collect();
-    db.save_key_counters(community, &counters)?;
+    db.save_key_counters(community, &archivist::stored_counters(envelope))?;
     Ok(())
 }
 

@@ -91,7 +91,7 @@ impl Keyrings {
         let group = GroupId::from(community);
         let keyring: Keyring = keys.iter().map(|k| hr_key(&group, k)).collect();
         let envelope = CommunityEnvelope::new(group, keyring, self.installation.clone());
-        envelope.restore(&counters.iter().map(counters_from_store).collect::<Vec<_>>());
+        restore_counters(&envelope, &counters);
         let encrypted = Encrypted {
             envelope,
             keys_arrived: Arc::new(Notify::new()),
@@ -188,16 +188,7 @@ impl Keyrings {
         let Some(encrypted) = self.lock().get(&community).cloned() else {
             return Ok(());
         };
-        let counters: Vec<StoredCounters> = encrypted
-            .envelope
-            .counters()
-            .into_iter()
-            .map(|c| StoredCounters {
-                key_id: c.key_id.0,
-                next_seq: c.next_seq,
-                last_seen: c.last_seen,
-            })
-            .collect();
+        let counters = stored_counters(&encrypted.envelope);
         store
             .with(move |db| db.save_key_counters(&community, &counters))
             .await?;
@@ -217,12 +208,30 @@ fn hr_key(group: &GroupId, key: &StoredKey) -> HrKey {
     }
 }
 
-fn counters_from_store(c: &StoredCounters) -> Counters {
-    Counters {
-        key_id: KeyId(c.key_id),
-        next_seq: c.next_seq,
-        last_seen: c.last_seen,
-    }
+/// `envelope`'s counters as the store keeps them (by key ID).
+pub fn stored_counters(envelope: &CommunityEnvelope) -> Vec<StoredCounters> {
+    envelope
+        .counters()
+        .into_iter()
+        .map(|c| StoredCounters {
+            key_id: c.key_id.0,
+            next_seq: c.next_seq,
+            last_seen: c.last_seen,
+        })
+        .collect()
+}
+
+/// Gives `envelope` back the counters the store kept.
+pub fn restore_counters(envelope: &CommunityEnvelope, counters: &[StoredCounters]) {
+    let counters: Vec<Counters> = counters
+        .iter()
+        .map(|c| Counters {
+            key_id: KeyId(c.key_id),
+            next_seq: c.next_seq,
+            last_seen: c.last_seen,
+        })
+        .collect();
+    envelope.restore(&counters);
 }
 
 /// `<data_dir>/keys-inbox`.

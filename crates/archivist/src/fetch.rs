@@ -301,16 +301,25 @@ struct Importer<'a> {
 }
 
 impl Importer<'_> {
-    async fn fetched(&mut self, id: ArchiveId, range: TimeRange, archive: Archive) {
+    /// Records `id` as downloaded; false (and reported) when the store
+    /// failed.
+    async fn record(&mut self, id: ArchiveId, range: TimeRange) -> bool {
         if let Err(e) = self
             .store
             .record_downloaded(self.community, id, range)
             .await
         {
             self.failed(id, format!("recording it as downloaded: {e}"));
-            return;
+            return false;
         }
         self.fetched.recorded += 1;
+        true
+    }
+
+    async fn fetched(&mut self, id: ArchiveId, range: TimeRange, archive: Archive) {
+        if !self.record(id, range).await {
+            return;
+        }
         (self.on_step)(Step::Fetched {
             id,
             range,
@@ -347,16 +356,9 @@ impl Importer<'_> {
     /// Records a sealed archive as downloaded (its bytes stay with the
     /// backend) so that it is read back and imported once its key arrives.
     async fn fetched_locked(&mut self, id: ArchiveId, range: TimeRange, key_id: &str) {
-        if let Err(e) = self
-            .store
-            .record_downloaded(self.community, id, range)
-            .await
-        {
-            self.failed(id, format!("recording it as downloaded: {e}"));
-            return;
+        if self.record(id, range).await {
+            self.locked(id, key_id);
         }
-        self.fetched.recorded += 1;
-        self.locked(id, key_id);
     }
 
     fn locked(&mut self, id: ArchiveId, key_id: &str) {

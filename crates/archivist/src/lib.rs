@@ -55,7 +55,7 @@ pub use config::{
     OwnedCommunity, TorrentConfig, WakuConfig,
 };
 pub use digest::{HistoryDigest, history_digest};
-pub use encryption::{KEYS_INBOX, keys_inbox};
+pub use encryption::{KEYS_INBOX, keys_inbox, restore_counters, stored_counters};
 pub use error::{Error, Result};
 pub use event::{NodeEvent, next_event, try_next_event};
 pub use member::JoinOptions;

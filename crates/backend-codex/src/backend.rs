@@ -384,22 +384,13 @@ impl Backend for CodexBackend {
                 () = cancel.cancelled() => return Err(cancelled()),
                 fetched = self.archive_bytes(&archive_cid) => fetched?,
             };
-            let event = match decode_archive(
-                &archive_cid,
-                &bytes,
-                &metadata,
-                options.envelope.as_deref(),
-            ) {
-                Ok(archive) => FetchEvent::ArchiveFetched { id, range, archive },
-                // The node keeps the verified blocks: `read_archive` opens
-                // them from there once the key is held.
-                Err(e) if e.kind() == ErrorKind::KeyMissing => FetchEvent::ArchiveLocked {
-                    id,
-                    range,
-                    key_id: e.missing_key().unwrap_or_default().to_owned(),
-                },
-                Err(e) => return Err(e),
-            };
+            // A locked archive's verified blocks stay with the node: `read_archive`
+            // opens them from there once the key is held.
+            let event = FetchEvent::from_read(
+                id,
+                range,
+                decode_archive(&archive_cid, &bytes, &metadata, options.envelope.as_deref()),
+            )?;
             // The archive is decoded; its buffer goes back to the client for
             // the next download.
             drop(bytes);

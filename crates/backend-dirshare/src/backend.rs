@@ -294,15 +294,11 @@ impl Backend for DirShareBackend {
             // The blob matched its hash: kept even when its key is missing,
             // so `read_archive` opens it once the key is held.
             let (this, c, blob) = (self.clone(), *community, bytes.clone());
-            let event = match decode(&id, bytes, &entry.metadata, options.envelope.as_deref()) {
-                Ok(archive) => FetchEvent::ArchiveFetched { id, range, archive },
-                Err(e) if e.kind() == ErrorKind::KeyMissing => FetchEvent::ArchiveLocked {
-                    id,
-                    range,
-                    key_id: e.missing_key().unwrap_or_default().to_owned(),
-                },
-                Err(e) => return Err(e),
-            };
+            let event = FetchEvent::from_read(
+                id,
+                range,
+                decode(&id, bytes, &entry.metadata, options.envelope.as_deref()),
+            )?;
             blocking(move || this.local.write(&c, &blob)).await?;
             outcome.fetched.push(id);
             event.hand_over(&events, &cancel, NAME).await?;

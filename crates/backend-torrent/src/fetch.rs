@@ -278,17 +278,9 @@ impl TorrentBackend {
                     () = cancel.cancelled() => return Err(cancelled()),
                     read = read_verified(&mut stream, &id, &entry, options.envelope.as_deref()) => read,
                 };
-                let event = match read {
-                    Ok(archive) => FetchEvent::ArchiveFetched { id, range, archive },
-                    // Its pieces verified and stay in `data`: `read_archive`
-                    // opens it once the key is there.
-                    Err(e) if e.kind() == ErrorKind::KeyMissing => FetchEvent::ArchiveLocked {
-                        id,
-                        range,
-                        key_id: e.missing_key().unwrap_or_default().to_owned(),
-                    },
-                    Err(e) => return Err(e),
-                };
+                // A locked archive's pieces verified and stay in `data`: `read_archive`
+                // opens it once the key is there.
+                let event = FetchEvent::from_read(id, range, read)?;
                 archives_read.fetch_add(1, Ordering::Relaxed);
                 fetched.push(id);
                 caller_busy.store(true, Ordering::Relaxed);

@@ -249,3 +249,58 @@ fn keys_import_is_idempotent_and_export_writes_them_back() {
     assert!(String::from_utf8_lossy(&none.stderr).contains("holds no keys"));
     assert!(!tmp.path().join("none.json").exists());
 }
+
+/// `create --keys` seals what it writes: the index and archives open with the
+/// key (and two weeks make two archives), and are refused without it.
+#[test]
+fn create_with_keys_writes_a_sealed_community_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.json");
+    new_key(&keys);
+    let messages = dir.path().join("week.jsonl");
+    write_jsonl(
+        &messages,
+        &[
+            line(D1 + 1, "0x01", TOPIC),
+            line(D1 + 7 * DAY + 1, "0x02", TOPIC),
+        ],
+    );
+    let out = dir.path().join("archivedata");
+    let (from, to) = (D1.to_string(), (D1 + 14 * DAY).to_string());
+    let created = archivist_json(&[
+        "create",
+        "--messages",
+        messages.to_str().unwrap(),
+        "--community",
+        COMMUNITY,
+        "--topics",
+        TOPIC,
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--out",
+        out.to_str().unwrap(),
+        "--keys",
+        keys.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        created["archives"].as_array().unwrap().len(),
+        2,
+        "{created}"
+    );
+    let index = out.join(COMMUNITY).join("index");
+    let bytes = std::fs::read(&index).unwrap();
+    assert!(matches!(
+        archive_crypto::detect_index(&bytes),
+        archive_crypto::Detected::Encrypted(_)
+    ));
+    let index = index.to_str().unwrap();
+    let keys = keys.to_str().unwrap();
+    let listed = archivist_json(&["inspect", "index", index, "--json", "--keys", keys]);
+    assert_eq!(listed["archives"].as_array().unwrap().len(), 2);
+    let folder = out.join(COMMUNITY);
+    let verified = archivist(&["verify", folder.to_str().unwrap(), "--keys", keys]);
+    assert!(verified.status.success(), "{verified:?}");
+    assert!(!archivist(&["inspect", "index", index]).status.success());
+}
